@@ -1,0 +1,20 @@
+"""CHECKS: every check class, from an explicit list of family modules (report order)."""
+
+from __future__ import annotations
+
+from cudadoctor.checks import container, cuda_libs, driver, gpu, rules, toolkit, torch_build
+from cudadoctor.checks.base import Check
+
+#: Family modules in report order; each exposes ``CHECKS: tuple[type[Check], ...]``.
+FAMILIES = (driver, gpu, torch_build, cuda_libs, toolkit, container, rules)
+
+CHECKS: tuple[type[Check], ...] = tuple(cls for family in FAMILIES for cls in family.CHECKS)
+
+#: code -> class, and name -> class
+BY_CODE: dict[str, type[Check]] = {c.code: c for c in CHECKS}
+BY_NAME: dict[str, type[Check]] = {c.name: c for c in CHECKS}
+
+
+def lookup(key: str) -> type[Check] | None:
+    """Find a check by name (``no-nvidia-driver``) or code (``DRV001``, any case)."""
+    return BY_NAME.get(key.lower()) or BY_CODE.get(key.upper())

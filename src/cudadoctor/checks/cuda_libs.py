@@ -1,0 +1,7 @@
+"""Checks of the cuda_libs family (being written)."""
+
+from __future__ import annotations
+
+from cudadoctor.checks.base import Check
+
+CHECKS: tuple[type[Check], ...] = ()

@@ -1,0 +1,79 @@
+"""evaluate(facts, tables, select, ignore) -> Report: runs the selected checks, purely."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from cudadoctor.checks import CHECKS
+from cudadoctor.checks.base import Check, Outcome, SkipCheck, Status
+from cudadoctor.errors import UsageError
+from cudadoctor.facts import Facts, Unavailable
+from cudadoctor.report import Report
+from cudadoctor.tables import RuleTables
+
+
+def resolve_selectors(selectors: Iterable[str], checks: Sequence[type[Check]] = CHECKS) -> set[str]:
+    """Expand names, codes and code prefixes (``DRV``, ``DRV0``) to a set of codes.
+
+    An unknown selector is a usage error naming it, so a typo never silently selects nothing.
+    """
+    codes: set[str] = set()
+    for raw in selectors:
+        for sel in filter(None, (s.strip() for s in raw.split(","))):
+            matched = {
+                c.code
+                for c in checks
+                if c.name == sel.lower() or c.code.upper().startswith(sel.upper())
+            }
+            if not matched:
+                raise UsageError(
+                    f"unknown check {sel!r} in --select/--ignore",
+                    hint="`cudadoctor explain --list` shows every name and code",
+                )
+            codes |= matched
+    return codes
+
+
+def evaluate(
+    facts: Facts,
+    tables: RuleTables,
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    checks: Sequence[type[Check]] = CHECKS,
+    source: str = "probe",
+) -> Report:
+    """Run every selected check against *facts* and return the Report. Never raises for a check bug."""
+    selected = resolve_selectors(select, checks) if list(select) else {c.code for c in checks}
+    ignored = resolve_selectors(ignore, checks)
+    outcomes = [
+        _run_one(cls(), facts, tables, source)
+        for cls in checks
+        if cls.code in selected and cls.code not in ignored
+    ]
+    return Report(facts=facts, tables=tables, outcomes=tuple(outcomes), facts_source=source)
+
+
+def _run_one(check: Check, facts: Facts, tables: RuleTables, source: str) -> Outcome:
+    for area in sorted(check.requires):
+        value = facts.area(area)
+        if isinstance(value, Unavailable):
+            return Outcome(
+                code=check.code, name=check.name, status=Status.SKIPPED,
+                reason=f"{area} facts unavailable: {value.reason}",
+            )
+    try:
+        findings = tuple(check.evaluate(facts, tables))
+    except SkipCheck as skip:
+        return Outcome(code=check.code, name=check.name, status=Status.SKIPPED, reason=skip.reason)
+    except Exception as e:  # noqa: BLE001 - a check that raises is a bug; report it, go on
+        return Outcome(
+            code=check.code, name=check.name, status=Status.ERROR,
+            reason=f"internal error in check {check.code}: {type(e).__name__}: {e}",
+        )
+    if source != "probe":
+        from dataclasses import replace
+
+        findings = tuple(replace(f, source=source) for f in findings)
+    status = Status.FOUND if findings else Status.PASSED
+    return Outcome(code=check.code, name=check.name, status=status, findings=findings)

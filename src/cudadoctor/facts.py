@@ -1,0 +1,326 @@
+"""Typed, frozen facts gathered by the probes: the only input the checks ever see.
+
+Every area is either its ``<Area>Facts`` dataclass or :class:`Unavailable` (the probe failed,
+and why). Inside an area, a single value that could not be read is also ``Unavailable`` —
+never ``None`` or ``"N/A"``. Facts round-trip through JSON (``factsfile.py``) so a snapshot
+from one machine can be replayed on another (``--save-facts`` / ``--facts``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from packaging.version import Version
+
+#: Bumped whenever a field is renamed or removed (adding fields is free).
+FACTS_SCHEMA_VERSION = 1
+
+#: Value of a container limit that is not set (cgroup "max" / the v1 huge sentinel).
+UNLIMITED: Literal["unlimited"] = "unlimited"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unavailable:
+    """A fact that could not be determined, and why."""
+
+    probe: str  #: probe that tried, e.g. "driver"
+    reason: str  #: user-facing sentence: what is missing and the likely cause
+    detail: str = ""  #: technical detail (exception text, stderr tail), shown with -v
+
+    def __bool__(self) -> bool:
+        # NOTE: an unknown value is never truthy, so `if facts.x:` cannot mistake it for data.
+        return False
+
+
+def known(value: object) -> bool:
+    """True when *value* is real data rather than :class:`Unavailable`."""
+    return not isinstance(value, Unavailable)
+
+
+# --------------------------------------------------------------------------------------------
+# host
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostFacts:
+    """The operating system, kernel, C library, Python and CPU."""
+
+    os_name: str | Unavailable  #: PRETTY_NAME from /etc/os-release, e.g. "Ubuntu 22.04.4 LTS"
+    kernel: str  #: uname release, e.g. "5.15.0-105-generic"
+    arch: str  #: machine, e.g. "x86_64"
+    hostname: str
+    glibc_version: Version | Unavailable
+    python_version: Version  #: of the doctor's own interpreter
+    python_executable: str
+    cpu_model: str | Unavailable
+    cpu_count: int  #: logical CPUs this process may run on
+    memory_total_mib: int | Unavailable
+    wsl2: bool  #: running under Windows Subsystem for Linux 2
+
+
+# --------------------------------------------------------------------------------------------
+# environment variables that change how CUDA and torch behave
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvFacts:
+    """Environment variables relevant to CUDA/torch (an allow-list; never secrets)."""
+
+    variables: dict[str, str]  #: only the names in probes/env.py's allow-list that are set
+    working_directory: str
+
+
+# --------------------------------------------------------------------------------------------
+# container
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerFacts:
+    """Whether we run in a container, its limits, and how GPUs were passed in."""
+
+    in_container: bool
+    #: "docker", "podman", "containerd", "kubernetes", "lxc", "unknown-container" or "none"
+    runtime: str
+    kubernetes: bool
+    evidence: tuple[str, ...]  #: what the detection was based on, e.g. "/.dockerenv exists"
+    cgroup_version: int | Unavailable  #: 1 or 2
+    memory_limit_bytes: int | Literal["unlimited"] | Unavailable
+    cpu_limit_cores: float | Literal["unlimited"] | Unavailable
+    shm_size_bytes: int | Unavailable  #: size of /dev/shm
+    device_nodes: tuple[str, ...]  #: /dev/nvidia* present, e.g. ("/dev/nvidia0", "/dev/nvidiactl")
+    #: whether the working directory lives on the container's writable (overlay) layer
+    workdir_on_writable_layer: bool | Unavailable
+    workdir_filesystem: str | Unavailable  #: e.g. "overlay", "ext4", "nfs4"
+
+
+# --------------------------------------------------------------------------------------------
+# driver and GPUs
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpuProcess:
+    """A process holding memory on a GPU."""
+
+    pid: int
+    name: str | Unavailable
+    used_memory_mib: int | Unavailable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MigDevice:
+    """A MIG instance carved out of a physical GPU."""
+
+    index: int
+    uuid: str  #: "MIG-..." — what CUDA_VISIBLE_DEVICES must name
+    name: str | Unavailable
+    memory_total_mib: int | Unavailable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpuFacts:
+    """One physical GPU as NVML reports it (indices are NVML's, i.e. PCI bus order)."""
+
+    index: int
+    name: str
+    uuid: str  #: "GPU-..."
+    pci_bus_id: str  #: e.g. "00000000:3B:00.0"
+    compute_capability: Version | Unavailable  #: e.g. 8.6
+    memory_total_mib: int | Unavailable
+    memory_used_mib: int | Unavailable
+    mig_enabled: bool | Unavailable  #: current MIG mode
+    mig_devices: tuple[MigDevice, ...]
+    ecc_enabled: bool | Unavailable
+    ecc_uncorrectable_volatile: int | Unavailable  #: since the last driver load
+    ecc_uncorrectable_aggregate: int | Unavailable  #: over the GPU's lifetime
+    retired_pages_double_bit: int | Unavailable  #: pages retired for double-bit errors (pre-Ampere)
+    retired_pages_pending: bool | Unavailable  #: a retirement waits for a GPU reset
+    remapped_rows_pending: bool | Unavailable  #: row remap waits for a GPU reset (Ampere+)
+    remapped_rows_failure: bool | Unavailable  #: row remapping failed: the GPU needs service
+    persistence_mode: bool | Unavailable
+    compute_mode: str | Unavailable  #: "default", "exclusive-process", "prohibited"
+    pcie_gen_current: int | Unavailable
+    pcie_gen_max: int | Unavailable  #: the max of GPU and link partner (what the slot can do)
+    pcie_width_current: int | Unavailable
+    pcie_width_max: int | Unavailable
+    #: active clock-event (throttle) reasons, by name: "hw-slowdown", "hw-thermal",
+    #: "hw-power-brake", "sw-thermal", "sw-power-cap", "gpu-idle", "applications-clocks",
+    #: "sync-boost", "display-clocks"
+    throttle_reasons: tuple[str, ...] | Unavailable
+    temperature_c: int | Unavailable
+    power_draw_w: float | Unavailable
+    power_limit_w: float | Unavailable
+    utilization_percent: int | Unavailable
+    processes: tuple[GpuProcess, ...] | Unavailable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriverFacts:
+    """The NVIDIA driver as seen through NVML, /proc and libcuda, and the visible GPUs."""
+
+    #: "ok", "library-not-found", "driver-not-loaded", "driver-library-mismatch",
+    #: "unknown-error", "no-permission", "timeout", "other"
+    nvml_status: str
+    nvml_error: str  #: NVML's own error text ("" when ok)
+    driver_version: Version | Unavailable  #: user-space driver, e.g. 550.54.14
+    cuda_driver_version: Version | Unavailable  #: highest CUDA the driver supports, e.g. 12.4
+    kernel_module_version: Version | Unavailable  #: from /proc/driver/nvidia/version
+    proc_version_text: str | Unavailable  #: first line of /proc/driver/nvidia/version
+    libcuda_path: str | Unavailable  #: the libcuda.so.1 the loader resolves
+    libcuda_version: Version | Unavailable  #: driver version of that file (libcuda.so.X.Y.Z)
+    libcuda_cuda_version: Version | Unavailable  #: cuDriverGetVersion, as a CUDA version
+    cu_init_result: int | Unavailable  #: cuInit(0) return code; 0 is success
+    cu_init_error: str  #: e.g. "CUDA_ERROR_UNKNOWN" ("" on success)
+    cu_device_count: int | Unavailable  #: cuDeviceGetCount after a successful cuInit
+    gpus: tuple[GpuFacts, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# CUDA libraries on disk
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LibraryCopy:
+    """One copy of a CUDA library found on this machine."""
+
+    library: str  #: family: "libcudart", "libcudnn", "libcudnn_ops", "libcublas", "libnccl", ...
+    path: str  #: as found (the symlink name), e.g. /usr/local/cuda/lib64/libcudart.so.12
+    real_path: str  #: after resolving symlinks
+    soname_major: str  #: the ".so.N" suffix, e.g. "12" ("" when unversioned)
+    #: where it was found: "loader-cache", "ld-library-path", "cuda-home", "usr-local-cuda",
+    #: "conda", "pip-wheel", "torch-lib", "system"
+    origin: str
+    version: Version | Unavailable
+    version_source: str  #: "library-call", "filename", "header", "metadata" or "unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolvedLibrary:
+    """What the dynamic loader picks for a soname in a clean child process."""
+
+    soname: str  #: e.g. "libcudart.so.12"
+    path: str | Unavailable  #: the file it loaded, or why it could not
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CudaLibsFacts:
+    """Every copy of the CUDA user-space libraries, and what the loader resolves."""
+
+    copies: tuple[LibraryCopy, ...]
+    resolved: tuple[ResolvedLibrary, ...]
+    ld_library_path: tuple[str, ...]
+    #: copies of the driver's libcuda.so* found on disk, loadable or not
+    libcuda_files: tuple[str, ...]
+    searched: tuple[str, ...]  #: directories scanned, in order
+
+
+# --------------------------------------------------------------------------------------------
+# toolkit for building extensions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolkitFacts:
+    """The CUDA compiler toolchain that torch.utils.cpp_extension would use."""
+
+    cuda_home: str | Unavailable  #: CUDA_HOME / CUDA_PATH, else the nvcc location, else /usr/local/cuda
+    cuda_home_source: str  #: "CUDA_HOME", "CUDA_PATH", "nvcc-on-path", "/usr/local/cuda" or "none"
+    cuda_home_version: Version | Unavailable  #: from version.json / version.txt under cuda_home
+    nvcc_path: str | Unavailable
+    nvcc_version: Version | Unavailable  #: "release X.Y" from nvcc --version
+    gcc_path: str | Unavailable
+    gcc_version: Version | Unavailable
+
+
+# --------------------------------------------------------------------------------------------
+# torch, inspected inside the target interpreter
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TorchDevice:
+    """A CUDA device as torch sees it (indices honour CUDA_VISIBLE_DEVICES)."""
+
+    index: int
+    name: str
+    capability: Version  #: e.g. 9.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedLibrary:
+    """A shared object mapped into the torch process (from /proc/self/maps)."""
+
+    path: str
+    library: str  #: family, e.g. "libcudart", "libcudnn_ops"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Distribution:
+    """An installed Python distribution relevant to torch (from package metadata)."""
+
+    name: str  #: normalised, e.g. "torch", "torchvision", "nvidia-cudnn-cu12"
+    version: str  #: as installed, e.g. "2.5.1+cu124"
+    requires: tuple[str, ...]  #: Requires-Dist lines
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TorchFacts:
+    """torch as the inspected interpreter imports it."""
+
+    python_executable: str
+    python_version: Version
+    #: "ok", "not-installed", "import-failed", "import-crashed", "import-timeout"
+    status: str
+    import_error: str  #: full error text when status is not "ok" ("" otherwise)
+    location: str | Unavailable  #: directory of the torch package
+    version: Version | Unavailable  #: e.g. 2.5.1+cu124
+    build: str | Unavailable  #: "cuda", "rocm" or "cpu"
+    cuda_version: Version | Unavailable  #: torch.version.cuda
+    hip_version: Version | Unavailable
+    cudnn_version: Version | Unavailable  #: torch.backends.cudnn.version() as X.Y.Z
+    nccl_version: Version | Unavailable
+    debug: bool | Unavailable
+    git_version: str | Unavailable
+    cuda_available: bool | Unavailable
+    #: why torch.cuda.is_available() is False: the warning or error text ("" when True)
+    cuda_unavailable_reason: str
+    device_count: int | Unavailable
+    devices: tuple[TorchDevice, ...]
+    arch_list: tuple[str, ...] | Unavailable  #: torch.cuda.get_arch_list(), e.g. ("sm_80", "compute_90")
+    build_config: str | Unavailable  #: torch.__config__.show()
+    loaded_libraries: tuple[LoadedLibrary, ...] | Unavailable
+    distributions: tuple[Distribution, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# everything
+
+
+Area = Union[
+    HostFacts, EnvFacts, ContainerFacts, DriverFacts, CudaLibsFacts, ToolkitFacts, TorchFacts
+]
+
+#: Fact areas in report order; each is a field of :class:`Facts`.
+AREAS: tuple[str, ...] = ("host", "env", "container", "driver", "cuda_libs", "toolkit", "torch")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Facts:
+    """Everything the probes learned about one machine."""
+
+    schema_version: int = FACTS_SCHEMA_VERSION
+    cudadoctor_version: str
+    collected_at: str  #: ISO 8601 UTC timestamp
+    host: HostFacts | Unavailable
+    env: EnvFacts | Unavailable
+    container: ContainerFacts | Unavailable
+    driver: DriverFacts | Unavailable
+    cuda_libs: CudaLibsFacts | Unavailable
+    toolkit: ToolkitFacts | Unavailable
+    torch: TorchFacts | Unavailable
+    #: seconds each probe took (wall), for the report and the benchmarks
+    probe_seconds: dict[str, float] = field(default_factory=dict)
+
+    def area(self, name: str) -> Area | Unavailable:
+        """Return one fact area by name (see :data:`AREAS`)."""
+        if name not in AREAS:
+            raise KeyError(name)
+        return getattr(self, name)  # type: ignore[no-any-return]

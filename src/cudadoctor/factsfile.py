@@ -1,0 +1,208 @@
+"""Facts <-> JSON: the ``--save-facts`` / ``--facts`` format, also used for test fixtures.
+
+The codec is driven by the dataclasses' type hints, so a new field needs no code here. Decoding
+validates every value against its declared type and names the JSON path of the first bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from packaging.version import InvalidVersion, Version
+
+from cudadoctor.errors import FactsFileError
+from cudadoctor.facts import FACTS_SCHEMA_VERSION, Facts, Unavailable
+
+#: Marks a saved facts document, so an unrelated JSON file fails with a clear message.
+FACTS_KIND = "cudadoctor-facts"
+
+
+def encode(value: Any) -> Any:
+    """Turn a facts value (dataclass, Version, tuple, ...) into plain JSON data."""
+    if isinstance(value, Unavailable):
+        return {"unavailable": True, "probe": value.probe, "reason": value.reason, "detail": value.detail}
+    if isinstance(value, Version):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    return value
+
+
+def facts_to_dict(facts: Facts) -> dict[str, Any]:
+    """Encode *facts* as the saved-facts JSON object."""
+    data = encode(facts)
+    return {"kind": FACTS_KIND, **data}
+
+
+def facts_from_dict(data: Any, *, origin: str = "facts") -> Facts:
+    """Decode and validate a saved-facts JSON object; raise FactsFileError naming the bad path."""
+    if not isinstance(data, dict):
+        raise FactsFileError(f"{origin}: expected a JSON object, got {type(data).__name__}")
+    if data.get("kind", FACTS_KIND) != FACTS_KIND:
+        raise FactsFileError(f"{origin}: not a cudadoctor facts file (kind={data.get('kind')!r})")
+    version = data.get("schema_version")
+    if not isinstance(version, int):
+        raise FactsFileError(f"{origin}: schema_version is missing or not an integer")
+    if version > FACTS_SCHEMA_VERSION:
+        raise FactsFileError(
+            f"{origin}: schema_version {version} was written by a newer cudadoctor "
+            f"(this one reads up to {FACTS_SCHEMA_VERSION}); upgrade cudadoctor"
+        )
+    body = {k: v for k, v in data.items() if k != "kind"}
+    try:
+        return _decode(body, Facts, "")
+    except _DecodeError as e:
+        raise FactsFileError(f"{origin}: {e.path or '<root>'}: {e.message}") from None
+
+
+def save_facts(facts: Facts, path: Path) -> None:
+    """Write *facts* to *path* as indented JSON (atomically: temp file, then rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(facts_to_dict(facts), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_facts(path: Path) -> Facts:
+    """Read a facts file written by ``--save-facts``; raise FactsFileError on any problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise FactsFileError(f"{path}: cannot read facts file: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise FactsFileError(f"{path}: not a text file (expected JSON facts)") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise FactsFileError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    return facts_from_dict(data, origin=str(path))
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``a.b[0].c`` inside encoded facts data (used by test cases to vary one fact)."""
+    parts = _split_path(path)
+    target: Any = data
+    for part in parts[:-1]:
+        target = target[part]
+    target[parts[-1]] = value
+
+
+def _split_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for piece in path.split("."):
+        name, _, rest = piece.partition("[")
+        if name:
+            parts.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            parts.append(int(index))
+            rest = rest.lstrip("[")
+    return parts
+
+
+class _DecodeError(Exception):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode(value: Any, tp: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        return _decode_union(value, args, path)
+    if origin is Literal:
+        if value not in args:
+            raise _DecodeError(path, f"expected one of {list(args)}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise _DecodeError(path, f"expected a list, got {type(value).__name__}")
+        item_type = args[0]
+        return tuple(_decode(v, item_type, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _DecodeError(path, f"expected an object, got {type(value).__name__}")
+        return {str(k): _decode(v, args[1], f"{path}.{k}") for k, v in value.items()}
+    if tp is Unavailable:
+        return _decode_unavailable(value, path)
+    if dataclasses.is_dataclass(tp):
+        return _decode_dataclass(value, tp, path)
+    if tp is Version:
+        if not isinstance(value, str):
+            raise _DecodeError(path, f"expected a version string, got {value!r}")
+        try:
+            return Version(value)
+        except InvalidVersion:
+            raise _DecodeError(path, f"{value!r} is not a version") from None
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _DecodeError(path, f"expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _DecodeError(path, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _DecodeError(path, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _DecodeError(path, f"expected a string, got {value!r}")
+        return value
+    raise _DecodeError(path, f"unsupported type {tp!r}")  # pragma: no cover - programming error
+
+
+def _decode_union(value: Any, args: tuple[Any, ...], path: str) -> Any:
+    if isinstance(value, dict) and value.get("unavailable") is True and Unavailable in args:
+        return _decode_unavailable(value, path)
+    errors = []
+    for arg in args:
+        if arg is Unavailable:
+            continue
+        try:
+            return _decode(value, arg, path)
+        except _DecodeError as e:
+            errors.append(e.message)
+    raise _DecodeError(path, "; ".join(dict.fromkeys(errors)) or f"unexpected value {value!r}")
+
+
+def _decode_unavailable(value: Any, path: str) -> Unavailable:
+    if not (isinstance(value, dict) and isinstance(value.get("reason"), str)):
+        raise _DecodeError(path, "expected an 'unavailable' object with a reason")
+    return Unavailable(
+        probe=str(value.get("probe", "")), reason=value["reason"], detail=str(value.get("detail", ""))
+    )
+
+
+def _decode_dataclass(value: Any, cls: type, path: str) -> Any:
+    if not isinstance(value, dict):
+        raise _DecodeError(path, f"expected an object, got {type(value).__name__}")
+    hints = _hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        sub = f"{path}.{f.name}" if path else f.name
+        if f.name not in value:
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                continue
+            raise _DecodeError(sub, "missing")
+        kwargs[f.name] = _decode(value[f.name], hints[f.name], sub)
+    # NOTE: unknown keys are ignored on purpose: a newer cudadoctor may add fields (that is
+    # not a schema change), and an older reader must still replay the file.
+    return cls(**kwargs)

@@ -1,0 +1,72 @@
+"""PROBES: the explicit registry of probes, and collect_facts() that runs them concurrently."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from cudadoctor import __version__
+from cudadoctor.facts import AREAS, Facts, Unavailable
+from cudadoctor.probes import container, cuda_libs, driver, env, host, toolkit, torch_build
+from cudadoctor.probes.base import Probe, ProbeContext, run_probe
+
+PROBES: dict[str, Probe] = {
+    "host": host.probe_host,
+    "env": env.probe_env,
+    "container": container.probe_container,
+    "driver": driver.probe_driver,
+    "cuda_libs": cuda_libs.probe_cuda_libs,
+    "toolkit": toolkit.probe_toolkit,
+    "torch": torch_build.probe_torch,
+}
+
+
+def collect_facts(
+    ctx: ProbeContext,
+    *,
+    deadline: float = 120.0,
+    probes: Mapping[str, Probe] | None = None,
+    on_done: Callable[[str], None] | None = None,
+) -> Facts:
+    """Run every probe concurrently and assemble Facts; nothing here raises for a sick machine.
+
+    A probe still running after *deadline* seconds becomes ``Unavailable`` naming it (its child
+    processes carry their own, shorter timeouts, so they end by themselves).
+    """
+    probes = dict(PROBES if probes is None else probes)
+    results: dict[str, object] = {}
+    seconds: dict[str, float] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="probe")
+    start = time.monotonic()
+    futures = {pool.submit(run_probe, name, fn, ctx): name for name, fn in probes.items()}
+    try:
+        pending = set(futures)
+        while pending:
+            left = deadline - (time.monotonic() - start)
+            if left <= 0:
+                break
+            done, pending = wait(pending, timeout=left, return_when="FIRST_COMPLETED")
+            for fut in done:
+                name = futures[fut]
+                results[name], seconds[name] = fut.result()
+                if on_done:
+                    on_done(name)
+        for fut in pending:
+            name = futures[fut]
+            results[name] = Unavailable(
+                probe=name,
+                reason=f"the {name} probe did not finish within the {deadline:g} s deadline (--timeout)",
+            )
+            seconds[name] = deadline
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    for area in AREAS:
+        results.setdefault(area, Unavailable(probe=area, reason=f"the {area} probe was not run"))
+    return Facts(
+        cudadoctor_version=__version__,
+        collected_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        probe_seconds={k: round(v, 4) for k, v in sorted(seconds.items())},
+        **{area: results[area] for area in AREAS},  # type: ignore[arg-type]
+    )

@@ -1,0 +1,91 @@
+"""Fix suggestions computed from the rule tables: which torch wheel fits this driver and GPU."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from packaging.version import Version
+
+from cudadoctor.archs import Coverage, cc_covered_by
+from cudadoctor.tables import RuleTables, TorchRelease, TorchVariant
+
+
+@dataclass(frozen=True, slots=True)
+class WheelChoice:
+    """A torch release + CUDA variant, and the pip command that installs it."""
+
+    release: TorchRelease
+    variant: TorchVariant
+
+    @property
+    def pip_command(self) -> str:
+        """The exact install line (companions pinned to the paired release line)."""
+        pkgs = [f"torch=={self.release.latest}"]
+        if self.release.torchvision is not None:
+            pkgs.append(f"'torchvision=={self.release.torchvision}.*'")
+        if self.release.torchaudio is not None:
+            pkgs.append(f"'torchaudio=={self.release.torchaudio}.*'")
+        return f"pip install {' '.join(pkgs)} --index-url {self.variant.index_url}"
+
+    def __str__(self) -> str:
+        return f"torch {self.release.latest} ({self.variant.name})"
+
+
+def variant_runs_on_driver(tables: RuleTables, variant: TorchVariant, driver: Version, *, full: bool) -> bool:
+    """Whether *driver* runs *variant*: full support, or (``full=False``) minor-version compat."""
+    rel = tables.cuda_driver.min_driver_for(variant.cuda)
+    if rel is not None and driver >= rel.min_driver:
+        return True
+    if full:
+        return False
+    floor = tables.cuda_driver.minor_compat_floor(variant.cuda.major)
+    return floor is not None and driver >= floor.min_driver
+
+
+def best_wheels(
+    tables: RuleTables,
+    *,
+    driver: Version | None,
+    gpu_ccs: Iterable[Version] = (),
+    python: Version | None = None,
+    full_driver_support: bool = True,
+) -> list[WheelChoice]:
+    """Wheels the tables say exist and fit: newest release first, newest CUDA first within it.
+
+    Only combinations present in the tables are returned, so a suggestion can never name a
+    wheel that was not published.
+    """
+    ccs = tuple(gpu_ccs)
+    out: list[WheelChoice] = []
+    for rel in reversed(tables.torch.releases):
+        if python is not None and not (rel.python_min <= Version(f"{python.major}.{python.minor}") <= rel.python_max):
+            continue
+        candidates = [v for v in tables.torch.variants_of(rel.torch) if v.name in rel.variants]
+        for var in sorted(candidates, key=lambda v: v.cuda, reverse=True):
+            if driver is not None and not variant_runs_on_driver(tables, var, driver, full=full_driver_support):
+                continue
+            if any(cc_covered_by(cc, var.sass, var.ptx) is Coverage.NONE for cc in ccs):
+                continue
+            out.append(WheelChoice(rel, var))
+    return out
+
+
+def first_wheel_supporting(tables: RuleTables, cc: Version) -> WheelChoice | None:
+    """The oldest release/variant whose build has SASS for *cc* (for 'which torch first ran here')."""
+    for rel in tables.torch.releases:
+        for var in sorted(tables.torch.variants_of(rel.torch), key=lambda v: v.cuda):
+            if var.name in rel.variants and cc_covered_by(cc, var.sass, ()) is Coverage.SASS:
+                return WheelChoice(rel, var)
+    return None
+
+
+def driver_needed_for(tables: RuleTables, cuda: Version) -> Version | None:
+    """Minimum driver for full support of *cuda* (None when the table lacks that release)."""
+    rel = tables.cuda_driver.min_driver_for(cuda)
+    return rel.min_driver if rel else None
+
+
+def variant_name(cuda: Version) -> str:
+    """'cu124' for CUDA 12.4."""
+    return f"cu{cuda.major}{cuda.minor}"

@@ -1,0 +1,96 @@
+"""The Report: outcomes of every check, plus counting, the verdict and the exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cudadoctor.checks.base import Finding, Outcome, Severity, Status
+from cudadoctor.facts import Facts
+
+if TYPE_CHECKING:
+    from cudadoctor.tables import RuleTables
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_TOOL_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """What a run found. Renderers display it; the CLI asks it for the exit code."""
+
+    facts: Facts
+    tables: RuleTables
+    outcomes: tuple[Outcome, ...]
+    facts_source: str = "probe"  #: "probe" or "facts-file"
+    extras: dict[str, Any] = field(default_factory=dict)  #: e.g. benchmark results (later issues)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """All findings, worst first, then by code."""
+        found = [f for o in self.outcomes for f in o.findings]
+        return tuple(sorted(found, key=lambda f: (-f.severity.rank, f.code)))
+
+    @property
+    def skipped(self) -> tuple[Outcome, ...]:
+        """Checks that could not run, each with the reason."""
+        return tuple(o for o in self.outcomes if o.status is Status.SKIPPED)
+
+    @property
+    def errors(self) -> tuple[Outcome, ...]:
+        """Checks that raised: bugs in cudadoctor, reported rather than hidden."""
+        return tuple(o for o in self.outcomes if o.status is Status.ERROR)
+
+    def count(self, severity: Severity) -> int:
+        """Number of findings of exactly this severity."""
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    @property
+    def verdict(self) -> str:
+        """``not-ready`` (an error), ``degraded`` (a warning) or ``ready``."""
+        if self.count(Severity.ERROR):
+            return "not-ready"
+        if self.count(Severity.WARNING):
+            return "degraded"
+        return "ready"
+
+    def summary(self) -> str:
+        """One sentence: the verdict and the counts."""
+        words = {
+            "not-ready": "NOT READY for GPU training",
+            "degraded": "usable, with warnings",
+            "ready": "ready",
+        }[self.verdict]
+        parts = [
+            f"{self.count(s)} {s.value}{'s' if self.count(s) != 1 else ''}"
+            for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
+        ]
+        text = f"{words}: {', '.join(parts)}; {len(self.skipped)} checks skipped"
+        if self.errors:
+            text += f"; {len(self.errors)} checks failed internally"
+        return text
+
+    def exit_code(self, fail_on: Severity = Severity.ERROR) -> int:
+        """0 nothing at/above *fail_on*, 1 findings at/above it, 2 a check crashed."""
+        if self.errors:
+            return EXIT_TOOL_ERROR
+        if any(f.severity.rank >= fail_on.rank for f in self.findings):
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the terminal report, recorded as HTML."""
+        from cudadoctor.render.terminal import render_html
+
+        return render_html(self)
+
+    def __rich__(self) -> Any:
+        """Rich display (rich's Jupyter/console integration)."""
+        from cudadoctor.render.terminal import renderable
+
+        return renderable(self)
+
+    def __repr__(self) -> str:
+        return f"<Report {self.verdict}: {self.summary()}>"

@@ -1,0 +1,554 @@
+"""Load and validate the versioned compatibility tables in rules/*.toml into typed RuleTables.
+
+The numbers live in TOML (each with its source URL); this module only parses, validates and
+answers look-ups. It never contains an ``if`` about a particular GPU or release.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from packaging.version import InvalidVersion, Version
+
+from cudadoctor.errors import RuleTableError
+
+#: Highest table schema this cudadoctor understands.
+TABLES_SCHEMA = 1
+
+#: file stem -> attribute on RuleTables
+TABLE_FILES = ("cuda_driver", "torch", "gpus", "compute_capability", "host_compiler", "cudnn")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TableMeta:
+    """Identity of one loaded table file: for the report's 'which rules were used'."""
+
+    name: str
+    schema: int
+    updated: str
+    path: str
+    sources: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------- cuda_driver
+
+
+@dataclass(frozen=True, slots=True)
+class CudaRelease:
+    """A CUDA toolkit release and the minimum Linux x86_64 driver for full support."""
+
+    version: Version  #: 12.4 (GA) or 12.4.1 (an update)
+    min_driver: Version
+    source: str
+    confirmed: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MinorCompat:
+    """The minor-version-compatibility driver floor for a CUDA major (11+)."""
+
+    cuda_major: int
+    min_driver: Version
+    source: str
+    confirmed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CudaDriverTable:
+    """CUDA toolkit -> driver requirements."""
+
+    releases: tuple[CudaRelease, ...]  #: sorted by version
+    minor_compat: tuple[MinorCompat, ...]
+    forward_compat_gpu_classes: tuple[str, ...]  #: GPU classes cuda-compat supports
+    forward_compat_source: str
+
+    def min_driver_for(self, cuda: Version) -> CudaRelease | None:
+        """The GA release entry for *cuda*'s major.minor (what a cuXY build needs), if known."""
+        same = [r for r in self.releases if r.version.release[:2] == cuda.release[:2]]
+        return same[0] if same else None
+
+    def minor_compat_floor(self, major: int) -> MinorCompat | None:
+        """The lowest driver that runs any CUDA *major*.x build under minor-version compatibility."""
+        return next((m for m in self.minor_compat if m.cuda_major == major), None)
+
+    def max_cuda_for_driver(self, driver: Version) -> Version | None:
+        """Newest CUDA major.minor whose GA release this driver fully supports."""
+        ok = [r.version for r in self.releases if r.min_driver <= driver]
+        return Version(".".join(map(str, max(ok).release[:2]))) if ok else None
+
+    @property
+    def newest(self) -> Version:
+        """The newest CUDA release the table knows."""
+        return self.releases[-1].version
+
+
+# ---------------------------------------------------------------------------- torch
+
+
+@dataclass(frozen=True, slots=True)
+class TorchVariant:
+    """One official wheel variant of a torch release (e.g. 2.5 + cu124)."""
+
+    torch: Version  #: release line, e.g. 2.5
+    name: str  #: index name, e.g. "cu124"
+    cuda: Version  #: e.g. 12.4
+    cudnn: Version | None  #: bundled/pinned cuDNN, None when not known
+    nccl: Version | None
+    sass: tuple[Version, ...]  #: compute capabilities compiled as SASS
+    ptx: tuple[Version, ...]  #: compute capabilities embedded as PTX
+    source: str
+    confirmed: bool = True
+
+    @property
+    def index_url(self) -> str:
+        """The pip index that serves this variant."""
+        return f"https://download.pytorch.org/whl/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class TorchRelease:
+    """A torch release line (major.minor) and what was published for it."""
+
+    torch: Version  #: e.g. 2.5
+    latest: Version  #: newest patch, e.g. 2.5.1
+    released: str  #: "YYYY-MM"
+    python_min: Version
+    python_max: Version
+    default_variant: str  #: the CUDA variant of the plain PyPI wheel (Linux x86_64)
+    variants: tuple[str, ...]
+    torchvision: Version | None  #: paired release line, e.g. 0.20
+    torchaudio: Version | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class TorchTable:
+    """torch releases -> variants, Python range, companions, bundled libraries, arch lists."""
+
+    releases: tuple[TorchRelease, ...]  #: sorted by version
+    variants: tuple[TorchVariant, ...]
+
+    def release(self, version: Version) -> TorchRelease | None:
+        """The release line containing *version* (2.5.1+cu124 -> 2.5)."""
+        key = version.release[:2]
+        return next((r for r in self.releases if r.torch.release[:2] == key), None)
+
+    def variant(self, version: Version, name: str) -> TorchVariant | None:
+        """The variant *name* (e.g. "cu124") of *version*'s release line."""
+        key = version.release[:2]
+        return next((v for v in self.variants if v.torch.release[:2] == key and v.name == name), None)
+
+    def variants_of(self, version: Version) -> tuple[TorchVariant, ...]:
+        """Every known variant of *version*'s release line."""
+        key = version.release[:2]
+        return tuple(v for v in self.variants if v.torch.release[:2] == key)
+
+    @property
+    def newest(self) -> TorchRelease:
+        """The newest release line the table knows."""
+        return self.releases[-1]
+
+
+# ---------------------------------------------------------------------------- gpus
+
+
+@dataclass(frozen=True, slots=True)
+class GpuModel:
+    """A GPU model: capability, memory and dense peak throughput (TFLOP/s; None = unknown)."""
+
+    model: str
+    match: tuple[str, ...]  #: substrings of the NVML name that identify it (case-insensitive)
+    cc: Version
+    arch: str
+    memory_gib: float | None
+    bandwidth_gbs: float | None
+    fp32: float | None
+    tf32: float | None
+    fp16: float | None
+    bf16: float | None
+    datacenter: bool
+    forward_compat: bool  #: cuda-compat supported on this class of GPU
+    nvswitch: bool  #: sold in NVSwitch (HGX/DGX) systems that need Fabric Manager
+    source: str
+    confirmed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GpuTable:
+    """GPU models, looked up by NVML name."""
+
+    models: tuple[GpuModel, ...]
+
+    def lookup(self, name: str) -> GpuModel | None:
+        """The model whose longest match string occurs in *name* (case-insensitive)."""
+        lowered = name.lower()
+        best: tuple[int, GpuModel] | None = None
+        for m in self.models:
+            for s in m.match:
+                if s.lower() in lowered and (best is None or len(s) > best[0]):
+                    best = (len(s), m)
+        return best[1] if best else None
+
+
+# ---------------------------------------------------------------------------- compute_capability
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeCapabilityInfo:
+    """A compute capability's architecture and its CUDA/NCCL support window."""
+
+    cc: Version
+    arch: str
+    first_cuda: Version | None
+    last_cuda: Version | None  #: None = still supported by the newest toolkit
+    nccl_min: Version | None  #: first NCCL release that supports it, when known
+    source: str
+    confirmed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeCapabilityTable:
+    """Compute capability -> architecture and support window."""
+
+    entries: tuple[ComputeCapabilityInfo, ...]
+
+    def get(self, cc: Version) -> ComputeCapabilityInfo | None:
+        """The entry for exactly *cc* (e.g. 8.6)."""
+        return next((e for e in self.entries if e.cc == cc), None)
+
+
+# ---------------------------------------------------------------------------- host_compiler
+
+
+@dataclass(frozen=True, slots=True)
+class HostCompilerRule:
+    """The gcc range nvcc of one CUDA release accepts."""
+
+    cuda: Version
+    max_gcc: int
+    min_gcc: int
+    source: str
+    confirmed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class HostCompilerTable:
+    """CUDA release -> newest host gcc major."""
+
+    rules: tuple[HostCompilerRule, ...]
+
+    def for_cuda(self, cuda: Version) -> HostCompilerRule | None:
+        """The rule of the newest listed release <= *cuda* within the same major."""
+        key = cuda.release[:2]
+        ok = [r for r in self.rules if r.cuda.release[:2] <= key and r.cuda.major == cuda.major]
+        return ok[-1] if ok else None
+
+
+# ---------------------------------------------------------------------------- cudnn
+
+
+@dataclass(frozen=True, slots=True)
+class CudnnMajor:
+    """A cuDNN major: which CUDA majors it ships for and its library files."""
+
+    major: int
+    cuda_majors: tuple[int, ...]
+    libraries: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class CudnnTable:
+    """cuDNN majors."""
+
+    majors: tuple[CudnnMajor, ...]
+
+    def get(self, major: int) -> CudnnMajor | None:
+        """The entry for cuDNN *major*."""
+        return next((m for m in self.majors if m.major == major), None)
+
+
+# ---------------------------------------------------------------------------- all tables
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTables:
+    """Every compatibility table, validated."""
+
+    cuda_driver: CudaDriverTable
+    torch: TorchTable
+    gpus: GpuTable
+    compute_capability: ComputeCapabilityTable
+    host_compiler: HostCompilerTable
+    cudnn: CudnnTable
+    meta: dict[str, TableMeta] = field(default_factory=dict)
+    directory: str = ""
+
+
+def default_rules_dir() -> Path:
+    """The rules shipped inside the wheel; falls back to the source tree's rules/."""
+    shipped = resources.files("cudadoctor") / "_rules"
+    if shipped.is_dir():
+        return Path(str(shipped))
+    # NOTE: editable installs and running from a checkout have no _rules/ copy.
+    return Path(__file__).resolve().parents[2] / "rules"
+
+
+_CACHE: dict[str, RuleTables] = {}
+
+
+def load_tables(directory: Path | None = None) -> RuleTables:
+    """Load and validate every table in *directory* (default: the shipped rules)."""
+    base = directory or default_rules_dir()
+    key = str(base.resolve())
+    if key not in _CACHE:
+        _CACHE[key] = _load(base)
+    return _CACHE[key]
+
+
+def _load(base: Path) -> RuleTables:
+    if not base.is_dir():
+        raise RuleTableError(f"{base}: rules directory does not exist")
+    docs: dict[str, dict[str, Any]] = {}
+    meta: dict[str, TableMeta] = {}
+    for name in TABLE_FILES:
+        path = base / f"{name}.toml"
+        label = f"rules/{name}.toml" if directory_is_default(base) else str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RuleTableError(f"{label}: missing") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise RuleTableError(f"{label}: cannot read: {e}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise RuleTableError(f"{label}: not valid TOML: {e}") from None
+        r = _Reader(label, data)
+        schema = r.int_("", data, "schema")
+        if schema > TABLES_SCHEMA:
+            raise RuleTableError(f"{label}: schema {schema} is newer than this cudadoctor reads ({TABLES_SCHEMA})")
+        updated = r.str_("", data, "updated")
+        docs[name] = data
+        meta[name] = TableMeta(name, schema, updated, str(path), _collect_sources(data))
+    return RuleTables(
+        cuda_driver=_cuda_driver(_Reader("rules/cuda_driver.toml", docs["cuda_driver"])),
+        torch=_torch(_Reader("rules/torch.toml", docs["torch"])),
+        gpus=_gpus(_Reader("rules/gpus.toml", docs["gpus"])),
+        compute_capability=_compute(_Reader("rules/compute_capability.toml", docs["compute_capability"])),
+        host_compiler=_host_compiler(_Reader("rules/host_compiler.toml", docs["host_compiler"])),
+        cudnn=_cudnn(_Reader("rules/cudnn.toml", docs["cudnn"])),
+        meta=meta,
+        directory=str(base),
+    )
+
+
+def directory_is_default(base: Path) -> bool:
+    """Whether *base* is the shipped rules directory (for shorter error labels)."""
+    try:
+        return base.resolve() == default_rules_dir().resolve()
+    except OSError:
+        return False
+
+
+def _collect_sources(data: Any) -> tuple[str, ...]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("source", "sources"):
+                    found.extend([v] if isinstance(v, str) else [s for s in v if isinstance(s, str)])
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(data)
+    return tuple(dict.fromkeys(s for u in found for s in u.split() if s.startswith("http")))
+
+
+class _Reader:
+    """Typed field access that raises RuleTableError naming file, entry and field."""
+
+    def __init__(self, label: str, data: dict[str, Any]) -> None:
+        self.label = label
+        self.data = data
+
+    def fail(self, where: str, key: str, message: str) -> RuleTableError:
+        loc = f"{where}.{key}" if where else key
+        return RuleTableError(f"{self.label}: {loc}: {message}")
+
+    def entries(self, key: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        items = self.data.get(key, [])
+        if not isinstance(items, list) or not items:
+            raise self.fail("", key, "expected a non-empty array of tables")
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise self.fail("", f"{key}[{i}]", "expected a table")
+            yield f"{key}[{i}]", item
+
+    def raw(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> Any:
+        if key not in item:
+            if default is ...:
+                raise self.fail(where, key, "missing")
+            return default
+        return item[key]
+
+    def str_(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> str:
+        v = self.raw(where, item, key, default)
+        if not isinstance(v, str):
+            raise self.fail(where, key, f"{v!r} is not a string")
+        return v
+
+    def int_(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> int:
+        v = self.raw(where, item, key, default)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(where, key, f"{v!r} is not an integer")
+        return v
+
+    def bool_(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> bool:
+        v = self.raw(where, item, key, default)
+        if not isinstance(v, bool):
+            raise self.fail(where, key, f"{v!r} is not true/false")
+        return v
+
+    def num(self, where: str, item: dict[str, Any], key: str) -> float | None:
+        v = item.get(key)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise self.fail(where, key, f"{v!r} is not a non-negative number")
+        return float(v)
+
+    def version(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> Version:
+        v = self.raw(where, item, key, default)
+        if v is None:
+            return v  # type: ignore[no-any-return]
+        try:
+            return Version(v) if isinstance(v, str) else _bad_version()
+        except InvalidVersion:
+            raise self.fail(where, key, f"{v!r} is not a version") from None
+
+    def opt_version(self, where: str, item: dict[str, Any], key: str) -> Version | None:
+        v = item.get(key)
+        if v in (None, ""):
+            return None
+        return self.version(where, item, key)
+
+    def versions(self, where: str, item: dict[str, Any], key: str) -> tuple[Version, ...]:
+        v = self.raw(where, item, key, [])
+        if not isinstance(v, list):
+            raise self.fail(where, key, f"{v!r} is not an array")
+        return tuple(self.version(where, {key: x}, key) for x in v)
+
+    def strs(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> tuple[str, ...]:
+        v = self.raw(where, item, key, default)
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise self.fail(where, key, f"{v!r} is not an array of strings")
+        return tuple(v)
+
+    def source(self, where: str, item: dict[str, Any]) -> str:
+        s = item.get("source", self.data.get("source"))
+        if isinstance(s, list):
+            s = " ".join(x for x in s if isinstance(x, str))
+        if not isinstance(s, str) or "http" not in s:
+            raise self.fail(where, "source", "every entry needs a source URL (on the entry or the file)")
+        return s
+
+    def sorted_unique(self, where: str, keys: list[Any], what: str) -> None:
+        for a, b in zip(keys, keys[1:]):
+            if a == b:
+                raise self.fail(where, what, f"duplicate entry {a}")
+            if b < a:
+                raise self.fail(where, what, f"entries not sorted ({b} after {a})")
+
+
+def _bad_version() -> Version:
+    raise InvalidVersion
+
+
+def _build(r: _Reader, key: str, make: Callable[[str, dict[str, Any]], T]) -> list[T]:
+    return [make(where, item) for where, item in r.entries(key)]
+
+
+def _cuda_driver(r: _Reader) -> CudaDriverTable:
+    releases = _build(r, "cuda", lambda w, i: CudaRelease(
+        version=r.version(w, i, "version"), min_driver=r.version(w, i, "min_driver"),
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+    ))
+    r.sorted_unique("cuda", [x.version for x in releases], "version")
+    compat = _build(r, "minor_compat", lambda w, i: MinorCompat(
+        cuda_major=r.int_(w, i, "cuda_major"), min_driver=r.version(w, i, "min_driver"),
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
+    ))
+    fwd = r.data.get("forward_compat", {})
+    if not isinstance(fwd, dict):
+        raise r.fail("", "forward_compat", "expected a table")
+    return CudaDriverTable(
+        releases=tuple(releases), minor_compat=tuple(compat),
+        forward_compat_gpu_classes=r.strs("forward_compat", fwd, "gpu_classes", []),
+        forward_compat_source=r.source("forward_compat", fwd) if fwd else "",
+    )
+
+
+def _torch(r: _Reader) -> TorchTable:
+    releases = _build(r, "release", lambda w, i: TorchRelease(
+        torch=r.version(w, i, "torch"), latest=r.version(w, i, "latest"), released=r.str_(w, i, "released"),
+        python_min=r.version(w, i, "python_min"), python_max=r.version(w, i, "python_max"),
+        default_variant=r.str_(w, i, "default_variant"), variants=r.strs(w, i, "variants"),
+        torchvision=r.opt_version(w, i, "torchvision"), torchaudio=r.opt_version(w, i, "torchaudio"),
+        source=r.source(w, i),
+    ))
+    r.sorted_unique("release", [x.torch for x in releases], "torch")
+    variants = _build(r, "variant", lambda w, i: TorchVariant(
+        torch=r.version(w, i, "torch"), name=r.str_(w, i, "variant"), cuda=r.version(w, i, "cuda"),
+        cudnn=r.opt_version(w, i, "cudnn"), nccl=r.opt_version(w, i, "nccl"),
+        sass=r.versions(w, i, "sass"), ptx=r.versions(w, i, "ptx"),
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
+    ))
+    return TorchTable(releases=tuple(releases), variants=tuple(variants))
+
+
+def _gpus(r: _Reader) -> GpuTable:
+    return GpuTable(models=tuple(_build(r, "gpu", lambda w, i: GpuModel(
+        model=r.str_(w, i, "model"), match=r.strs(w, i, "match"), cc=r.version(w, i, "cc"),
+        arch=r.str_(w, i, "arch"), memory_gib=r.num(w, i, "memory_gib"),
+        bandwidth_gbs=r.num(w, i, "bandwidth_gbs"), fp32=r.num(w, i, "fp32"), tf32=r.num(w, i, "tf32"),
+        fp16=r.num(w, i, "fp16"), bf16=r.num(w, i, "bf16"), datacenter=r.bool_(w, i, "datacenter", False),
+        forward_compat=r.bool_(w, i, "forward_compat", False), nvswitch=r.bool_(w, i, "nvswitch", False),
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
+    ))))
+
+
+def _compute(r: _Reader) -> ComputeCapabilityTable:
+    entries = _build(r, "cc", lambda w, i: ComputeCapabilityInfo(
+        cc=r.version(w, i, "cc"), arch=r.str_(w, i, "arch"), first_cuda=r.opt_version(w, i, "first_cuda"),
+        last_cuda=r.opt_version(w, i, "last_cuda"), nccl_min=r.opt_version(w, i, "nccl_min"),
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
+    ))
+    r.sorted_unique("cc", [x.cc for x in entries], "cc")
+    return ComputeCapabilityTable(entries=tuple(entries))
+
+
+def _host_compiler(r: _Reader) -> HostCompilerTable:
+    rules = _build(r, "cuda", lambda w, i: HostCompilerRule(
+        cuda=r.version(w, i, "cuda"), max_gcc=r.int_(w, i, "max_gcc"), min_gcc=r.int_(w, i, "min_gcc", 0),
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
+    ))
+    r.sorted_unique("cuda", [x.cuda for x in rules], "cuda")
+    return HostCompilerTable(rules=tuple(rules))
+
+
+def _cudnn(r: _Reader) -> CudnnTable:
+    return CudnnTable(majors=tuple(_build(r, "major", lambda w, i: CudnnMajor(
+        major=r.int_(w, i, "major"), cuda_majors=tuple(r.raw(w, i, "cuda_majors")),
+        libraries=r.strs(w, i, "libraries"), source=r.source(w, i),
+    ))))
