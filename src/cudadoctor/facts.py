@@ -57,6 +57,9 @@ class HostFacts:
     cpu_count: int  #: logical CPUs this process may run on
     memory_total_mib: int | Unavailable
     wsl2: bool  #: running under Windows Subsystem for Linux 2
+    #: PCI addresses of NVIDIA display/3D controllers (vendor 0x10de, class 0x03xx) in /sys/bus/pci,
+    #: seen whether or not a driver is loaded: tells "GPU without driver" from "no GPU at all"
+    nvidia_pci_devices: tuple[str, ...] | Unavailable
 
 
 # --------------------------------------------------------------------------------------------
