@@ -172,15 +172,20 @@ def _decode(value: Any, tp: Any, path: str) -> Any:
 def _decode_union(value: Any, args: tuple[Any, ...], path: str) -> Any:
     if isinstance(value, dict) and value.get("unavailable") is True and Unavailable in args:
         return _decode_unavailable(value, path)
-    errors = []
+    errors: list[_DecodeError] = []
     for arg in args:
         if arg is Unavailable:
             continue
         try:
             return _decode(value, arg, path)
         except _DecodeError as e:
-            errors.append(e.message)
-    raise _DecodeError(path, "; ".join(dict.fromkeys(errors)) or f"unexpected value {value!r}")
+            errors.append(e)
+    deeper = [e for e in errors if e.path != path]
+    if deeper:
+        # NOTE: the value had the right shape and failed further in; that inner path is the useful one.
+        raise max(deeper, key=lambda e: len(e.path))
+    message = "; ".join(dict.fromkeys(e.message for e in errors))
+    raise _DecodeError(path, message or f"unexpected value {value!r}")
 
 
 def _decode_unavailable(value: Any, path: str) -> Unavailable:

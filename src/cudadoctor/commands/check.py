@@ -1,0 +1,92 @@
+"""`cudadoctor check`: probe (or replay facts), judge, render, and choose the exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cudadoctor import engine, probes
+from cudadoctor.checks.base import Severity
+from cudadoctor.facts import Facts
+from cudadoctor.factsfile import load_facts, save_facts
+from cudadoctor.probes.base import ProbeContext
+from cudadoctor.render import OutputFormat, render
+from cudadoctor.report import Report
+from cudadoctor.tables import load_tables
+from cudadoctor.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckOptions:
+    """Everything `check` takes; the CLI fills it from flags and CUDADOCTOR_* variables."""
+
+    output_format: OutputFormat = OutputFormat.TERMINAL
+    fail_on: Severity = Severity.ERROR
+    select: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+    verbose: bool = False
+    facts_file: Path | None = None
+    save_facts: Path | None = None
+    python: str | None = None
+    rules_dir: Path | None = None
+    timeout: float = 120.0
+    output: Path | None = None
+    color: bool = False
+    width: int | None = None
+    spinner: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def build_report(opts: CheckOptions) -> Report:
+    """Load the tables, get facts (probe or replay) and evaluate; raises CudaDoctorError on bad input."""
+    if opts.timeout <= 0:
+        raise UsageError(f"--timeout must be positive, got {opts.timeout:g}")
+    tables = load_tables(opts.rules_dir)
+    # Resolve selectors before probing so a typo fails in milliseconds, not after the probes.
+    engine.resolve_selectors(opts.select)
+    engine.resolve_selectors(opts.ignore)
+    if opts.facts_file is not None:
+        facts = load_facts(opts.facts_file)
+        source = "facts-file"
+    else:
+        facts = probe(opts)
+        source = "probe"
+    if opts.save_facts is not None:
+        save_facts(facts, opts.save_facts)
+    return engine.evaluate(facts, tables, select=opts.select, ignore=opts.ignore, source=source)
+
+
+def probe(opts: CheckOptions) -> Facts:
+    """Run the probes, with a spinner on an interactive terminal."""
+    python = opts.python or sys.executable
+    if opts.python and not (os.path.isfile(opts.python) and os.access(opts.python, os.X_OK)):
+        raise UsageError(f"--python {opts.python}: not an executable file")
+    ctx = ProbeContext(python=python, timeout=min(30.0, opts.timeout), torch_timeout=min(60.0, opts.timeout))
+    if not opts.spinner:
+        return probes.collect_facts(ctx, deadline=opts.timeout)
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    remaining = set(probes.PROBES)
+    with console.status("Probing " + ", ".join(sorted(remaining)) + " …") as status:
+        def done(name: str) -> None:
+            remaining.discard(name)
+            status.update("Probing " + ", ".join(sorted(remaining)) + " …" if remaining else "Judging …")
+
+        return probes.collect_facts(ctx, deadline=opts.timeout, on_done=done)
+
+
+def run(opts: CheckOptions) -> int:
+    """Run `check` end to end and return the exit code."""
+    report = build_report(opts)
+    text = render(report, opts.output_format, width=opts.width, verbose=opts.verbose, color=opts.color and opts.output is None)
+    if opts.output is not None:
+        # NOTE: the file is only opened once the work succeeded, so a failed run never
+        # truncates a previous report.
+        opts.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return report.exit_code(opts.fail_on)

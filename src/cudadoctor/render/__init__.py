@@ -1,0 +1,30 @@
+"""Renderers: Report in, text out, selected by an exhaustive OutputFormat enum."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from cudadoctor._util import assert_never
+from cudadoctor.report import Report
+
+
+class OutputFormat(str, Enum):
+    """Output formats; values are the CLI spellings."""
+
+    TERMINAL = "terminal"
+    JSON = "json"
+
+
+def render(report: Report, fmt: OutputFormat, *, width: int | None = None, verbose: bool = False, color: bool = False) -> str:
+    """Render *report* in *fmt* as text."""
+    match fmt:
+        case OutputFormat.TERMINAL:
+            from cudadoctor.render import terminal
+
+            return terminal.render(report, width=width, verbose=verbose, color=color)
+        case OutputFormat.JSON:
+            from cudadoctor.render import json_report
+
+            return json_report.render(report)
+        case _:
+            assert_never(fmt)

@@ -1,0 +1,50 @@
+"""The versioned JSON report (``--format json``): a contract other tools parse."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cudadoctor import __version__
+from cudadoctor.checks.base import Finding, Severity
+from cudadoctor.factsfile import encode
+from cudadoctor.report import Report
+
+#: Bumped when a field is renamed or removed; adding fields is free.
+REPORT_SCHEMA_VERSION = 1
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """One finding as JSON data."""
+    return {
+        "code": f.code, "name": f.name, "severity": f.severity.value, "title": f.title,
+        "message": f.message, "evidence": dict(f.evidence), "fix": f.fix, "url": f.url, "source": f.source,
+    }
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    """The whole report as JSON data."""
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "cudadoctor": __version__,
+        "verdict": report.verdict,
+        "summary": report.summary(),
+        "counts": {s.value: report.count(s) for s in Severity},
+        "tables": {
+            name: {"schema": m.schema, "updated": m.updated, "path": m.path}
+            for name, m in report.tables.meta.items()
+        },
+        "rules_dir": report.tables.directory,
+        "facts_source": report.facts_source,
+        "findings": [finding_dict(f) for f in report.findings],
+        "skipped": [{"code": o.code, "name": o.name, "reason": o.reason} for o in report.skipped],
+        "errors": [{"code": o.code, "name": o.name, "reason": o.reason} for o in report.errors],
+        "passed": [o.code for o in report.outcomes if o.status.value == "passed"],
+        **({k: encode(v) for k, v in report.extras.items()}),
+        "facts": encode(report.facts),
+    }
+
+
+def render(report: Report) -> str:
+    """Serialise *report* as indented JSON text."""
+    return json.dumps(report_dict(report), indent=2) + "\n"

@@ -1,0 +1,196 @@
+"""Plain-text, one-line-per-area summaries of Facts, shared by the renderers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from cudadoctor.facts import (
+    UNLIMITED,
+    ContainerFacts,
+    CudaLibsFacts,
+    DriverFacts,
+    Facts,
+    HostFacts,
+    ToolkitFacts,
+    TorchFacts,
+    Unavailable,
+    known,
+)
+
+#: Area name -> the check-code prefixes whose findings belong to it.
+AREA_CODES: dict[str, tuple[str, ...]] = {
+    "host": ("HST",),
+    "container": ("CTR",),
+    "driver": ("DRV", "GPU"),
+    "cuda_libs": ("LIB",),
+    "torch": ("TRC",),
+    "toolkit": ("TLK",),
+}
+
+AREA_TITLES: dict[str, str] = {
+    "host": "Host",
+    "container": "Container",
+    "driver": "Driver & GPUs",
+    "cuda_libs": "CUDA libraries",
+    "torch": "PyTorch",
+    "toolkit": "Toolkit",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AreaSummary:
+    """One area's headline and detail lines."""
+
+    area: str
+    title: str
+    lines: tuple[str, ...]
+
+
+def mib_text(mib: int | float) -> str:
+    """'80 GiB' / '512 MiB'."""
+    return f"{mib / 1024:.0f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
+
+
+def bytes_text(n: int) -> str:
+    """Bytes as MiB/GiB text."""
+    return mib_text(n / 2**20)
+
+
+def _v(value: object) -> str:
+    return "unknown" if isinstance(value, Unavailable) else str(value)
+
+
+def summarize(facts: Facts) -> list[AreaSummary]:
+    """A summary per area, in report order."""
+    makers = {
+        "host": _host, "container": _container, "driver": _driver,
+        "cuda_libs": _libs, "torch": _torch, "toolkit": _toolkit,
+    }
+    out = []
+    for area, make in makers.items():
+        value = facts.area(area)
+        if isinstance(value, Unavailable):
+            lines: tuple[str, ...] = (f"could not be probed: {value.reason}",)
+        else:
+            lines = tuple(make(value))  # type: ignore[operator]
+        out.append(AreaSummary(area, AREA_TITLES[area], lines))
+    return out
+
+
+def _host(h: HostFacts) -> list[str]:
+    parts = [_v(h.os_name), f"kernel {h.kernel}", h.arch]
+    if known(h.glibc_version):
+        parts.append(f"glibc {h.glibc_version}")
+    parts.append(f"Python {h.python_version}")
+    lines = [", ".join(parts)]
+    cpu = f"{h.cpu_count} CPUs" + (f" ({h.cpu_model})" if known(h.cpu_model) else "")
+    if known(h.memory_total_mib):
+        cpu += f", {mib_text(h.memory_total_mib)} RAM"
+    if h.wsl2:
+        cpu += ", WSL2"
+    lines.append(cpu)
+    return lines
+
+
+def _container(c: ContainerFacts) -> list[str]:
+    if not c.in_container:
+        head = "not in a container"
+    else:
+        head = f"{c.runtime} container" + (" (Kubernetes)" if c.kubernetes and c.runtime != "kubernetes" else "")
+    limits = []
+    if known(c.cgroup_version):
+        limits.append(f"cgroup v{c.cgroup_version}")
+    if known(c.memory_limit_bytes):
+        limits.append("memory " + ("unlimited" if c.memory_limit_bytes == UNLIMITED else bytes_text(c.memory_limit_bytes)))  # type: ignore[arg-type]
+    if known(c.cpu_limit_cores):
+        limits.append("CPUs " + ("unlimited" if c.cpu_limit_cores == UNLIMITED else f"{c.cpu_limit_cores:g}"))
+    if known(c.shm_size_bytes):
+        limits.append(f"/dev/shm {bytes_text(c.shm_size_bytes)}")
+    nodes = ", ".join(n.removeprefix("/dev/") for n in c.device_nodes) if c.device_nodes else "none"
+    return [head + (": " + ", ".join(limits) if limits else ""), f"NVIDIA device nodes: {nodes}"]
+
+
+def _driver(d: DriverFacts) -> list[str]:
+    if d.nvml_status != "ok" and not known(d.driver_version):
+        missing = []
+        if d.nvml_status == "library-not-found":
+            missing.append("no NVML library")
+        else:
+            missing.append(f"NVML: {d.nvml_status} ({d.nvml_error})" if d.nvml_error else f"NVML: {d.nvml_status}")
+        missing.append("no kernel module" if not known(d.kernel_module_version) else f"kernel module {d.kernel_module_version}")
+        missing.append("libcuda.so.1 not loadable" if not known(d.libcuda_path) else f"libcuda {_v(d.libcuda_version)}")
+        nothing = (
+            d.nvml_status == "library-not-found"
+            and not known(d.kernel_module_version)
+            and not known(d.libcuda_path)
+        )
+        head = "no NVIDIA driver installed" if nothing else "NVIDIA driver not working"
+        return [f"{head}: " + ", ".join(missing)]
+    head = f"driver {_v(d.driver_version)}"
+    if known(d.cuda_driver_version):
+        head += f" (supports CUDA up to {d.cuda_driver_version})"
+    if d.nvml_status != "ok":
+        head += f"; NVML: {d.nvml_status}"
+    if known(d.cu_init_result) and d.cu_init_result != 0:
+        head += f"; cuInit failed: {d.cu_init_error or d.cu_init_result}"
+    lines = [head]
+    models = Counter(
+        f"{g.name} (cc {_v(g.compute_capability)}"
+        + (f", {mib_text(g.memory_total_mib)}" if known(g.memory_total_mib) else "")
+        + ")"
+        for g in d.gpus
+    )
+    if models:
+        lines.extend(f"{n} × {m}" for m, n in models.items())
+    else:
+        lines.append("no GPUs visible")
+    return lines
+
+
+def _libs(c: CudaLibsFacts) -> list[str]:
+    main = [x for x in c.copies if x.library in ("libcudart", "libcudnn", "libnccl", "libcublas")]
+    if not main:
+        return ["no libcudart / libcudnn / libcublas / libnccl found"]
+    by_family: dict[str, list[str]] = {}
+    for x in main:
+        by_family.setdefault(x.library, []).append(f"{_v(x.version)} ({x.origin})")
+    return [f"{fam}: " + ", ".join(dict.fromkeys(vs)) for fam, vs in by_family.items()]
+
+
+def _torch(t: TorchFacts) -> list[str]:
+    where = f"in {t.python_executable} (Python {t.python_version})"
+    if t.status == "not-installed":
+        return [f"torch is not installed {where}"]
+    if t.status != "ok":
+        first = t.import_error.strip().splitlines()[-1] if t.import_error.strip() else t.status
+        return [f"torch {_v(t.version)} does not import {where}: {first}"]
+    build = {"cuda": f"CUDA {_v(t.cuda_version)} build", "rocm": f"ROCm {_v(t.hip_version)} build", "cpu": "CPU-only build"}
+    head = f"torch {_v(t.version)} ({build.get(str(t.build), 'unknown build')}) {where}"
+    extra = []
+    if known(t.cudnn_version):
+        extra.append(f"cuDNN {t.cudnn_version}")
+    if known(t.nccl_version):
+        extra.append(f"NCCL {t.nccl_version}")
+    if t.cuda_available is True:
+        extra.append(f"CUDA available: {_v(t.device_count)} device(s)")
+    elif t.cuda_available is False:
+        extra.append("CUDA available: no" + (f" ({t.cuda_unavailable_reason.strip().splitlines()[0]})" if t.cuda_unavailable_reason.strip() else ""))
+    lines = [head]
+    if extra:
+        lines.append(", ".join(extra))
+    companions = [f"{d.name} {d.version}" for d in t.distributions if d.name in ("torchvision", "torchaudio")]
+    if companions:
+        lines.append(", ".join(companions))
+    return lines
+
+
+def _toolkit(k: ToolkitFacts) -> list[str]:
+    if known(k.nvcc_version):
+        head = f"nvcc {k.nvcc_version} ({_v(k.nvcc_path)})"
+    else:
+        head = "no nvcc"
+    if known(k.cuda_home):
+        head += f", CUDA_HOME {k.cuda_home} [{k.cuda_home_source}]"
+    gcc = f"gcc {k.gcc_version}" if known(k.gcc_version) else "no gcc"
+    return [head, gcc]

@@ -1,0 +1,186 @@
+"""The terminal report (rich): area summaries, the diagnosis, and the verdict."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.text import Text
+
+from cudadoctor import __version__
+from cudadoctor.checks.base import Finding, Severity
+from cudadoctor.facts import LibraryCopy, Unavailable, known
+from cudadoctor.factsfile import encode
+from cudadoctor.render.summary import AREA_CODES, summarize
+from cudadoctor.report import Report
+
+STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
+MARK = {Severity.ERROR: "✖", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
+VERDICT_STYLE = {"not-ready": "bold white on red", "degraded": "bold black on yellow", "ready": "bold white on green"}
+
+
+def renderable(report: Report, *, verbose: bool = False) -> Group:
+    """The report as a rich renderable (used by render() and by Jupyter display)."""
+    parts: list[Any] = [_header(report), Text("")]
+    parts += _areas(report)
+    parts.append(Text(""))
+    parts.append(Rule("Diagnosis", style="dim", align="left"))
+    if report.findings:
+        for f in report.findings:
+            parts += _finding(f)
+    else:
+        parts.append(Text("  No problems found.", style="green"))
+    if report.errors:
+        parts.append(Text(""))
+        for o in report.errors:
+            parts.append(Text(f"  internal error: {o.reason}", style="bold magenta"))
+    if verbose:
+        parts += _verbose(report)
+    elif report.skipped:
+        parts.append(Text(f"\n  {len(report.skipped)} checks skipped for missing facts (-v lists them).", style="dim"))
+    parts.append(Text(""))
+    parts.append(_verdict(report))
+    return Group(*parts)
+
+
+def render(report: Report, *, width: int | None = None, verbose: bool = False, color: bool = False) -> str:
+    """Render *report* as terminal text (colour only when *color*)."""
+    buf = io.StringIO()
+    console = Console(
+        file=buf, width=width or 100, force_terminal=color, no_color=not color,
+        color_system="auto" if color else None, highlight=False, soft_wrap=False,
+    )
+    console.print(renderable(report, verbose=verbose))
+    return buf.getvalue()
+
+
+def render_html(report: Report) -> str:
+    """The report as HTML (Jupyter's _repr_html_)."""
+    console = Console(record=True, file=io.StringIO(), width=110, force_terminal=True)
+    console.print(renderable(report))
+    return console.export_html(inline_styles=True)
+
+
+def _indent(renderable: Any, n: int) -> Padding:
+    # NOTE: expand=False keeps rich from padding every line to the full width with spaces.
+    return Padding(renderable, (0, 0, 0, n), expand=False)
+
+
+def _header(report: Report) -> Text:
+    host = report.facts.host
+    name = host.hostname if known(host) else "this machine"  # type: ignore[union-attr]
+    src = "replayed from a facts file" if report.facts_source != "probe" else "probed"
+    t = Text()
+    t.append(f"cudadoctor {__version__}", style="bold")
+    t.append(f" — {name} ({src} {report.facts.collected_at})", style="dim")
+    return t
+
+
+def _area_severity(report: Report, area: str) -> Severity | None:
+    prefixes = AREA_CODES.get(area, ())
+    worst = [f.severity for f in report.findings if f.code.startswith(prefixes)]
+    return max(worst, key=lambda s: s.rank) if worst else None
+
+
+def _areas(report: Report) -> list[Any]:
+    out: list[Any] = []
+    for s in summarize(report.facts):
+        sev = _area_severity(report, s.area)
+        if sev:
+            mark, style = MARK[sev], STYLE[sev]
+        elif isinstance(report.facts.area(s.area), Unavailable):
+            mark, style = "?", "bold magenta"
+        else:
+            mark, style = "✔", "bold green"
+        line = Text()
+        line.append(f"{mark} ", style=style)
+        line.append(f"{s.title}: ", style="bold")
+        line.append(s.lines[0])
+        out.append(line)
+        for extra in s.lines[1:]:
+            out.append(_indent(Text(extra), 4))
+    return out
+
+
+def _finding(f: Finding) -> list[Any]:
+    head = Text()
+    head.append(f"\n{MARK[f.severity]} {f.severity.value.upper()} ", style=STYLE[f.severity])
+    head.append(f"{f.code} {f.name}", style="bold")
+    head.append(f" — {f.title}")
+    body: list[Any] = [head, _indent(Text(f.message), 4)]
+    if f.evidence:
+        ev = Text()
+        ev.append("Evidence:", style="dim bold")
+        for k, v in f.evidence.items():
+            ev.append(f"\n  {k}: ", style="dim")
+            ev.append(v)
+        body.append(_indent(ev, 4))
+    fix = Text()
+    fix.append("Fix: ", style="bold green")
+    fix.append(f.fix)
+    body.append(_indent(fix, 4))
+    body.append(_indent(Text(f"See: cudadoctor explain {f.code}", style="dim"), 4))
+    return body
+
+
+def _verdict(report: Report) -> Text:
+    t = Text()
+    t.append(f" {report.verdict.upper()} ", style=VERDICT_STYLE[report.verdict])
+    t.append(f" {report.summary()}")
+    return t
+
+
+def _verbose(report: Report) -> list[Any]:
+    out: list[Any] = [Text(""), Rule("Details", style="dim", align="left")]
+    libs = report.facts.cuda_libs
+    if known(libs):
+        out.append(Text("CUDA library copies:", style="bold"))
+        copies: tuple[LibraryCopy, ...] = libs.copies  # type: ignore[union-attr]
+        for c in copies:
+            ver = c.version if known(c.version) else "version unknown"
+            out.append(_indent(Text(f"{c.library} {ver} [{c.origin}, {c.version_source}] {c.path}"), 2))
+        for r in libs.resolved:  # type: ignore[union-attr]
+            where = r.path if known(r.path) else f"not loadable: {r.path.reason}"  # type: ignore[union-attr]
+            out.append(_indent(Text(f"loader resolves {r.soname} -> {where}"), 2))
+    if report.skipped:
+        out.append(Text("Skipped checks:", style="bold"))
+        for o in report.skipped:
+            out.append(_indent(Text(f"{o.code} {o.name}: {o.reason}"), 2))
+    out.append(Text("Probe times: " + ", ".join(f"{k} {v:.2f}s" for k, v in report.facts.probe_seconds.items()), style="dim"))
+    out.append(Text("Rule tables: " + ", ".join(f"{m.name} ({m.updated})" for m in report.tables.meta.values()), style="dim"))
+    out.append(Text("All facts:", style="bold"))
+    out += _facts_tree(encode(report.facts), 2)
+    return out
+
+
+def _facts_tree(data: Any, indent: int) -> list[Any]:
+    out: list[Any] = []
+    if isinstance(data, dict):
+        if data.get("unavailable") is True:
+            return [_indent(Text(f"unknown: {data.get('reason')}", style="dim"), indent)]
+        for k, v in data.items():
+            if isinstance(v, (dict, list)) and v and not (isinstance(v, dict) and v.get("unavailable") is True):
+                out.append(_indent(Text(f"{k}:", style="bold" if indent <= 2 else ""), indent))
+                out += _facts_tree(v, indent + 2)
+            else:
+                out.append(_indent(Text(f"{k}: {_scalar(v)}"), indent))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            if isinstance(v, (dict, list)):
+                out.append(_indent(Text(f"[{i}]"), indent))
+                out += _facts_tree(v, indent + 2)
+            else:
+                out.append(_indent(Text(f"- {_scalar(v)}"), indent))
+    return out
+
+
+def _scalar(v: Any) -> str:
+    if isinstance(v, dict) and v.get("unavailable") is True:
+        return f"unknown ({v.get('reason')})"
+    if v == [] or v == {}:
+        return "(none)"
+    text = str(v)
+    return text if len(text) < 400 else text[:400] + " …"
