@@ -1,0 +1,56 @@
+"""The terminal renderer: every area, every finding's evidence and fix, narrow terminals, no colour."""
+
+from __future__ import annotations
+
+from cudadoctor.engine import evaluate
+from cudadoctor.render import OutputFormat, render
+from tests.conftest import env_facts
+
+
+def _report(tables, env: str = "no_driver", **overrides):
+    return evaluate(env_facts(env, overrides or None), tables)
+
+
+def test_every_finding_shows_message_evidence_and_fix(tables) -> None:
+    report = _report(tables)
+    text = render(report, OutputFormat.TERMINAL, width=100)
+    assert report.findings, "the no-driver environment must produce findings"
+    for f in report.findings:
+        assert f"{f.code} {f.name}" in text
+        assert "Fix:" in text
+    assert report.summary() in text.replace("\n", " ") or report.verdict.upper() in text
+
+
+def test_narrow_terminal_wraps_within_width(tables) -> None:
+    text = render(_report(tables), OutputFormat.TERMINAL, width=60)
+    assert max(len(line) for line in text.splitlines()) <= 60
+
+
+def test_no_colour_codes_unless_asked(tables) -> None:
+    report = _report(tables)
+    assert "\x1b[" not in render(report, OutputFormat.TERMINAL, color=False)
+    assert "\x1b[" in render(report, OutputFormat.TERMINAL, color=True)
+
+
+def test_verbose_lists_library_copies_skips_and_facts(tables) -> None:
+    text = render(_report(tables, "healthy_h100_cu128"), OutputFormat.TERMINAL, width=120, verbose=True)
+    assert "CUDA library copies:" in text
+    assert "libcudnn 9.10.2" in text
+    assert "All facts:" in text and "driver_version: 570.133.20" in text
+
+
+def test_unavailable_area_says_why(tables) -> None:
+    report = _report(tables, "healthy_h100_cu128", torch={"unavailable": True, "probe": "torch", "reason": "the torch child timed out after 60 s"})
+    text = render(report, OutputFormat.TERMINAL, width=120)
+    assert "PyTorch: could not be probed: the torch child timed out after 60 s" in text
+
+
+def test_jupyter_display(tables) -> None:
+    html = _report(tables)._repr_html_()
+    assert "<" in html and "Diagnosis" in html
+
+
+def test_every_output_format_renders(tables) -> None:
+    report = _report(tables)
+    for fmt in OutputFormat:
+        assert render(report, fmt).strip()
