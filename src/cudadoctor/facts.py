@@ -227,7 +227,7 @@ class ToolkitFacts:
 
     cuda_home: str | Unavailable  #: CUDA_HOME / CUDA_PATH, else the nvcc location, else /usr/local/cuda
     cuda_home_source: str  #: "CUDA_HOME", "CUDA_PATH", "nvcc-on-path", "/usr/local/cuda" or "none"
-    cuda_home_version: Version | Unavailable  #: from version.json / version.txt under cuda_home
+    cuda_home_version: Version | Unavailable  #: version.json / version.txt / CUDART_VERSION in include/cuda_runtime_api.h
     nvcc_path: str | Unavailable
     nvcc_version: Version | Unavailable  #: "release X.Y" from nvcc --version
     gcc_path: str | Unavailable

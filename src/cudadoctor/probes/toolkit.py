@@ -1,11 +1,202 @@
-"""The toolkit probe (being written)."""
+"""The toolkit probe: the CUDA_HOME, nvcc and gcc that torch.utils.cpp_extension would build with."""
 
 from __future__ import annotations
 
-from cudadoctor.facts import Unavailable
+import json
+import os
+import re
+import shutil
+from collections.abc import Mapping
+
+from packaging.version import InvalidVersion, Version
+
+from cudadoctor._util import child_env, describe_returncode, run_command
+from cudadoctor.facts import ToolkitFacts, Unavailable
 from cudadoctor.probes.base import ProbeContext
 
+PROBE = "toolkit"
 
-def probe_toolkit(ctx: ProbeContext) -> Unavailable:
-    """Placeholder until the probe lands."""
-    return Unavailable(probe="toolkit", reason="the toolkit probe is not implemented yet")
+#: torch's last-resort guess for CUDA_HOME on Linux.
+DEFAULT_CUDA_HOME = "/usr/local/cuda"
+
+
+# --------------------------------------------------------------------------------------------
+# pure parsers
+
+
+def resolve_cuda_home(
+    environ: Mapping[str, str], nvcc_on_path: str | None, default_exists: bool, default: str = DEFAULT_CUDA_HOME
+) -> tuple[str | Unavailable, str]:
+    """(cuda_home, cuda_home_source) in torch.utils.cpp_extension._find_cuda_home's order.
+
+    CUDA_HOME, then CUDA_PATH (an empty value counts as unset), then the directory above the
+    ``nvcc`` found on PATH (not following symlinks, as torch does not), then /usr/local/cuda
+    if it exists.
+    """
+    # NOTE: https://github.com/pytorch/pytorch/blob/main/torch/utils/cpp_extension.py (_find_cuda_home)
+    for name in ("CUDA_HOME", "CUDA_PATH"):
+        if environ.get(name):
+            return environ[name], name
+    if nvcc_on_path:
+        return os.path.dirname(os.path.dirname(nvcc_on_path)), "nvcc-on-path"
+    if default_exists:
+        return default, default
+    return Unavailable(
+        probe=PROBE,
+        reason=f"no CUDA toolkit found: CUDA_HOME and CUDA_PATH are unset, nvcc is not on PATH "
+        f"and {default} does not exist (torch.utils.cpp_extension cannot build CUDA extensions)",
+    ), "none"
+
+
+def parse_nvcc_version(text: str) -> Version | Unavailable:
+    """The "release X.Y" of ``nvcc --version`` output ("Cuda compilation tools, release 13.0, V13.0.88" -> 13.0)."""
+    m = re.search(r"\brelease (\d+\.\d+)\b", text)
+    if not m:
+        return Unavailable(
+            probe=PROBE, reason="nvcc --version did not print a 'release X.Y' line", detail=text[-500:]
+        )
+    return Version(m.group(1))
+
+
+def parse_gcc_version(text: str) -> Version | Unavailable:
+    """gcc's version from ``gcc -dumpfullversion`` ("12.2.0") or the first line of ``gcc --version``.
+
+    Parenthesised vendor notes are skipped: "gcc (GCC) 8.5.0 20210514 (Red Hat 8.5.0-4)" -> 8.5.0.
+    """
+    lines = text.strip().splitlines()
+    if not lines:
+        return Unavailable(probe=PROBE, reason="gcc printed no version")
+    first = re.sub(r"\([^)]*\)", " ", lines[0])
+    m = re.search(r"(?<![\w.])(\d+(?:\.\d+){0,2})(?![\w.])", first)
+    if not m:
+        return Unavailable(probe=PROBE, reason="gcc's version output has no version number", detail=text[-500:])
+    return Version(m.group(1))
+
+
+def parse_version_json(text: str) -> Version | Unavailable:
+    """The toolkit version in CUDA's version.json ({"cuda": {"version": "12.4.1"}})."""
+    try:
+        value = json.loads(text)["cuda"]["version"]
+        return Version(str(value))
+    except (ValueError, KeyError, TypeError, InvalidVersion) as e:
+        return Unavailable(probe=PROBE, reason="version.json has no readable cuda.version", detail=str(e))
+
+
+def parse_version_txt(text: str) -> Version | Unavailable:
+    """The toolkit version in the version.txt of CUDA <= 11.0 ("CUDA Version 11.0.228")."""
+    m = re.search(r"CUDA Version\s+(\d+(?:\.\d+)+)", text)
+    if not m:
+        return Unavailable(probe=PROBE, reason="version.txt has no 'CUDA Version X.Y.Z' line", detail=text[:200])
+    return Version(m.group(1))
+
+
+def parse_cudart_header(text: str) -> Version | Unavailable:
+    """X.Y from ``#define CUDART_VERSION 12040`` in include/cuda_runtime_api.h."""
+    m = re.search(r"^\s*#\s*define\s+CUDART_VERSION\s+(\d+)", text, re.MULTILINE)
+    if not m:
+        return Unavailable(probe=PROBE, reason="cuda_runtime_api.h defines no CUDART_VERSION")
+    value = int(m.group(1))
+    return Version(f"{value // 1000}.{(value % 1000) // 10}")
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def read_cuda_home_version(cuda_home: str) -> Version | Unavailable:
+    """The toolkit version under *cuda_home*: version.json, else version.txt, else the runtime header.
+
+    Toolkits assembled from pip wheels or conda packages ship no version.json, so the header's
+    CUDART_VERSION (major.minor only) is the last resort.
+    """
+    if not os.path.isdir(cuda_home):
+        return Unavailable(probe=PROBE, reason=f"CUDA home {cuda_home} does not exist")
+    sources = (
+        ("version.json", parse_version_json),
+        ("version.txt", parse_version_txt),
+        (os.path.join("include", "cuda_runtime_api.h"), parse_cudart_header),
+    )
+    for name, parse in sources:
+        try:
+            with open(os.path.join(cuda_home, name), encoding="utf-8", errors="replace") as f:
+                text = f.read(1 << 20)
+        except OSError:
+            continue
+        version = parse(text)
+        if not isinstance(version, Unavailable):
+            return version
+    return Unavailable(
+        probe=PROBE,
+        reason=f"{cuda_home} has no version.json, version.txt or include/cuda_runtime_api.h with a version",
+    )
+
+
+def read_tool_version(argv: list[str], timeout: float, env: Mapping[str, str]) -> tuple[str, str]:
+    """Run a ``--version``-style command; (stdout+stderr, "") or ("", why it failed)."""
+    try:
+        result = run_command(argv, timeout=timeout, env=env)
+    except (FileNotFoundError, PermissionError, OSError) as e:
+        return "", f"{argv[0]} could not be run: {e}"
+    if result.timed_out or result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip()[-300:]
+        return "", f"{' '.join(argv)} failed ({describe_returncode(result.returncode)}){': ' + tail if tail else ''}"
+    return result.stdout + result.stderr, ""
+
+
+def _nvcc(cuda_home: str | Unavailable, on_path: str | None, timeout: float, env: Mapping[str, str]
+          ) -> tuple[str | Unavailable, Version | Unavailable]:
+    if isinstance(cuda_home, Unavailable):
+        return cuda_home, cuda_home
+    # NOTE: cpp_extension builds with $CUDA_HOME/bin/nvcc, not whatever nvcc is first on PATH.
+    path = os.path.join(cuda_home, "bin", "nvcc")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        elsewhere = f"; the nvcc on PATH is {on_path}" if on_path and on_path != path else ""
+        missing = Unavailable(
+            probe=PROBE,
+            reason=f"{path} does not exist (torch.utils.cpp_extension compiles CUDA code with "
+            f"$CUDA_HOME/bin/nvcc){elsewhere}",
+        )
+        return missing, missing
+    text, why = read_tool_version([path, "--version"], timeout, env)
+    if why:
+        return path, Unavailable(probe=PROBE, reason=why)
+    return path, parse_nvcc_version(text)
+
+
+def _gcc(timeout: float, env: Mapping[str, str]) -> tuple[str | Unavailable, Version | Unavailable]:
+    path = shutil.which("gcc", path=env.get("PATH", os.defpath))
+    if path is None:
+        missing = Unavailable(probe=PROBE, reason="gcc is not on PATH (nvcc needs it as the host compiler)")
+        return missing, missing
+    text, why = read_tool_version([path, "-dumpfullversion"], timeout, env)
+    version = parse_gcc_version(text) if not why else Unavailable(probe=PROBE, reason=why)
+    # NOTE: -dumpfullversion exists since gcc 7; older gccs need the --version banner.
+    if isinstance(version, Unavailable) or not re.fullmatch(r"\s*\d+(\.\d+)*\s*", text):
+        banner, why = read_tool_version([path, "--version"], timeout, env)
+        version = parse_gcc_version(banner) if not why else Unavailable(probe=PROBE, reason=why)
+    return path, version
+
+
+def collect_toolkit(
+    *, timeout: float, environ: Mapping[str, str] | None = None, default_cuda_home: str = DEFAULT_CUDA_HOME
+) -> ToolkitFacts:
+    """Toolkit facts from *environ* (default: a copy of ours); the default CUDA home is injectable for tests."""
+    env = dict(environ) if environ is not None else child_env()
+    on_path = shutil.which("nvcc", path=env.get("PATH", os.defpath))
+    cuda_home, source = resolve_cuda_home(env, on_path, os.path.exists(default_cuda_home), default_cuda_home)
+    nvcc_path, nvcc_version = _nvcc(cuda_home, on_path, timeout, env)
+    gcc_path, gcc_version = _gcc(timeout, env)
+    return ToolkitFacts(
+        cuda_home=cuda_home,
+        cuda_home_source=source,
+        cuda_home_version=cuda_home if isinstance(cuda_home, Unavailable) else read_cuda_home_version(cuda_home),
+        nvcc_path=nvcc_path,
+        nvcc_version=nvcc_version,
+        gcc_path=gcc_path,
+        gcc_version=gcc_version,
+    )
+
+
+def probe_toolkit(ctx: ProbeContext) -> ToolkitFacts:
+    """The CUDA_HOME, nvcc and gcc that torch.utils.cpp_extension would use to build extensions."""
+    return collect_toolkit(timeout=ctx.timeout)
