@@ -6,8 +6,9 @@ answers look-ups. It never contains an ``if`` about a particular GPU or release.
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -59,6 +60,7 @@ class MinorCompat:
     min_driver: Version
     source: str
     confirmed: bool = True
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,14 @@ class CudaDriverTable:
         """The newest CUDA release the table knows."""
         return self.releases[-1].version
 
+    def get(self, cuda: Version) -> CudaRelease | None:
+        """The entry for exactly *cuda* (12.4 is the GA, 12.4.1 its first update)."""
+        return next((r for r in self.releases if r.version == cuda), None)
+
+    def updates_of(self, cuda: Version) -> tuple[CudaRelease, ...]:
+        """The GA and every update of *cuda*'s major.minor, oldest first."""
+        return tuple(r for r in self.releases if r.version.release[:2] == cuda.release[:2])
+
 
 # ---------------------------------------------------------------------------- torch
 
@@ -106,6 +116,7 @@ class TorchVariant:
     ptx: tuple[Version, ...]  #: compute capabilities embedded as PTX
     source: str
     confirmed: bool = True
+    note: str = ""
 
     @property
     def index_url(self) -> str:
@@ -127,6 +138,8 @@ class TorchRelease:
     torchvision: Version | None  #: paired release line, e.g. 0.20
     torchaudio: Version | None
     source: str
+    confirmed: bool = True
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +169,11 @@ class TorchTable:
         """The newest release line the table knows."""
         return self.releases[-1]
 
+    def default_variant(self, version: Version) -> TorchVariant | None:
+        """The variant the plain PyPI wheel of *version*'s release line is built for."""
+        rel = self.release(version)
+        return self.variant(rel.torch, rel.default_variant) if rel else None
+
 
 # ---------------------------------------------------------------------------- gpus
 
@@ -179,6 +197,7 @@ class GpuModel:
     nvswitch: bool  #: sold in NVSwitch (HGX/DGX) systems that need Fabric Manager
     source: str
     confirmed: bool = True
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +216,10 @@ class GpuTable:
                     best = (len(s), m)
         return best[1] if best else None
 
+    def by_model(self, model: str) -> GpuModel | None:
+        """The entry whose ``model`` is exactly *model* (e.g. "H100 SXM")."""
+        return next((m for m in self.models if m.model == model), None)
+
 
 # ---------------------------------------------------------------------------- compute_capability
 
@@ -212,6 +235,8 @@ class ComputeCapabilityInfo:
     nccl_min: Version | None  #: first NCCL release that supports it, when known
     source: str
     confirmed: bool = True
+    products: str = ""  #: example products, for messages
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +248,15 @@ class ComputeCapabilityTable:
     def get(self, cc: Version) -> ComputeCapabilityInfo | None:
         """The entry for exactly *cc* (e.g. 8.6)."""
         return next((e for e in self.entries if e.cc == cc), None)
+
+    def supported_by(self, cuda: Version) -> tuple[ComputeCapabilityInfo, ...]:
+        """Capabilities the CUDA toolkit *cuda* compiles for (first_cuda <= cuda <= last_cuda)."""
+        key = cuda.release[:2]
+        return tuple(
+            e for e in self.entries
+            if (e.first_cuda is None or e.first_cuda.release[:2] <= key)
+            and (e.last_cuda is None or key <= e.last_cuda.release[:2])
+        )
 
 
 # ---------------------------------------------------------------------------- host_compiler
@@ -237,6 +271,7 @@ class HostCompilerRule:
     min_gcc: int
     source: str
     confirmed: bool = True
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +298,8 @@ class CudnnMajor:
     cuda_majors: tuple[int, ...]
     libraries: tuple[str, ...]
     source: str
+    confirmed: bool = True
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +311,10 @@ class CudnnTable:
     def get(self, major: int) -> CudnnMajor | None:
         """The entry for cuDNN *major*."""
         return next((m for m in self.majors if m.major == major), None)
+
+    def major_of_library(self, filename: str) -> CudnnMajor | None:
+        """The cuDNN major whose library list names *filename* (e.g. "libcudnn_ops.so.9")."""
+        return next((m for m in self.majors if filename in m.libraries), None)
 
 
 # ---------------------------------------------------------------------------- all tables
@@ -319,9 +360,13 @@ def _load(base: Path) -> RuleTables:
         raise RuleTableError(f"{base}: rules directory does not exist")
     docs: dict[str, dict[str, Any]] = {}
     meta: dict[str, TableMeta] = {}
+    labels: dict[str, str] = {}
+    default = directory_is_default(base)
     for name in TABLE_FILES:
         path = base / f"{name}.toml"
-        label = f"rules/{name}.toml" if directory_is_default(base) else str(path)
+        # NOTE: errors name the file the user can open: the short rules/ path for the shipped
+        # tables, the real path for a --rules-dir copy.
+        label = labels[name] = f"rules/{name}.toml" if default else str(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -331,6 +376,7 @@ def _load(base: Path) -> RuleTables:
         except tomllib.TOMLDecodeError as e:
             raise RuleTableError(f"{label}: not valid TOML: {e}") from None
         r = _Reader(label, data)
+        r.known_keys("", data, _TOP_KEYS[name])
         schema = r.int_("", data, "schema")
         if schema > TABLES_SCHEMA:
             raise RuleTableError(f"{label}: schema {schema} is newer than this cudadoctor reads ({TABLES_SCHEMA})")
@@ -338,12 +384,12 @@ def _load(base: Path) -> RuleTables:
         docs[name] = data
         meta[name] = TableMeta(name, schema, updated, str(path), _collect_sources(data))
     return RuleTables(
-        cuda_driver=_cuda_driver(_Reader("rules/cuda_driver.toml", docs["cuda_driver"])),
-        torch=_torch(_Reader("rules/torch.toml", docs["torch"])),
-        gpus=_gpus(_Reader("rules/gpus.toml", docs["gpus"])),
-        compute_capability=_compute(_Reader("rules/compute_capability.toml", docs["compute_capability"])),
-        host_compiler=_host_compiler(_Reader("rules/host_compiler.toml", docs["host_compiler"])),
-        cudnn=_cudnn(_Reader("rules/cudnn.toml", docs["cudnn"])),
+        cuda_driver=_cuda_driver(_Reader(labels["cuda_driver"], docs["cuda_driver"])),
+        torch=_torch(_Reader(labels["torch"], docs["torch"])),
+        gpus=_gpus(_Reader(labels["gpus"], docs["gpus"])),
+        compute_capability=_compute(_Reader(labels["compute_capability"], docs["compute_capability"])),
+        host_compiler=_host_compiler(_Reader(labels["host_compiler"], docs["host_compiler"])),
+        cudnn=_cudnn(_Reader(labels["cudnn"], docs["cudnn"])),
         meta=meta,
         directory=str(base),
     )
@@ -463,6 +509,13 @@ class _Reader:
             raise self.fail(where, "source", "every entry needs a source URL (on the entry or the file)")
         return s
 
+    def known_keys(self, where: str, item: dict[str, Any], allowed: Iterable[str]) -> None:
+        """Reject keys the schema does not know (a typo would otherwise be silently ignored)."""
+        ok = set(allowed)
+        for key in item:
+            if key not in ok:
+                raise self.fail(where, key, f"unknown key (expected one of: {', '.join(sorted(ok))})")
+
     def sorted_unique(self, where: str, keys: list[Any], what: str) -> None:
         for a, b in zip(keys, keys[1:]):
             if a == b:
@@ -475,23 +528,44 @@ def _bad_version() -> Version:
     raise InvalidVersion
 
 
-def _build(r: _Reader, key: str, make: Callable[[str, dict[str, Any]], T]) -> list[T]:
-    return [make(where, item) for where, item in r.entries(key)]
+#: Keys allowed at the top level of each file (besides comments).
+_TOP_KEYS: dict[str, tuple[str, ...]] = {
+    "cuda_driver": ("schema", "updated", "source", "cuda", "minor_compat", "forward_compat"),
+    "torch": ("schema", "updated", "source", "release", "variant"),
+    "gpus": ("schema", "updated", "source", "gpu"),
+    "compute_capability": ("schema", "updated", "source", "cc"),
+    "host_compiler": ("schema", "updated", "source", "cuda"),
+    "cudnn": ("schema", "updated", "source", "major"),
+}
+
+_COMMON = ("source", "confirmed", "note")
+_VARIANT_NAME = re.compile(r"^cu(\d+)(\d)$")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _build(r: _Reader, key: str, keys: tuple[str, ...], make: Callable[[str, dict[str, Any]], T]) -> list[T]:
+    out: list[T] = []
+    for where, item in r.entries(key):
+        r.known_keys(where, item, keys + _COMMON)
+        out.append(make(where, item))
+    return out
 
 
 def _cuda_driver(r: _Reader) -> CudaDriverTable:
-    releases = _build(r, "cuda", lambda w, i: CudaRelease(
+    releases = _build(r, "cuda", ("version", "min_driver"), lambda w, i: CudaRelease(
         version=r.version(w, i, "version"), min_driver=r.version(w, i, "min_driver"),
         source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
     ))
     r.sorted_unique("cuda", [x.version for x in releases], "version")
-    compat = _build(r, "minor_compat", lambda w, i: MinorCompat(
+    compat = _build(r, "minor_compat", ("cuda_major", "min_driver"), lambda w, i: MinorCompat(
         cuda_major=r.int_(w, i, "cuda_major"), min_driver=r.version(w, i, "min_driver"),
-        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
     ))
+    r.sorted_unique("minor_compat", [x.cuda_major for x in compat], "cuda_major")
     fwd = r.data.get("forward_compat", {})
     if not isinstance(fwd, dict):
         raise r.fail("", "forward_compat", "expected a table")
+    r.known_keys("forward_compat", fwd, ("gpu_classes", "package", "source", "note"))
     return CudaDriverTable(
         releases=tuple(releases), minor_compat=tuple(compat),
         forward_compat_gpu_classes=r.strs("forward_compat", fwd, "gpu_classes", []),
@@ -499,56 +573,144 @@ def _cuda_driver(r: _Reader) -> CudaDriverTable:
     )
 
 
-def _torch(r: _Reader) -> TorchTable:
-    releases = _build(r, "release", lambda w, i: TorchRelease(
+def _variant_cuda(r: _Reader, where: str, key: str, name: str) -> Version:
+    """The CUDA version a variant name stands for ("cu124" -> 12.4); an error for anything else."""
+    m = _VARIANT_NAME.match(name)
+    if not m:
+        raise r.fail(where, key, f"{name!r} is not a CUDA variant name like 'cu124'")
+    return Version(f"{int(m.group(1))}.{m.group(2)}")
+
+
+def _torch_release(r: _Reader, w: str, i: dict[str, Any]) -> TorchRelease:
+    rel = TorchRelease(
         torch=r.version(w, i, "torch"), latest=r.version(w, i, "latest"), released=r.str_(w, i, "released"),
         python_min=r.version(w, i, "python_min"), python_max=r.version(w, i, "python_max"),
         default_variant=r.str_(w, i, "default_variant"), variants=r.strs(w, i, "variants"),
         torchvision=r.opt_version(w, i, "torchvision"), torchaudio=r.opt_version(w, i, "torchaudio"),
-        source=r.source(w, i),
-    ))
-    r.sorted_unique("release", [x.torch for x in releases], "torch")
-    variants = _build(r, "variant", lambda w, i: TorchVariant(
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+    )
+    if rel.latest.release[:2] != rel.torch.release[:2]:
+        raise r.fail(w, "latest", f"'{rel.latest}' is not a release of the {rel.torch} line")
+    if not _MONTH.match(rel.released):
+        raise r.fail(w, "released", f"{rel.released!r} is not a YYYY-MM month")
+    if rel.python_max < rel.python_min:
+        raise r.fail(w, "python_max", f"'{rel.python_max}' is below python_min '{rel.python_min}'")
+    if not rel.variants:
+        raise r.fail(w, "variants", "expected at least one variant")
+    cudas = [_variant_cuda(r, w, "variants", v) for v in rel.variants]
+    r.sorted_unique(w, cudas, "variants")
+    if rel.default_variant not in rel.variants:
+        raise r.fail(w, "default_variant", f"{rel.default_variant!r} is not in variants {list(rel.variants)}")
+    return rel
+
+
+def _torch_variant(r: _Reader, w: str, i: dict[str, Any]) -> TorchVariant:
+    var = TorchVariant(
         torch=r.version(w, i, "torch"), name=r.str_(w, i, "variant"), cuda=r.version(w, i, "cuda"),
         cudnn=r.opt_version(w, i, "cudnn"), nccl=r.opt_version(w, i, "nccl"),
         sass=r.versions(w, i, "sass"), ptx=r.versions(w, i, "ptx"),
-        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
-    ))
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+    )
+    if _variant_cuda(r, w, "variant", var.name).release[:2] != var.cuda.release[:2]:
+        raise r.fail(w, "cuda", f"'{var.cuda}' does not match variant {var.name!r}")
+    if not var.sass and not var.ptx:
+        raise r.fail(w, "sass", "a variant needs at least one SASS or PTX capability")
+    r.sorted_unique(w, list(var.sass), "sass")
+    r.sorted_unique(w, list(var.ptx), "ptx")
+    return var
+
+
+def _torch(r: _Reader) -> TorchTable:
+    release_keys = ("torch", "latest", "released", "python_min", "python_max", "default_variant", "variants",
+                    "torchvision", "torchaudio")
+    releases = _build(r, "release", release_keys, lambda w, i: _torch_release(r, w, i))
+    r.sorted_unique("release", [x.torch for x in releases], "torch")
+    variant_keys = ("torch", "variant", "cuda", "cudnn", "nccl", "sass", "ptx")
+    variants = _build(r, "variant", variant_keys, lambda w, i: _torch_variant(r, w, i))
+    r.sorted_unique("variant", [(x.torch, x.cuda) for x in variants], "torch/cuda")
+    listed = {(rel.torch, name) for rel in releases for name in rel.variants}
+    for n, var in enumerate(variants):
+        if (var.torch, var.name) not in listed:
+            raise r.fail(
+                f"variant[{n}]", "variant", f"{var.name!r} is not listed in the variants of release {var.torch}"
+            )
+    rows = {(var.torch, var.name) for var in variants}
+    for n, rel in enumerate(releases):
+        missing = [name for name in rel.variants if (rel.torch, name) not in rows]
+        if missing:
+            raise r.fail(f"release[{n}]", "variants", f"no [[variant]] row for {', '.join(missing)} of {rel.torch}")
     return TorchTable(releases=tuple(releases), variants=tuple(variants))
 
 
 def _gpus(r: _Reader) -> GpuTable:
-    return GpuTable(models=tuple(_build(r, "gpu", lambda w, i: GpuModel(
+    keys = ("model", "match", "cc", "arch", "memory_gib", "bandwidth_gbs", "fp32", "tf32", "fp16", "bf16",
+            "datacenter", "forward_compat", "nvswitch")
+    models = _build(r, "gpu", keys, lambda w, i: GpuModel(
         model=r.str_(w, i, "model"), match=r.strs(w, i, "match"), cc=r.version(w, i, "cc"),
         arch=r.str_(w, i, "arch"), memory_gib=r.num(w, i, "memory_gib"),
         bandwidth_gbs=r.num(w, i, "bandwidth_gbs"), fp32=r.num(w, i, "fp32"), tf32=r.num(w, i, "tf32"),
         fp16=r.num(w, i, "fp16"), bf16=r.num(w, i, "bf16"), datacenter=r.bool_(w, i, "datacenter", False),
         forward_compat=r.bool_(w, i, "forward_compat", False), nvswitch=r.bool_(w, i, "nvswitch", False),
-        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
-    ))))
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+    ))
+    seen_model: set[str] = set()
+    seen_match: dict[str, str] = {}
+    for n, m in enumerate(models):
+        where = f"gpu[{n}]"
+        if not m.match or any(not s.strip() for s in m.match):
+            raise r.fail(where, "match", "expected a non-empty array of non-empty strings")
+        if m.model in seen_model:
+            raise r.fail(where, "model", f"duplicate entry {m.model!r}")
+        seen_model.add(m.model)
+        for s in m.match:
+            other = seen_match.setdefault(s.lower(), m.model)
+            if other != m.model:
+                raise r.fail(where, "match", f"{s!r} is also a match string of {other!r}")
+    for a, b in zip(models, models[1:]):
+        if b.cc < a.cc:
+            raise r.fail("gpu", "cc", f"entries not sorted by cc ({b.model} {b.cc} after {a.model} {a.cc})")
+    return GpuTable(models=tuple(models))
 
 
 def _compute(r: _Reader) -> ComputeCapabilityTable:
-    entries = _build(r, "cc", lambda w, i: ComputeCapabilityInfo(
+    keys = ("cc", "arch", "first_cuda", "last_cuda", "nccl_min", "products")
+    entries = _build(r, "cc", keys, lambda w, i: ComputeCapabilityInfo(
         cc=r.version(w, i, "cc"), arch=r.str_(w, i, "arch"), first_cuda=r.opt_version(w, i, "first_cuda"),
         last_cuda=r.opt_version(w, i, "last_cuda"), nccl_min=r.opt_version(w, i, "nccl_min"),
         source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
+        products=r.str_(w, i, "products", ""), note=r.str_(w, i, "note", ""),
     ))
     r.sorted_unique("cc", [x.cc for x in entries], "cc")
+    for n, e in enumerate(entries):
+        if e.first_cuda is not None and e.last_cuda is not None and e.last_cuda < e.first_cuda:
+            raise r.fail(f"cc[{n}]", "last_cuda", f"'{e.last_cuda}' is before first_cuda '{e.first_cuda}'")
     return ComputeCapabilityTable(entries=tuple(entries))
 
 
 def _host_compiler(r: _Reader) -> HostCompilerTable:
-    rules = _build(r, "cuda", lambda w, i: HostCompilerRule(
+    rules = _build(r, "cuda", ("cuda", "max_gcc", "min_gcc"), lambda w, i: HostCompilerRule(
         cuda=r.version(w, i, "cuda"), max_gcc=r.int_(w, i, "max_gcc"), min_gcc=r.int_(w, i, "min_gcc", 0),
-        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
+        source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
     ))
     r.sorted_unique("cuda", [x.cuda for x in rules], "cuda")
+    for n, x in enumerate(rules):
+        if x.max_gcc < x.min_gcc:
+            raise r.fail(f"cuda[{n}]", "max_gcc", f"{x.max_gcc} is below min_gcc {x.min_gcc}")
     return HostCompilerTable(rules=tuple(rules))
 
 
+def _int_list(r: _Reader, where: str, item: dict[str, Any], key: str) -> tuple[int, ...]:
+    v = r.raw(where, item, key)
+    if not isinstance(v, list) or not v or any(isinstance(x, bool) or not isinstance(x, int) for x in v):
+        raise r.fail(where, key, f"{v!r} is not a non-empty array of integers")
+    return tuple(v)
+
+
 def _cudnn(r: _Reader) -> CudnnTable:
-    return CudnnTable(majors=tuple(_build(r, "major", lambda w, i: CudnnMajor(
-        major=r.int_(w, i, "major"), cuda_majors=tuple(r.raw(w, i, "cuda_majors")),
+    majors = _build(r, "major", ("major", "cuda_majors", "libraries"), lambda w, i: CudnnMajor(
+        major=r.int_(w, i, "major"), cuda_majors=_int_list(r, w, i, "cuda_majors"),
         libraries=r.strs(w, i, "libraries"), source=r.source(w, i),
-    ))))
+        confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+    ))
+    r.sorted_unique("major", [x.major for x in majors], "major")
+    return CudnnTable(majors=tuple(majors))

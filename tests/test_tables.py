@@ -1,0 +1,371 @@
+"""Tests for the shipped rule tables (rules/*.toml) and their loader (cudadoctor.tables)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from cudadoctor import tables as tables_mod
+from cudadoctor.errors import RuleTableError
+from cudadoctor.tables import TABLE_FILES, RuleTables, default_rules_dir, load_tables
+
+V = Version
+
+
+@pytest.fixture(scope="module")
+def rt() -> RuleTables:
+    """The shipped tables."""
+    return load_tables()
+
+
+def _all_entries(rt: RuleTables) -> list[object]:
+    return [
+        *rt.cuda_driver.releases, *rt.cuda_driver.minor_compat, *rt.torch.releases, *rt.torch.variants,
+        *rt.gpus.models, *rt.compute_capability.entries, *rt.host_compiler.rules, *rt.cudnn.majors,
+    ]
+
+
+def _strictly_increasing(keys: list[object]) -> bool:
+    return all(a < b for a, b in zip(keys, keys[1:]))  # type: ignore[operator]
+
+
+# ---------------------------------------------------------------------------- shape
+
+
+def test_every_shipped_table_loads(rt: RuleTables) -> None:
+    assert set(rt.meta) == set(TABLE_FILES)
+    for meta in rt.meta.values():
+        assert meta.schema == 1
+        assert meta.updated == "2026-11-26"
+        assert meta.sources, f"{meta.name} names no source URL"
+    assert Path(rt.directory).resolve() == default_rules_dir().resolve()
+
+
+def test_tables_are_sorted_without_duplicates(rt: RuleTables) -> None:
+    assert _strictly_increasing([r.version for r in rt.cuda_driver.releases])
+    assert _strictly_increasing([m.cuda_major for m in rt.cuda_driver.minor_compat])
+    assert _strictly_increasing([r.torch for r in rt.torch.releases])
+    assert _strictly_increasing([(v.torch, v.cuda) for v in rt.torch.variants])
+    assert _strictly_increasing([e.cc for e in rt.compute_capability.entries])
+    assert _strictly_increasing([r.cuda for r in rt.host_compiler.rules])
+    assert _strictly_increasing([m.major for m in rt.cudnn.majors])
+    ccs = [m.cc for m in rt.gpus.models]
+    assert ccs == sorted(ccs)
+    models = [m.model for m in rt.gpus.models]
+    assert len(models) == len(set(models))
+    matches = [s.lower() for m in rt.gpus.models for s in m.match]
+    assert len(matches) == len(set(matches))
+    for v in rt.torch.variants:
+        assert _strictly_increasing(list(v.sass)) and _strictly_increasing(list(v.ptx)), v
+
+
+def test_every_entry_is_sourced(rt: RuleTables) -> None:
+    for entry in _all_entries(rt):
+        source = getattr(entry, "source")
+        urls = source.split()
+        assert urls and all(u.startswith("https://") for u in urls), entry
+
+
+def test_unconfirmed_entries_say_why(rt: RuleTables) -> None:
+    for entry in _all_entries(rt):
+        names = {f.name for f in fields(entry)}  # type: ignore[arg-type]
+        if "confirmed" in names and not getattr(entry, "confirmed") and "note" in names:
+            assert getattr(entry, "note"), f"unconfirmed entry without a note: {entry}"
+
+
+# ---------------------------------------------------------------------------- consistency
+
+
+def test_every_torch_variant_cuda_is_in_cuda_driver(rt: RuleTables) -> None:
+    for v in rt.torch.variants:
+        rel = rt.cuda_driver.min_driver_for(v.cuda)
+        assert rel is not None, f"torch {v.torch} {v.name}: CUDA {v.cuda} missing from cuda_driver"
+        assert rt.cuda_driver.minor_compat_floor(v.cuda.major) is not None or v.cuda.major < 11
+
+
+def test_default_variant_is_listed_and_has_a_row(rt: RuleTables) -> None:
+    for rel in rt.torch.releases:
+        assert rel.default_variant in rel.variants, rel.torch
+        assert rt.torch.variant(rel.torch, rel.default_variant) is not None, rel.torch
+        for name in rel.variants:
+            assert rt.torch.variant(rel.torch, name) is not None, (rel.torch, name)
+
+
+def test_every_variant_row_belongs_to_a_release_that_lists_it(rt: RuleTables) -> None:
+    for v in rt.torch.variants:
+        rel = rt.torch.release(v.torch)
+        assert rel is not None and v.name in rel.variants, (v.torch, v.name)
+        assert v.name == f"cu{v.cuda.major}{v.cuda.minor}"
+
+
+def test_every_gpu_cc_is_in_compute_capability(rt: RuleTables) -> None:
+    for m in rt.gpus.models:
+        info = rt.compute_capability.get(m.cc)
+        assert info is not None, f"{m.model}: cc {m.cc} missing"
+        assert info.arch == m.arch, m.model
+
+
+def test_every_variant_arch_is_in_compute_capability_and_its_cuda_window(rt: RuleTables) -> None:
+    for v in rt.torch.variants:
+        for cc in (*v.sass, *v.ptx):
+            info = rt.compute_capability.get(cc)
+            assert info is not None, f"torch {v.torch} {v.name}: cc {cc} missing"
+            key = v.cuda.release[:2]
+            assert info.first_cuda is None or info.first_cuda.release[:2] <= key, (v.torch, v.name, cc)
+            assert info.last_cuda is None or key <= info.last_cuda.release[:2], (v.torch, v.name, cc)
+
+
+def test_variant_cudnn_major_ships_for_its_cuda(rt: RuleTables) -> None:
+    for v in rt.torch.variants:
+        if v.cudnn is None:
+            continue
+        major = rt.cudnn.get(v.cudnn.major)
+        assert major is not None and v.cuda.major in major.cuda_majors, (v.torch, v.name, v.cudnn)
+
+
+def test_compute_capability_windows_name_known_cuda_releases(rt: RuleTables) -> None:
+    for e in rt.compute_capability.entries:
+        for cuda in (e.first_cuda, e.last_cuda):
+            if cuda is not None and cuda >= V("10.0"):
+                assert rt.cuda_driver.min_driver_for(cuda) is not None, (e.cc, cuda)
+
+
+def test_host_compiler_covers_every_cuda_major_minor(rt: RuleTables) -> None:
+    for r in rt.cuda_driver.releases:
+        assert rt.host_compiler.for_cuda(r.version) is not None, r.version
+
+
+# ---------------------------------------------------------------------------- look-ups
+
+
+def test_driver_lookups(rt: RuleTables) -> None:
+    cd = rt.cuda_driver
+    assert cd.min_driver_for(V("12.4")).min_driver == V("550.54.14")  # type: ignore[union-attr]
+    assert cd.min_driver_for(V("12.4.1")).version == V("12.4")  # type: ignore[union-attr]
+    assert cd.get(V("12.4.1")).min_driver == V("550.54.15")  # type: ignore[union-attr]
+    assert cd.min_driver_for(V("12.7")) is None
+    assert cd.minor_compat_floor(12).min_driver == V("525.60.13")  # type: ignore[union-attr]
+    assert cd.minor_compat_floor(10) is None
+    assert cd.max_cuda_for_driver(V("535.183.01")) == V("12.2")
+    assert cd.max_cuda_for_driver(V("570.26")) == V("12.8")
+    assert cd.max_cuda_for_driver(V("580.65.06")) == V("13.0")
+    assert cd.max_cuda_for_driver(V("400.1")) is None
+    assert [r.version for r in cd.updates_of(V("12.6"))] == [V("12.6"), V("12.6.1"), V("12.6.2"), V("12.6.3")]
+    assert "datacenter" in cd.forward_compat_gpu_classes
+
+
+def test_torch_lookups(rt: RuleTables) -> None:
+    t = rt.torch
+    assert t.variant(V("2.8"), "cu118") is None
+    assert t.variant(V("2.7.1"), "cu118") is not None
+    assert t.release(V("2.5.1")).default_variant == "cu124"  # type: ignore[union-attr]
+    assert t.default_variant(V("2.11.0")).cuda == V("13.0")  # type: ignore[union-attr]
+    assert t.newest.torch == V("2.14")
+    # NOTE: Maxwell/Pascal SASS left the default wheels with cu128 (2.8); only cu126 keeps them.
+    assert V("6.0") not in t.variant(V("2.8"), "cu128").sass  # type: ignore[union-attr]
+    assert V("6.0") in t.variant(V("2.8"), "cu126").sass  # type: ignore[union-attr]
+    assert V("7.0") not in t.variant(V("2.9"), "cu130").sass  # type: ignore[union-attr]
+    assert t.variant(V("2.9"), "cu130").ptx == (V("12.0"),)  # type: ignore[union-attr]
+    assert not t.variant(V("2.5"), "cu124").confirmed  # type: ignore[union-attr]
+    assert not t.variant(V("2.8"), "cu129").confirmed  # type: ignore[union-attr]
+    assert V("3.7") in t.variant(V("2.7"), "cu118").sass  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "cc"),
+    [
+        ("NVIDIA H100 80GB HBM3", "H100 SXM", "9.0"),
+        ("NVIDIA H100 PCIe", "H100 PCIe", "9.0"),
+        ("NVIDIA H100 NVL", "H100 NVL", "9.0"),
+        ("NVIDIA A100-SXM4-80GB", "A100 SXM4 80GB", "8.0"),
+        ("NVIDIA A100-SXM4-40GB", "A100 SXM4 40GB", "8.0"),
+        ("NVIDIA A100-PCIE-40GB", "A100 PCIe 40GB", "8.0"),
+        ("NVIDIA A100 80GB PCIe", "A100 PCIe 80GB", "8.0"),
+        ("Tesla V100-SXM2-32GB", "Tesla V100 SXM2 32GB", "7.0"),
+        ("Tesla T4", "Tesla T4", "7.5"),
+        ("NVIDIA A10G", "A10G", "8.6"),
+        ("NVIDIA A10", "A10", "8.6"),
+        ("NVIDIA L4", "L4", "8.9"),
+        ("NVIDIA L40S", "L40S", "8.9"),
+        ("NVIDIA GeForce RTX 4090", "GeForce RTX 4090", "8.9"),
+        ("NVIDIA GeForce RTX 4090 Laptop GPU", "GeForce RTX 40xx", "8.9"),
+        ("NVIDIA GeForce RTX 5090", "GeForce RTX 5090", "12.0"),
+        ("NVIDIA H200", "H200 SXM", "9.0"),
+        ("NVIDIA H200 NVL", "H200 NVL", "9.0"),
+        ("NVIDIA GH200 480GB", "GH200", "9.0"),
+        ("NVIDIA B200", "B200", "10.0"),
+        ("NVIDIA GeForce GTX 1080 Ti", "GeForce GTX 1080 Ti", "6.1"),
+        ("Tesla K80", "Tesla K80", "3.7"),
+        ("Tesla P100-PCIE-16GB", "Tesla P100 PCIe 16GB", "6.0"),
+        ("Orin (nvgpu)", "Jetson AGX Orin / Orin NX / Orin Nano", "8.7"),
+        ("nvidia h100 pcie", "H100 PCIe", "9.0"),
+    ],
+)
+def test_gpu_lookup_by_nvml_name(rt: RuleTables, name: str, model: str, cc: str) -> None:
+    m = rt.gpus.lookup(name)
+    assert m is not None and m.model == model and m.cc == V(cc)
+
+
+def test_gpu_flags(rt: RuleTables) -> None:
+    g = rt.gpus
+    assert g.lookup("NVIDIA GH200 480GB").model != "H200 SXM"  # type: ignore[union-attr]
+    for name in ("NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3", "NVIDIA H200", "NVIDIA B200"):
+        m = g.lookup(name)
+        assert m is not None and m.nvswitch and m.datacenter and m.forward_compat, name
+    for name in ("NVIDIA H100 PCIe", "NVIDIA A100 80GB PCIe", "Tesla T4"):
+        assert not g.lookup(name).nvswitch  # type: ignore[union-attr]
+    for name in ("NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 5090"):
+        m = g.lookup(name)
+        assert m is not None and not m.datacenter and not m.forward_compat
+    assert g.lookup("NVIDIA Radeon") is None
+    assert g.by_model("H100 SXM").bf16 == 989  # type: ignore[union-attr]
+
+
+def test_compute_capability_lookups(rt: RuleTables) -> None:
+    cc = rt.compute_capability
+    assert cc.get(V("3.7")).last_cuda == V("11.8")  # type: ignore[union-attr]
+    assert cc.get(V("7.0")).last_cuda == V("12.9")  # type: ignore[union-attr]
+    assert cc.get(V("7.5")).last_cuda is None  # type: ignore[union-attr]
+    assert cc.get(V("12.0")).first_cuda == V("12.8")  # type: ignore[union-attr]
+    on13 = {e.cc for e in cc.supported_by(V("13.0"))}
+    assert V("7.0") not in on13 and V("7.5") in on13 and V("11.0") in on13
+
+
+def test_host_compiler_and_cudnn_lookups(rt: RuleTables) -> None:
+    assert rt.host_compiler.for_cuda(V("12.4.1")).max_gcc == 13  # type: ignore[union-attr]
+    assert rt.host_compiler.for_cuda(V("13.1")).max_gcc == 15  # type: ignore[union-attr]
+    assert rt.host_compiler.for_cuda(V("9.2")) is None
+    assert rt.cudnn.major_of_library("libcudnn_ops.so.9").major == 9  # type: ignore[union-attr]
+    assert rt.cudnn.major_of_library("libcudnn_ops_infer.so.8").major == 8  # type: ignore[union-attr]
+    assert 13 in rt.cudnn.get(9).cuda_majors  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------- validation errors
+
+
+def _copy_rules(tmp_path: Path) -> Path:
+    dest = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), dest)
+    return dest
+
+
+def _edit_entry(path: Path, header: str, index: int, key: str, new_line: str | None) -> None:
+    """Replace (or, with None, delete) the line ``key = ...`` of the *index*-th ``header`` entry."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    seen = -1
+    for n, line in enumerate(lines):
+        if line.strip() == header:
+            seen += 1
+        elif seen == index and re.match(rf"^{re.escape(key)}\s*=", line):
+            if new_line is None:
+                del lines[n]
+            else:
+                lines[n] = new_line
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            return
+        elif seen > index:
+            break
+    raise AssertionError(f"{header}[{index}].{key} not found in {path}")
+
+
+def _error(directory: Path | None) -> str:
+    with pytest.raises(RuleTableError) as exc:
+        load_tables(directory)
+    msg = str(exc.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_bad_version_names_file_entry_and_field(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "cuda_driver.toml", "[[cuda]]", 3, "min_driver", 'min_driver = "55O.54"')
+    assert _error(d) == f"{d / 'cuda_driver.toml'}: cuda[3].min_driver: '55O.54' is not a version"
+
+
+def test_shipped_dir_errors_use_the_short_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "cuda_driver.toml", "[[cuda]]", 3, "min_driver", 'min_driver = "55O.54"')
+    monkeypatch.setattr(tables_mod, "default_rules_dir", lambda: d)
+    assert _error(None) == "rules/cuda_driver.toml: cuda[3].min_driver: '55O.54' is not a version"
+
+
+def test_unknown_key_is_an_error(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "cuda_driver.toml", "[[cuda]]", 3, "min_driver", 'min_drivr = "450.51.05"')
+    assert _error(d).startswith(f"{d / 'cuda_driver.toml'}: cuda[3].min_drivr: unknown key (expected one of: ")
+
+
+def test_unknown_key_in_a_gpu_entry(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "gpus.toml", "[[gpu]]", 0, "arch", 'arhc = "Kepler"')
+    assert _error(d).startswith(f"{d / 'gpus.toml'}: gpu[0].arhc: unknown key")
+
+
+def test_bad_version_in_an_arch_list(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "torch.toml", "[[variant]]", 0, "sass", 'sass = ["3.7", "sm_50"]')
+    assert _error(d) == f"{d / 'torch.toml'}: variant[0].sass: 'sm_50' is not a version"
+
+
+def test_default_variant_must_be_listed(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "torch.toml", "[[release]]", 0, "default_variant", 'default_variant = "cu118"')
+    assert _error(d) == (
+        f"{d / 'torch.toml'}: release[0].default_variant: 'cu118' is not in variants ['cu116', 'cu117']"
+    )
+
+
+def test_variant_names_must_be_cuda_variants(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "torch.toml", "[[release]]", 0, "variants", 'variants = ["cu116", "cu11x"]')
+    assert _error(d) == f"{d / 'torch.toml'}: release[0].variants: 'cu11x' is not a CUDA variant name like 'cu124'"
+
+
+def test_variant_row_must_belong_to_a_listing_release(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "torch.toml", "[[release]]", 0, "variants", 'variants = ["cu117"]')
+    _edit_entry(d / "torch.toml", "[[release]]", 0, "default_variant", 'default_variant = "cu117"')
+    assert _error(d) == f"{d / 'torch.toml'}: variant[0].variant: 'cu116' is not listed in the variants of release 1.13"
+
+
+def test_variant_cuda_must_match_its_name(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "torch.toml", "[[variant]]", 0, "cuda", 'cuda = "11.7"')
+    assert _error(d) == f"{d / 'torch.toml'}: variant[0].cuda: '11.7' does not match variant 'cu116'"
+
+
+def test_duplicate_and_unsorted_entries(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "cuda_driver.toml", "[[cuda]]", 1, "version", 'version = "10.0"')
+    assert _error(d) == f"{d / 'cuda_driver.toml'}: cuda.version: duplicate entry 10.0"
+    d2 = _copy_rules(tmp_path / "b")
+    _edit_entry(d2 / "compute_capability.toml", "[[cc]]", 1, "cc", 'cc = "2.0"')
+    assert _error(d2) == f"{d2 / 'compute_capability.toml'}: cc.cc: entries not sorted (2.0 after 3.0)"
+
+
+def test_missing_source_is_an_error(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    path = d / "host_compiler.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"(?m)^source = .*$", "", text), encoding="utf-8")
+    assert _error(d) == (
+        f"{path}: cuda[0].source: every entry needs a source URL (on the entry or the file)"
+    )
+
+
+def test_newer_schema_missing_file_and_bad_toml(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    path = d / "cudnn.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("schema = 1", "schema = 2"), encoding="utf-8")
+    assert _error(d) == f"{path}: schema 2 is newer than this cudadoctor reads (1)"
+    path.unlink()
+    assert _error(d) == f"{path}: missing"
+    d3 = _copy_rules(tmp_path / "c")
+    (d3 / "gpus.toml").write_text("schema = 1\n[[gpu]\n", encoding="utf-8")
+    assert _error(d3).startswith(f"{d3 / 'gpus.toml'}: not valid TOML: ")
+    assert _error(tmp_path / "nowhere") == f"{tmp_path / 'nowhere'}: rules directory does not exist"
