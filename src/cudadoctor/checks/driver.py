@@ -1757,6 +1757,106 @@ class MigInstanceNotSelected(Check):
             )
 
 
+# --------------------------------------------------------------------------------------------
+# DRV014
+
+
+class NvidiaKernelModuleNotLoaded(Check):
+    """The NVIDIA user-space driver is installed but its kernel module is not loaded.
+
+    ## What it checks
+    That the kernel half of the driver is running whenever the user-space half is installed:
+    NVML reports "Driver Not Loaded", or `libcuda.so*` exists, while `/proc/driver/nvidia/version`
+    is absent (the `nvidia` kernel module is not loaded).
+
+    ## Why it matters
+    Everything CUDA fails: `nvidia-smi` prints "NVIDIA-SMI has failed because it couldn't
+    communicate with the NVIDIA driver", `torch.cuda.is_available()` is False and `cuInit`
+    returns an error. The usual causes are a kernel upgrade whose DKMS rebuild of the module
+    failed (the module exists only for the previous kernel), Secure Boot refusing the unsigned
+    module ("Key was rejected by service"), the nouveau driver holding the GPU, or a driver
+    installed without a reboot.
+
+    ## Example
+    Ubuntu upgraded from kernel 6.5 to 6.8 overnight; `nvidia-driver-550` is installed but
+    `modprobe nvidia` says "Module nvidia not found in directory /lib/modules/6.8.0-45-generic".
+
+    ## Fix
+    `sudo modprobe nvidia` and read its error. "Module not found": rebuild it for the running
+    kernel (`sudo apt install linux-headers-$(uname -r) && sudo dkms autoinstall`, or reinstall
+    the driver package), then reboot. "Key was rejected": enrol the DKMS signing key with
+    `sudo mokutil --import /var/lib/shim-signed/mok/MOK.der` or disable Secure Boot. nouveau
+    loaded: blacklist it and rebuild the initramfs.
+
+    ## References
+    - https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html
+    - https://wiki.ubuntu.com/UEFI/SecureBoot/DKMS
+    - https://download.nvidia.com/XFree86/Linux-x86_64/550.54.14/README/installdriver.html
+    """
+
+    code = "DRV014"
+    name = "nvidia-kernel-module-not-loaded"
+    severity = Severity.ERROR
+    requires = frozenset({"driver"})
+    tables = ()
+    fast = True
+
+    def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
+        """Fire when user-space driver pieces exist but /proc/driver/nvidia does not."""
+        drv: DriverFacts = facts.driver  # type: ignore[assignment]
+        if known(drv.kernel_module_version) or known(drv.proc_version_text):
+            return
+        host = facts.host if isinstance(facts.host, HostFacts) else None
+        if host and host.wsl2:
+            return  # WSL2 has no Linux kernel module: the Windows driver serves /usr/lib/wsl/lib.
+        files: tuple[str, ...] = ()
+        if isinstance(facts.cuda_libs, CudaLibsFacts):
+            # NOTE: a cuda-compat libcuda (shipped inside CUDA images) is not an installed driver.
+            files = tuple(f for f in facts.cuda_libs.libcuda_files if not is_compat_path(f))
+        pieces = []
+        if drv.nvml_status == "driver-not-loaded":
+            pieces.append("NVML is installed but reports \"Driver Not Loaded\"")
+        if known(drv.libcuda_path) and not is_compat_path(str(drv.libcuda_path)):
+            pieces.append(f"libcuda.so.1 loads from {drv.libcuda_path}")
+        elif files:
+            pieces.append(f"libcuda is on disk ({', '.join(files[:3])})")
+        if not pieces:
+            return
+        container = container_facts(facts)
+        if container and container.in_container and not container.device_nodes:
+            return  # a container started without GPUs: container-without-gpus explains it
+        version = drv.libcuda_version if known(drv.libcuda_version) else drv.driver_version
+        kernel = host.kernel if host else "the running kernel"
+        message = (
+            f"The NVIDIA user-space driver{f' {drv_ev(version)}' if known(version) else ''} is installed "
+            f"({'; '.join(pieces)}), but the nvidia kernel module is not loaded for kernel {kernel} "
+            "(/proc/driver/nvidia/version is absent), so no CUDA call can reach the GPU."
+        )
+        pci = host.nvidia_pci_devices if host else ()
+        if isinstance(pci, tuple) and pci:
+            message += f" The GPU is on the PCI bus at {', '.join(pci)}."
+        fix = (
+            "Run `sudo modprobe nvidia` and read its error. \"Module nvidia not found\": the module was not built "
+            f"for kernel {kernel} — `sudo apt install linux-headers-$(uname -r) && sudo dkms autoinstall` "
+            "(or reinstall the driver package), then reboot. \"Key was rejected by service\": Secure Boot blocks the "
+            "unsigned module — enrol the key (`sudo mokutil --import /var/lib/shim-signed/mok/MOK.der`) or disable "
+            "Secure Boot. `lsmod | grep nouveau` non-empty: blacklist nouveau and rebuild the initramfs."
+            + host_side(facts)
+        )
+        yield self.finding(
+            message=message,
+            evidence={
+                "driver.nvml_status": drv.nvml_status,
+                "driver.kernel_module_version": drv.kernel_module_version,
+                "driver.libcuda_path": drv.libcuda_path,
+                "driver.libcuda_version": drv_ev(drv.libcuda_version),
+                "cuda_libs.libcuda_files": files,
+                "host.kernel": kernel,
+            },
+            fix=fix,
+        )
+
+
 CHECKS: tuple[type[Check], ...] = (
     NoNvidiaDriver,
     DriverLibraryMismatch,
@@ -1771,4 +1871,5 @@ CHECKS: tuple[type[Check], ...] = (
     CudaVisibleDevicesInvalid,
     CudaDeviceOrderMismatch,
     MigInstanceNotSelected,
+    NvidiaKernelModuleNotLoaded,
 )
