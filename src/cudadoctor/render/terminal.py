@@ -54,7 +54,9 @@ def render(report: Report, *, width: int | None = None, verbose: bool = False, c
         color_system="auto" if color else None, highlight=False, soft_wrap=False,
     )
     console.print(renderable(report, verbose=verbose))
-    return buf.getvalue()
+    text = buf.getvalue()
+    # NOTE: rich pads wrapped lines to the measured width; trailing blanks only hurt logs and diffs.
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
 def render_html(report: Report) -> str:
