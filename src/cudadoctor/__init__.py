@@ -1,14 +1,26 @@
 """cudadoctor: an environment compatibility doctor for PyTorch on NVIDIA GPUs.
 
 Public API: :func:`check` (probe + judge, returns a Report), :func:`collect_facts`,
-:func:`evaluate`, :func:`load_tables`.
+:func:`evaluate`, :func:`load_tables`, :class:`Report`. Imported lazily, so `import cudadoctor`
+and the CLI's start-up stay cheap.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-from cudadoctor.api import check, collect_facts, evaluate, load_tables  # noqa: E402
-from cudadoctor.report import Report  # noqa: E402
-
 __all__ = ["Report", "__version__", "check", "collect_facts", "evaluate", "load_tables"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("check", "collect_facts", "evaluate", "load_tables"):
+        from cudadoctor import api
+
+        return getattr(api, name)
+    if name == "Report":
+        from cudadoctor.report import Report
+
+        return Report
+    raise AttributeError(f"module 'cudadoctor' has no attribute {name!r}")

@@ -8,15 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cudadoctor import engine, probes
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from cudadoctor import probes
 from cudadoctor.checks.base import Severity
+from cudadoctor.errors import UsageError
 from cudadoctor.facts import Facts
 from cudadoctor.factsfile import load_facts, save_facts
 from cudadoctor.probes.base import ProbeContext
 from cudadoctor.render import OutputFormat, render
-from cudadoctor.report import Report
-from cudadoctor.tables import load_tables
-from cudadoctor.errors import UsageError
+
+if TYPE_CHECKING:
+    from cudadoctor.report import Report
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,19 +48,39 @@ def build_report(opts: CheckOptions) -> Report:
     """Load the tables, get facts (probe or replay) and evaluate; raises CudaDoctorError on bad input."""
     if opts.timeout <= 0:
         raise UsageError(f"--timeout must be positive, got {opts.timeout:g}")
-    tables = load_tables(opts.rules_dir)
-    # Resolve selectors before probing so a typo fails in milliseconds, not after the probes.
-    engine.resolve_selectors(opts.select)
-    engine.resolve_selectors(opts.ignore)
     if opts.facts_file is not None:
+        engine, tables = _judge_setup(opts)
         facts = load_facts(opts.facts_file)
         source = "facts-file"
-    else:
+    elif opts.select or opts.ignore:
+        # A typo in --select must fail in milliseconds, not after the probes.
+        engine, tables = _judge_setup(opts)
         facts = probe(opts)
+        source = "probe"
+    else:
+        # NOTE: the probes' children (import torch, NVML) run while this process imports the
+        # checks and loads the tables, so start-up cost overlaps the slowest probe.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(probe, opts)
+            try:
+                engine, tables = _judge_setup(opts)
+            finally:
+                facts = pending.result()
         source = "probe"
     if opts.save_facts is not None:
         save_facts(facts, opts.save_facts)
     return engine.evaluate(facts, tables, select=opts.select, ignore=opts.ignore, source=source)
+
+
+def _judge_setup(opts: CheckOptions):  # type: ignore[no-untyped-def]
+    """Import the engine (and with it every check) and load the rule tables; validate selectors."""
+    from cudadoctor import engine
+    from cudadoctor.tables import load_tables
+
+    tables = load_tables(opts.rules_dir)
+    engine.resolve_selectors(opts.select)
+    engine.resolve_selectors(opts.ignore)
+    return engine, tables
 
 
 def probe(opts: CheckOptions) -> Facts:
