@@ -1007,7 +1007,9 @@ class DriverTooOldForCudart(Check):
     from the library scan, against the CUDA version the driver supports. It fires when the
     runtime's CUDA major is newer than the driver's (minor-version compatibility works only within
     a major) or the driver is below the major's minor-compatibility floor. torch's own runtime of
-    the same CUDA version is left to `driver-too-old-for-torch`.
+    the same CUDA version is left to `driver-too-old-for-torch`. A runtime the loader merely finds
+    (say a system toolkit) while torch uses its own runtime of another CUDA major is a warning, not
+    an error, unless LD_LIBRARY_PATH forces it in.
 
     ## Why it matters
     Programs linked against that runtime fail at their first CUDA call with
@@ -1068,7 +1070,28 @@ class DriverTooOldForCudart(Check):
             )
             if not (too_new_major or below_floor):
                 continue
-            yield self._finding(facts, tables, path, origin, version, driver, d_cuda)
+            yield self._finding(
+                facts, tables, path, origin, version, driver, d_cuda, severity=self._severity(libs, t, path, origin, version)
+            )
+
+    @staticmethod
+    def _severity(
+        libs: CudaLibsFacts, t: TorchFacts | None, path: str, origin: str, version: Version
+    ) -> Severity | None:
+        """Warning (not error) for a runtime the loader could find but torch does not use.
+
+        NOTE: a system toolkit newer than the driver is common on machines that only use it to
+        compile; torch ships its own runtime of another CUDA major and never loads that one. Only
+        programs linked against it fail, so it is a warning unless LD_LIBRARY_PATH forces it in.
+        """
+        if origin != "loader":
+            return None
+        directory = path.rsplit("/", 1)[0].rstrip("/")
+        if any(d.rstrip("/") == directory for d in libs.ld_library_path):
+            return None
+        if t and t.build == "cuda" and isinstance(t.cuda_version, Version) and t.cuda_version.major != version.major:
+            return Severity.WARNING
+        return None
 
     @staticmethod
     def _loaded_runtimes(libs: CudaLibsFacts, t: TorchFacts | None) -> list[tuple[str, str, Version | None]]:
@@ -1106,6 +1129,8 @@ class DriverTooOldForCudart(Check):
         version: Version,
         driver: Version | None,
         d_cuda: Version,
+        *,
+        severity: Severity | None = None,
     ) -> Finding:
         drv: DriverFacts = facts.driver  # type: ignore[assignment]
         libs: CudaLibsFacts = facts.cuda_libs  # type: ignore[assignment]
@@ -1118,6 +1143,13 @@ class DriverTooOldForCudart(Check):
             'works within one CUDA major). Programs using it fail with "CUDA driver version is insufficient for CUDA '
             'runtime version".'
         )
+        t = torch_facts(facts)
+        if severity is Severity.WARNING and t is not None:
+            message += (
+                f" torch {t.version} uses its own CUDA {cuda_text(t.cuda_version)} runtime and never loads this one, "  # type: ignore[arg-type]
+                f"so only programs linked against CUDA {version.major} (for example ones built with this toolkit's "
+                "nvcc) are affected: a warning, not an error."
+            )
         rel = tables.cuda_driver.min_driver_for(version) if len(version.release) >= 2 else None
         floor = tables.cuda_driver.minor_compat_floor(version.major)
         target = rel.min_driver if rel else (floor.min_driver if floor else None)
@@ -1152,6 +1184,7 @@ class DriverTooOldForCudart(Check):
                 "driver.cuda_driver_version": d_cuda,
             },
             fix="Either " + "; or ".join(options) + ".",
+            severity=severity,
         )
 
 
@@ -1805,6 +1838,10 @@ class NvidiaKernelModuleNotLoaded(Check):
         """Fire when user-space driver pieces exist but /proc/driver/nvidia does not."""
         drv: DriverFacts = facts.driver  # type: ignore[assignment]
         if known(drv.kernel_module_version) or known(drv.proc_version_text):
+            return
+        if drv.nvml_status == "ok" or drv.cu_init_result == CUDA_SUCCESS:
+            # NOTE: NVML or cuInit answered, so the module is loaded; /proc/driver/nvidia is only
+            # hidden from us (some sandboxes mask /proc).
             return
         host = facts.host if isinstance(facts.host, HostFacts) else None
         if host and host.wsl2:
