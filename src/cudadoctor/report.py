@@ -67,7 +67,8 @@ class Report:
             f"{self.count(s)} {s.value}{'s' if self.count(s) != 1 else ''}"
             for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
         ]
-        text = f"{words}: {', '.join(parts)}; {len(self.skipped)} checks skipped"
+        skipped = len(self.skipped)
+        text = f"{words}: {', '.join(parts)}; {skipped} check{'' if skipped == 1 else 's'} skipped"
         if self.errors:
             text += f"; {len(self.errors)} checks failed internally"
         return text

@@ -460,6 +460,10 @@ class CudartMissing(Check):
             return
         cuda = cuda_build(t)
         soname = cudart_soname(cuda)
+        if t.cuda_available is True:
+            # NOTE: CUDA works in the torch process, so the runtime loaded (or is linked statically,
+            # as in some source and conda builds); a scan that found no file must not contradict that.
+            return
         loaded = need(t.loaded_libraries, "libraries mapped into the torch process")
         if any(lib.library == "libcudart" for lib in loaded):
             return

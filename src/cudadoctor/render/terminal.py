@@ -40,7 +40,8 @@ def renderable(report: Report, *, verbose: bool = False) -> Group:
     if verbose:
         parts += _verbose(report)
     elif report.skipped:
-        parts.append(Text(f"\n  {len(report.skipped)} checks skipped for missing facts (-v lists them).", style="dim"))
+        n = len(report.skipped)
+        parts.append(Text(f"\n  {n} check{'' if n == 1 else 's'} skipped for missing facts (-v lists them).", style="dim"))
     parts.append(Text(""))
     parts.append(_verdict(report))
     return Group(*parts)
