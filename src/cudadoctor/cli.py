@@ -114,6 +114,26 @@ def rules(
     raise typer.Exit(cmd.run(rules_dir, as_json=output_format == "json"))
 
 
+def _register_plugins() -> None:
+    """Add the commands that live in their own modules (each exposes register(app))."""
+    import importlib
+
+    for name in PLUGIN_COMMANDS:
+        try:
+            module = importlib.import_module(f"cudadoctor.commands.{name}")
+        except ModuleNotFoundError:
+            continue
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+
+
+#: Command modules that register their own typer command (keep their heavy imports lazy).
+PLUGIN_COMMANDS: tuple[str, ...] = ("triage", "bench", "healthcheck", "gate")
+
+_register_plugins()
+
+
 @contextlib.contextmanager
 def error_handler() -> Iterator[None]:
     """Turn cudadoctor's own failures and bad usage into one line on stderr and exit code 2."""
