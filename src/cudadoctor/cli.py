@@ -121,8 +121,10 @@ def _register_plugins() -> None:
     for name in PLUGIN_COMMANDS:
         try:
             module = importlib.import_module(f"cudadoctor.commands.{name}")
-        except ModuleNotFoundError:
-            continue
+        except ModuleNotFoundError as e:
+            if e.name == f"cudadoctor.commands.{name}":
+                continue  # not written yet
+            raise
         register = getattr(module, "register", None)
         if register is not None:
             register(app)
