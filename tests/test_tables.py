@@ -8,6 +8,8 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from cudadoctor import tables as tables_mod
@@ -174,6 +176,53 @@ def test_torch_lookups(rt: RuleTables) -> None:
     assert not t.variant(V("2.5"), "cu124").confirmed  # type: ignore[union-attr]
     assert not t.variant(V("2.8"), "cu129").confirmed  # type: ignore[union-attr]
     assert V("3.7") in t.variant(V("2.7"), "cu118").sass  # type: ignore[union-attr]
+
+
+def test_default_wheel_pins_are_recorded_and_fit_the_variant(rt: RuleTables) -> None:
+    """Every release's PyPI wheel pins parse, and agree with the variant's CUDA, cuDNN and NCCL."""
+    for rel in rt.torch.releases:
+        var = rt.torch.default_variant(rel.torch)
+        assert var is not None and var.pins, f"torch {rel.torch}: no pins for the PyPI wheel ({rel.default_variant})"
+        assert "https://pypi.org/project/torch/" + str(rel.latest) + "/" in var.source.split(), rel.torch
+        reqs = {canonicalize_name(r.name): r for r in map(Requirement, var.pins)}
+        assert len(reqs) == len(var.pins), rel.torch
+        for name, req in reqs.items():
+            assert name.startswith("nvidia-") or name == "cuda-toolkit", (rel.torch, name)
+            assert req.marker is None and req.specifier, (rel.torch, name)
+            m = re.search(r"-cu(\d+)$", name)
+            if m:
+                assert int(m.group(1)) == var.cuda.major, (rel.torch, name)
+        # the CUDA runtime: nvidia-cuda-runtime-cuXX up to 2.10, the cuda-toolkit meta-wheel from 2.11
+        runtime = reqs.get(f"nvidia-cuda-runtime-cu{var.cuda.major}") or reqs["cuda-toolkit"]
+        (pinned,) = [Version(s.version) for s in runtime.specifier]
+        assert pinned.release[:2] == var.cuda.release[:2], (rel.torch, runtime)
+        cudnn = reqs[f"nvidia-cudnn-cu{var.cuda.major}"]
+        assert var.cudnn is not None and cudnn.specifier.contains(var.cudnn), (rel.torch, cudnn, var.cudnn)
+        nccl = reqs.get(f"nvidia-nccl-cu{var.cuda.major}")
+        if nccl is not None:
+            assert var.nccl is not None and nccl.specifier.contains(var.nccl), (rel.torch, nccl, var.nccl)
+    # Non-default variants' pins were not read (download.pytorch.org metadata): none are recorded.
+    for var in rt.torch.variants:
+        rel = rt.torch.release(var.torch)
+        if rel is not None and var.name != rel.default_variant:
+            assert var.pins == (), (var.torch, var.name)
+
+
+def test_pin_lookups(rt: RuleTables) -> None:
+    t = rt.torch
+    assert "nvidia-cudnn-cu12==9.1.0.70" in t.pins(V("2.5.1"))
+    assert t.pins(V("2.5.1+cu124")) == t.pins(V("2.5"), "cu124")
+    assert t.pins(V("2.5"), "cu118") == ()  # not recorded
+    assert t.pins(V("2.16")) == ()  # unknown release
+    assert str(t.pin(V("2.11.0"), "nvidia_cudnn_cu13")) == "nvidia-cudnn-cu13==9.19.0.56"  # type: ignore[union-attr]
+    assert str(t.pin(V("2.8.0"), "NVIDIA-NCCL-CU12")) == "nvidia-nccl-cu12==2.27.3"  # type: ignore[union-attr]
+    assert t.pin(V("1.13.1"), "nvidia-nccl-cu11") is None  # 1.13.1 linked NCCL statically: no pin
+    assert str(t.pin(V("2.0.1"), "nvidia-nccl-cu11")) == "nvidia-nccl-cu11==2.14.3"  # type: ignore[union-attr]
+    # 2.12.1 pins cuBLAS by a range, outside the cuda-toolkit extras.
+    cublas = t.pin(V("2.12.1"), "nvidia-cublas")
+    assert cublas is not None and cublas.specifier.contains("13.1.0.3") and not cublas.specifier.contains("13.2")
+    toolkit = t.pin(V("2.14.1"), "cuda-toolkit")
+    assert toolkit is not None and "cudart" in toolkit.extras and str(toolkit.specifier) == "==13.0.3"
 
 
 @pytest.mark.parametrize(
@@ -369,3 +418,21 @@ def test_newer_schema_missing_file_and_bad_toml(tmp_path: Path) -> None:
     (d3 / "gpus.toml").write_text("schema = 1\n[[gpu]\n", encoding="utf-8")
     assert _error(d3).startswith(f"{d3 / 'gpus.toml'}: not valid TOML: ")
     assert _error(tmp_path / "nowhere") == f"{tmp_path / 'nowhere'}: rules directory does not exist"
+
+
+@pytest.mark.parametrize(
+    ("pins", "message"),
+    [
+        ('["nvidia-cudnn-cu11=8.3.2.44"]', "'nvidia-cudnn-cu11=8.3.2.44' is not a requirement like 'nvidia-cudnn-cu12==9.1.0.70'"),
+        ('["nvidia-cudnn-cu11"]', "'nvidia-cudnn-cu11' has no version specifier"),
+        ('["nvidia-cudnn-cu11==8.3.2.44; platform_system == \'Linux\'"]',
+         "\"nvidia-cudnn-cu11==8.3.2.44; platform_system == 'Linux'\" has an environment marker "
+         "(pins are recorded without one)"),
+        ('["nvidia-cudnn-cu11==8.3.2.44", "nvidia_cudnn_cu11==8.3.2.44"]', "duplicate pin for 'nvidia_cudnn_cu11'"),
+        ('"nvidia-cudnn-cu11==8.3.2.44"', "'nvidia-cudnn-cu11==8.3.2.44' is not an array of strings"),
+    ],
+)
+def test_bad_pins(tmp_path: Path, pins: str, message: str) -> None:
+    d = _copy_rules(tmp_path)
+    _edit_entry(d / "torch.toml", "[[variant]]", 0, "ptx", f"ptx = []\npins = {pins}")
+    assert _error(d) == f"{d / 'torch.toml'}: variant[0].pins: {message}"

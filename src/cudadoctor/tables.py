@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor.errors import RuleTableError
@@ -117,6 +119,9 @@ class TorchVariant:
     source: str
     confirmed: bool = True
     note: str = ""
+    #: Requires-Dist pins of the CUDA library wheels (nvidia-*, cuda-toolkit) this build's wheel
+    #: declares, without environment markers, e.g. "nvidia-cudnn-cu12==9.1.0.70"; () = not recorded
+    pins: tuple[str, ...] = ()
 
     @property
     def index_url(self) -> str:
@@ -173,6 +178,24 @@ class TorchTable:
         """The variant the plain PyPI wheel of *version*'s release line is built for."""
         rel = self.release(version)
         return self.variant(rel.torch, rel.default_variant) if rel else None
+
+    def pins(self, version: Version, variant: str | None = None) -> tuple[str, ...]:
+        """The nvidia-* / cuda-toolkit pins the wheel of *version*'s line declares (default: PyPI wheel).
+
+        Each item parses as a ``packaging.requirements.Requirement`` ("nvidia-cudnn-cu12==9.1.0.70").
+        Empty when the tables do not record that variant's pins.
+        """
+        var = self.default_variant(version) if variant is None else self.variant(version, variant)
+        return var.pins if var is not None else ()
+
+    def pin(self, version: Version, package: str, variant: str | None = None) -> Requirement | None:
+        """The pin of *package* (any spelling: "nvidia_cudnn_cu12") in :meth:`pins`, if declared."""
+        key = canonicalize_name(package)
+        for text in self.pins(version, variant):
+            req = Requirement(text)
+            if canonicalize_name(req.name) == key:
+                return req
+        return None
 
 
 # ---------------------------------------------------------------------------- gpus
@@ -610,6 +633,7 @@ def _torch_variant(r: _Reader, w: str, i: dict[str, Any]) -> TorchVariant:
         cudnn=r.opt_version(w, i, "cudnn"), nccl=r.opt_version(w, i, "nccl"),
         sass=r.versions(w, i, "sass"), ptx=r.versions(w, i, "ptx"),
         source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+        pins=_pins(r, w, i),
     )
     if _variant_cuda(r, w, "variant", var.name).release[:2] != var.cuda.release[:2]:
         raise r.fail(w, "cuda", f"'{var.cuda}' does not match variant {var.name!r}")
@@ -620,12 +644,32 @@ def _torch_variant(r: _Reader, w: str, i: dict[str, Any]) -> TorchVariant:
     return var
 
 
+def _pins(r: _Reader, where: str, item: dict[str, Any]) -> tuple[str, ...]:
+    """A variant's ``pins``: each a requirement with a version specifier, no marker, one per package."""
+    pins = r.strs(where, item, "pins", [])
+    seen: set[str] = set()
+    for text in pins:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            raise r.fail(where, "pins", f"{text!r} is not a requirement like 'nvidia-cudnn-cu12==9.1.0.70'") from None
+        if not req.specifier:
+            raise r.fail(where, "pins", f"{text!r} has no version specifier")
+        if req.marker is not None:
+            raise r.fail(where, "pins", f"{text!r} has an environment marker (pins are recorded without one)")
+        name = canonicalize_name(req.name)
+        if name in seen:
+            raise r.fail(where, "pins", f"duplicate pin for {req.name!r}")
+        seen.add(name)
+    return pins
+
+
 def _torch(r: _Reader) -> TorchTable:
     release_keys = ("torch", "latest", "released", "python_min", "python_max", "default_variant", "variants",
                     "torchvision", "torchaudio")
     releases = _build(r, "release", release_keys, lambda w, i: _torch_release(r, w, i))
     r.sorted_unique("release", [x.torch for x in releases], "torch")
-    variant_keys = ("torch", "variant", "cuda", "cudnn", "nccl", "sass", "ptx")
+    variant_keys = ("torch", "variant", "cuda", "cudnn", "nccl", "sass", "ptx", "pins")
     variants = _build(r, "variant", variant_keys, lambda w, i: _torch_variant(r, w, i))
     r.sorted_unique("variant", [(x.torch, x.cuda) for x in variants], "torch/cuda")
     listed = {(rel.torch, name) for rel in releases for name in rel.variants}
