@@ -204,17 +204,11 @@ def test_healthy_cases_pass_every_selected_check(tables: RuleTables) -> None:
         assert statuses["TRC004"] is Status.PASSED and statuses["TRC005"] is Status.PASSED, case.id
 
 
-# ---------------------------------------------------------------------------- known check bugs
-# NOTE: strict xfails: each documents a defect the matrix exposed in code outside this test's
-# files; fixing it turns the test into an XPASS failure, so the marker must then be removed.
+# ---------------------------------------------------------------------------- fixes the matrix forced
+# Two defects this matrix exposed, now fixed: driver versions spelled as NVIDIA does, and no
+# driver upgrade suggested past the last branch a GPU supports (Kepler R470, Maxwell-Volta R580).
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checks/torch_build.py suggest_wheel() writes the driver as str(Version) ('470.256.2') in its "
-    "'(runs on driver ... under CUDA minor-version compatibility)' and '(needs a newer driver than ...)' "
-    "notes instead of NVIDIA's spelling ('470.256.02', checks.driver.nv_version)",
-)
 def test_driver_versions_are_spelled_as_nvidia_does(tables: RuleTables) -> None:
     for case in CASES:
         wrong = str(Version(case.driver))
@@ -224,13 +218,6 @@ def test_driver_versions_are_spelled_as_nvidia_does(tables: RuleTables) -> None:
             assert not re.search(rf"{re.escape(wrong)}(?!\d)", f.message + f.fix), (case.id, f.code, f.fix)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="table gap: rules/compute_capability.toml has no last driver branch per capability (NVIDIA's "
-    "architecture matrix: Kepler 3.5/3.7 -> R470, Maxwell/Pascal/Volta -> R580), so DRV005/DRV006 "
-    "(checks/driver.py _upgrade_or_wheel_fix) tell a K80 owner to install driver 515/520/550/570, "
-    "which does not support the GPU",
-)
 def test_kepler_is_never_told_to_upgrade_past_r470(tables: RuleTables) -> None:
     kepler = [c for c in CASES if c.cc == "3.7" and {"minor-compat", "driver-too-old"} & set(c.expect)]
     assert kepler

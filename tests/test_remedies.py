@@ -239,3 +239,28 @@ def test_pip_command_pins_companions(tables: RuleTables) -> None:
     assert by_pair[("2.14.1", "cu130")].pip_command == (
         "pip install torch==2.14.1 'torchvision==0.29.*' --index-url https://download.pytorch.org/whl/cu130"
     )
+
+
+def test_driver_ceiling_follows_the_last_branch_per_architecture(tables) -> None:
+    from cudadoctor.remedies import driver_ceiling
+
+    assert driver_ceiling(tables, [Version("3.7")]) == 470
+    assert driver_ceiling(tables, [Version("6.1"), Version("9.0")]) == 580
+    assert driver_ceiling(tables, [Version("9.0")]) is None
+
+
+def test_no_wheel_is_suggested_that_needs_a_driver_a_kepler_cannot_run(tables) -> None:
+    from cudadoctor.remedies import best_wheels
+
+    for w in best_wheels(tables, driver=None, gpu_ccs=[Version("3.7")]):
+        rel = tables.cuda_driver.min_driver_for(w.variant.cuda)
+        assert rel is not None and rel.min_driver.major <= 470, str(w)
+
+
+def test_last_wheel_supporting_an_old_gpu(tables) -> None:
+    from cudadoctor.remedies import last_wheel_supporting
+
+    last = last_wheel_supporting(tables, Version("6.1"))
+    assert last is not None and last.variant.name == "cu126"
+    k80 = last_wheel_supporting(tables, Version("3.7"))
+    assert k80 is not None and k80.variant.cuda.major == 11

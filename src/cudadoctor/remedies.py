@@ -43,6 +43,28 @@ def variant_runs_on_driver(tables: RuleTables, variant: TorchVariant, driver: Ve
     return floor is not None and driver >= floor.min_driver
 
 
+def driver_ceiling(tables: RuleTables, gpu_ccs: Iterable[Version]) -> int | None:
+    """The newest driver branch every GPU still supports (None when all run current branches).
+
+    NOTE: Kepler stops at R470 and Maxwell/Pascal/Volta at R580 (NVIDIA's driver/architecture
+    matrix), so a fix must never ask for a driver the GPU cannot run.
+    """
+    branches = []
+    for cc in gpu_ccs:
+        info = tables.compute_capability.get(cc)
+        if info is not None and info.last_driver_branch is not None:
+            branches.append(info.last_driver_branch)
+    return min(branches) if branches else None
+
+
+def _min_driver_branch(tables: RuleTables, variant: TorchVariant, *, full: bool) -> int | None:
+    rel = tables.cuda_driver.min_driver_for(variant.cuda)
+    floor = tables.cuda_driver.minor_compat_floor(variant.cuda.major)
+    if not full and floor is not None:
+        return floor.min_driver.major
+    return rel.min_driver.major if rel else (floor.min_driver.major if floor else None)
+
+
 def best_wheels(
     tables: RuleTables,
     *,
@@ -57,6 +79,7 @@ def best_wheels(
     wheel that was not published.
     """
     ccs = tuple(gpu_ccs)
+    ceiling = driver_ceiling(tables, ccs)
     out: list[WheelChoice] = []
     for rel in reversed(tables.torch.releases):
         if python is not None and not (rel.python_min <= Version(f"{python.major}.{python.minor}") <= rel.python_max):
@@ -67,6 +90,9 @@ def best_wheels(
                 continue
             if any(cc_covered_by(cc, var.sass, var.ptx) is Coverage.NONE for cc in ccs):
                 continue
+            need = _min_driver_branch(tables, var, full=full_driver_support)
+            if ceiling is not None and need is not None and need > ceiling:
+                continue  # needs a driver branch these GPUs cannot run
             out.append(WheelChoice(rel, var))
     return out
 
@@ -75,6 +101,15 @@ def first_wheel_supporting(tables: RuleTables, cc: Version) -> WheelChoice | Non
     """The oldest release/variant whose build has SASS for *cc* (for 'which torch first ran here')."""
     for rel in tables.torch.releases:
         for var in sorted(tables.torch.variants_of(rel.torch), key=lambda v: v.cuda):
+            if var.name in rel.variants and cc_covered_by(cc, var.sass, ()) is Coverage.SASS:
+                return WheelChoice(rel, var)
+    return None
+
+
+def last_wheel_supporting(tables: RuleTables, cc: Version) -> WheelChoice | None:
+    """The newest release/variant whose build has SASS for *cc* (for GPUs newer builds dropped)."""
+    for rel in reversed(tables.torch.releases):
+        for var in sorted(tables.torch.variants_of(rel.torch), key=lambda v: v.cuda, reverse=True):
             if var.name in rel.variants and cc_covered_by(cc, var.sass, ()) is Coverage.SASS:
                 return WheelChoice(rel, var)
     return None

@@ -260,6 +260,8 @@ class ComputeCapabilityInfo:
     confirmed: bool = True
     products: str = ""  #: example products, for messages
     note: str = ""
+    #: newest driver branch that still supports this capability (None = current branches do)
+    last_driver_branch: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -717,12 +719,13 @@ def _gpus(r: _Reader) -> GpuTable:
 
 
 def _compute(r: _Reader) -> ComputeCapabilityTable:
-    keys = ("cc", "arch", "first_cuda", "last_cuda", "nccl_min", "products")
+    keys = ("cc", "arch", "first_cuda", "last_cuda", "nccl_min", "products", "last_driver_branch")
     entries = _build(r, "cc", keys, lambda w, i: ComputeCapabilityInfo(
         cc=r.version(w, i, "cc"), arch=r.str_(w, i, "arch"), first_cuda=r.opt_version(w, i, "first_cuda"),
         last_cuda=r.opt_version(w, i, "last_cuda"), nccl_min=r.opt_version(w, i, "nccl_min"),
         source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
         products=r.str_(w, i, "products", ""), note=r.str_(w, i, "note", ""),
+        last_driver_branch=r.int_(w, i, "last_driver_branch") if "last_driver_branch" in i else None,
     ))
     r.sorted_unique("cc", [x.cc for x in entries], "cc")
     for n, e in enumerate(entries):

@@ -21,7 +21,7 @@ from cudadoctor.facts import (
     Unavailable,
     known,
 )
-from cudadoctor.remedies import best_wheels
+from cudadoctor.remedies import best_wheels, driver_ceiling
 from cudadoctor.tables import RuleTables
 
 # --------------------------------------------------------------------------------------------
@@ -879,12 +879,18 @@ def _upgrade_or_wheel_fix(facts: Facts, tables: RuleTables, v: _TorchDriverVerdi
     t: TorchFacts = facts.torch  # type: ignore[assignment]
     target = v.full_min or v.floor
     parts = []
-    if target is not None:
+    ccs = gpu_ccs(facts)
+    ceiling = driver_ceiling(tables, ccs)
+    if target is not None and ceiling is not None and target.major > ceiling:
+        parts.append(
+            f"(a) no driver upgrade can help: compute capability {', '.join(str(c) for c in ccs)} is supported "
+            f"only up to driver branch R{ceiling}, and CUDA {cuda_text(v.cuda)} needs >= {nv_version(target)}"
+        )
+    elif target is not None:
         parts.append(
             f"(a) upgrade the driver to >= {nv_version(target)} (branch {target.major} or newer): "
             f"{install_driver_command(target.major)}" + host_side(facts)
         )
-    ccs = gpu_ccs(facts)
     wheels = best_wheels(tables, driver=v.driver, gpu_ccs=ccs, python=t.python_version)
     note = ""
     if not wheels and not full:

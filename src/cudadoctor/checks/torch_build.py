@@ -11,8 +11,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from cudadoctor.archs import Coverage, cc_covered_by, coverage
+from cudadoctor.archs import Coverage, cc_covered_by, coverage, parse_arch
 from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck, need
+from cudadoctor.checks.driver import nv_version
 from cudadoctor.checks.cuda_libs import (
     classify_import_error,
     error_tail,
@@ -34,6 +35,7 @@ from cudadoctor.remedies import (
     best_wheels,
     driver_needed_for,
     first_wheel_supporting,
+    last_wheel_supporting,
     variant_name,
 )
 from cudadoctor.tables import RuleTables, TorchRelease
@@ -126,11 +128,12 @@ def suggest_wheel(
             continue
         w = pick(driver, False, py)
         if w is not None:
-            return w, f" (runs on driver {driver} under CUDA minor-version compatibility){py_note}"
+            return w, f" (runs on driver {nv_version(driver)} under CUDA minor-version compatibility){py_note}"
         w = pick(None, True, py)
         if w is not None:
             need_drv = driver_needed_for(tables, w.variant.cuda)
-            return w, (f" (needs a newer driver than {driver}" + (f": >= {need_drv}" if need_drv else "")
+            return w, (f" (needs a newer driver than {nv_version(driver)}"
+                       + (f": >= {nv_version(need_drv)}" if need_drv else "")
                        + f"){py_note}")
     return None, ""
 
@@ -423,6 +426,15 @@ def _cover(kind: str, src: object, cc: Version) -> tuple[Coverage, str]:
     return cov, ""
 
 
+def _older_than_build(kind: str, src: object, cc: Version) -> bool:
+    """Whether *cc* is older than every SASS target of the build (a GPU the build dropped)."""
+    if kind == "list":
+        targets = [a.cc for a in (parse_arch(x) for x in src) if a and a.kind == "sm"]  # type: ignore[attr-defined]
+    else:
+        targets = list(src.sass)  # type: ignore[attr-defined]
+    return bool(targets) and cc < min(targets)
+
+
 def _arch_text(kind: str, src: object) -> str:
     if kind == "list":
         return " ".join(src)  # type: ignore[arg-type]
@@ -501,9 +513,15 @@ class GpuArchNotInTorchBuild(Check):
             if w is None:
                 w, wnote = suggest_wheel(tables, facts, [cc], python=t.python_version)
             ptx_txt = f" Only PTX {entry} covers it, but {ptx_bad}." if cov is Coverage.PTX else ""
-            first = first_wheel_supporting(tables, cc)
-            if first is not None:
-                ptx_txt += f" The first official build with SASS for it is {first}."
+            if _older_than_build(kind, src, cc):
+                # NOTE: an old GPU that this build dropped: the useful fact is the newest build with it.
+                last = last_wheel_supporting(tables, cc)
+                if last is not None:
+                    ptx_txt += f" The newest official build with SASS for it is {last}."
+            else:
+                first = first_wheel_supporting(tables, cc)
+                if first is not None:
+                    ptx_txt += f" The first official build with SASS for it is {first}."
             yield self.finding(
                 message=f"{', '.join(labels)} {_has(labels)} compute capability {cc} (sm_{cc.major}{cc.minor}), "
                         "which torch "
