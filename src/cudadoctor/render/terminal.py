@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
@@ -16,6 +17,7 @@ from cudadoctor.facts import LibraryCopy, Unavailable, known
 from cudadoctor.factsfile import encode
 from cudadoctor.render.summary import AREA_CODES, summarize
 from cudadoctor.report import Report
+from cudadoctor.tables import directory_is_default
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
 MARK = {Severity.ERROR: "✖", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
@@ -42,9 +44,18 @@ def renderable(report: Report, *, verbose: bool = False) -> Group:
     elif report.skipped:
         n = len(report.skipped)
         parts.append(Text(f"\n  {n} check{'' if n == 1 else 's'} skipped for missing facts (-v lists them).", style="dim"))
+    parts.append(_rules_line(report))
     parts.append(Text(""))
     parts.append(_verdict(report))
     return Group(*parts)
+
+
+def _rules_line(report: Report) -> Text:
+    """Which rule tables judged this report, and how current they are."""
+    dates = sorted({m.updated for m in report.tables.meta.values()})
+    where = "shipped" if directory_is_default(Path(report.tables.directory)) else report.tables.directory
+    when = dates[-1] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "unknown"
+    return Text(f"  Rule tables: {where}, updated {when} (`cudadoctor rules` lists them).", style="dim")
 
 
 def render(report: Report, *, width: int | None = None, verbose: bool = False, color: bool = False) -> str:
