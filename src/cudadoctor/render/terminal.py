@@ -86,7 +86,11 @@ def _indent(renderable: Any, n: int) -> Padding:
 def _header(report: Report) -> Text:
     host = report.facts.host
     name = host.hostname if known(host) else "this machine"  # type: ignore[union-attr]
-    src = "replayed from a facts file" if report.facts_source != "probe" else "probed"
+    src = {
+        "probe": "probed",
+        "facts-file": "replayed from a facts file",
+        "triage": "read from pasted text",
+    }.get(report.facts_source, report.facts_source)
     t = Text()
     t.append(f"cudadoctor {__version__}", style="bold")
     t.append(f" — {name} ({src} {report.facts.collected_at})", style="dim")
@@ -123,6 +127,9 @@ def _finding(f: Finding) -> list[Any]:
     head = Text()
     head.append(f"\n{MARK[f.severity]} {f.severity.value.upper()} ", style=STYLE[f.severity])
     head.append(f"{f.code} {f.name}", style="bold")
+    if f.source not in ("probe", "facts-file"):
+        # NOTE: triage mixes findings from the text, the facts parsed from it and a live probe.
+        head.append(f" [{f.source}]", style="dim")
     head.append(f" — {f.title}")
     body: list[Any] = [head, _indent(Text(f.message), 4)]
     if f.evidence:
