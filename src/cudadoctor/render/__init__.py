@@ -13,10 +13,19 @@ class OutputFormat(str, Enum):
 
     TERMINAL = "terminal"
     JSON = "json"
+    MARKDOWN = "markdown"
 
 
-def render(report: Report, fmt: OutputFormat, *, width: int | None = None, verbose: bool = False, color: bool = False) -> str:
-    """Render *report* in *fmt* as text."""
+def render(
+    report: Report,
+    fmt: OutputFormat,
+    *,
+    width: int | None = None,
+    verbose: bool = False,
+    color: bool = False,
+    redact_identity: bool = False,
+) -> str:
+    """Render *report* in *fmt* as text (*redact_identity*: Markdown hides user and host names too)."""
     match fmt:
         case OutputFormat.TERMINAL:
             from cudadoctor.render import terminal
@@ -26,5 +35,9 @@ def render(report: Report, fmt: OutputFormat, *, width: int | None = None, verbo
             from cudadoctor.render import json_report
 
             return json_report.render(report)
+        case OutputFormat.MARKDOWN:
+            from cudadoctor.render import markdown
+
+            return markdown.render(report, redact_identity=redact_identity)
         case _:
             assert_never(fmt)

@@ -1,0 +1,837 @@
+"""Known CUDA/PyTorch failure signatures in pasted text: a table of patterns, and the scanner that ranks the hits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+# NOTE: every pattern below is written from the exact strings the libraries print; the source
+# of each string is named next to it so a change upstream can be traced:
+# - torch:   torch/cuda/__init__.py, torch/backends/cudnn/__init__.py, torch/utils/cpp_extension.py,
+#            c10/cuda/CUDAFunctions.cpp, torch/utils/data/_utils/signal_handling.py
+# - CUDA:    cudaError_t / CUresult names and cudaGetErrorString texts
+#            (https://docs.nvidia.com/cuda/cuda-runtime-api/group__CUDART__TYPES.html)
+# - NVML / nvidia-smi, the kernel module (NVRM lines in dmesg), nvidia-container-cli, NCCL.
+
+#: Names the triage layer reports that have no check class yet (each needs one later).
+#: name -> (code, severity, title, reference URL).
+TRIAGE_ONLY: dict[str, tuple[str, str, str, str]] = {
+    "nccl-error": (
+        "TRG001", "error", "An NCCL collective failed",
+        "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html",
+    ),
+    "cuda-out-of-memory": (
+        "TRG002", "warning", "The GPU ran out of memory",
+        "https://pytorch.org/docs/stable/notes/cuda.html#memory-management",
+    ),
+    "gpu-fallen-off-bus": (
+        "TRG003", "error", "The GPU fell off the PCIe bus (Xid 79)",
+        "https://docs.nvidia.com/deploy/xid-errors/index.html",
+    ),
+}
+
+#: A log repeating one error thousands of times says nothing more after the first ones.
+MAX_HITS_PER_SIGNATURE = 50
+
+#: Lines of context searched either side of a hit for a signature's ``context`` pattern.
+CONTEXT_LINES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One recognisable failure text and the finding name it points to."""
+
+    key: str  #: stable id of the pattern, e.g. "torch-driver-too-old"
+    name: str  #: catalog name (or a TRIAGE_ONLY name); "" when ``soname`` decides it
+    pattern: re.Pattern[str]  #: named groups become evidence
+    meaning: str  #: one clause: what the text says happened
+    rank: int  #: lower is closer to the root cause (10 driver .. 50 symptom)
+    confidence: str = "high"  #: "high", "medium" or "low"
+    #: must also occur within CONTEXT_LINES lines of the hit (e.g. /dev/shm near "No space left")
+    context: re.Pattern[str] | None = None
+    #: the hit's line must not match this (known look-alikes)
+    exclude: re.Pattern[str] | None = None
+    severity: str = ""  #: overrides the check's default severity ("" keeps it)
+    #: literal strings one of which every match contains: the regex only runs on lines near them,
+    #: which keeps an 8 MiB input fast (Python's re has no fast skip for patterns like these)
+    needles: tuple[str, ...] = ()
+
+
+def _re(text: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(text, flags)
+
+
+_SO = r"lib[A-Za-z0-9_+\-]+\.so(?:\.\d+)*"
+
+#: The signature table, most specific first within a name. Order does not decide rank.
+SIGNATURES: tuple[Signature, ...] = (
+    # ------------------------------------------------------------------ driver missing / broken
+    Signature(
+        "torch-no-driver", "no-nvidia-driver",
+        _re(r"Found no NVIDIA driver on your system"),
+        "torch found no NVIDIA driver", 10,
+        needles=('Found no NVIDIA driver',),
+    ),
+    Signature(
+        "nvml-not-found", "no-nvidia-driver",
+        _re(r"NVML Shared Library Not Found"),
+        "the NVML library (part of the driver) is not installed", 10,
+        needles=('NVML Shared Library',),
+    ),
+    Signature(
+        # nvidia-smi when the kernel module is not loaded (user space present, module absent)
+        "smi-no-driver", "nvidia-kernel-module-not-loaded",
+        _re(r"NVIDIA-SMI has failed because it couldn'?t communicate with the NVIDIA driver"),
+        "nvidia-smi is installed but cannot reach the NVIDIA kernel module", 10,
+        needles=('NVIDIA-SMI has failed',),
+    ),
+    Signature(
+        "container-cli-driver-not-loaded", "nvidia-kernel-module-not-loaded",
+        _re(r"nvidia-container-cli: initialization error: nvml error: driver not loaded"),
+        "the container runtime found the driver libraries but no loaded kernel module", 10,
+        needles=('nvml error: driver not loaded',),
+    ),
+    Signature(
+        "smi-not-found", "no-nvidia-driver",
+        _re(r"nvidia-smi: (?:command )?not found|No such file or directory: '?nvidia-smi'?"),
+        "nvidia-smi is not installed (no driver user space on the PATH)", 12, confidence="low",
+        needles=('nvidia-smi',),
+    ),
+    Signature(
+        "docker-no-gpu-driver", "container-without-gpus",
+        _re(r"could not select device driver \"\" with capabilities: \[\[gpu\]\]"),
+        "Docker has no GPU device driver: the NVIDIA Container Toolkit is not installed/configured", 10,
+        needles=('could not select device driver',),
+    ),
+    Signature(
+        "container-cli-unknown-device", "cuda-visible-devices-invalid",
+        _re(r"nvidia-container-cli: device error: (?P<device>[^:\s]+): unknown device"),
+        "the container asked for a GPU the host does not have", 40,
+        needles=('unknown device',),
+    ),
+    Signature(
+        "nvml-mismatch", "driver-library-mismatch",
+        _re(r"Failed to initialize NVML: Driver/library version mismatch"),
+        "NVML reports that the kernel module and the driver libraries differ", 10,
+        needles=('Driver/library version mismatch',),
+    ),
+    Signature(
+        "nvrm-api-mismatch", "driver-library-mismatch",
+        _re(
+            r"API mismatch: the client has the version (?P<client_version>\d+\.\d+(?:\.\d+)?), but\s+"
+            r"(?:NVRM: )?this kernel module has the version (?P<kernel_version>\d+\.\d+(?:\.\d+)?)"
+        ),
+        "the kernel log shows a user-space/kernel-module version mismatch", 10,
+        needles=('API mismatch',),
+    ),
+    Signature(
+        "cuda-803", "driver-library-mismatch",
+        _re(
+            r"system has unsupported display driver / cuda driver combination"
+            r"|cudaErrorSystemDriverMismatch|CUDA_ERROR_SYSTEM_DRIVER_MISMATCH"
+        ),
+        "CUDA error 803: the display driver and the CUDA driver differ", 10,
+        needles=('unsupported display driver', 'SystemDriverMismatch', 'SYSTEM_DRIVER_MISMATCH'),
+    ),
+    Signature(
+        "nvml-unknown", "gpu-access-lost",
+        _re(r"Failed to initialize NVML: Unknown Error"),
+        "NVML answers 'Unknown Error' (device access revoked, typically in a container)", 15,
+        needles=('NVML: Unknown Error',),
+    ),
+    # ------------------------------------------------------------------ GPU hardware / platform state
+    Signature(
+        "cuda-802", "fabric-manager-missing",
+        _re(
+            r"system not yet initialized|cudaErrorSystemNotReady|CUDA_ERROR_SYSTEM_NOT_READY"
+            r"|\b(?:Error|returned) 802\b"
+        ),
+        "CUDA error 802: the NVSwitch fabric is not initialised", 15,
+        needles=('not yet initialized', 'SystemNotReady', 'SYSTEM_NOT_READY', 'Error 802', 'returned 802'),
+    ),
+    Signature(
+        "cuda-804", "forward-compat-unsupported-gpu",
+        _re(
+            r"forward compatibility was attempted on non supported HW|cudaErrorCompatNotSupportedOnDevice"
+            r"|CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE|\b(?:Error|returned) 804\b"
+        ),
+        "CUDA error 804: a forward-compatibility libcuda runs on a GPU that does not support it", 15,
+        needles=('forward compatibility was attempted', 'CompatNotSupported', 'COMPAT_NOT_SUPPORTED', 'Error 804', 'returned 804'),
+    ),
+    Signature(
+        "cuda-ecc", "gpu-ecc-errors",
+        _re(r"uncorrectable ECC error encountered|cudaErrorECCUncorrectable|CUDA_ERROR_ECC_UNCORRECTABLE"),
+        "CUDA reports an uncorrectable ECC error", 15,
+        needles=('ECC error', 'ECCUncorrectable', 'ECC_UNCORRECTABLE'),
+    ),
+    Signature(
+        # NOTE: Xid 48 (DBE), 63/64 (page retirement / row remap), 92 (high SBE rate),
+        # 94/95 (contained/uncontained ECC) — https://docs.nvidia.com/deploy/xid-errors/index.html
+        "xid-ecc", "gpu-ecc-errors",
+        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): (?P<xid>48|63|64|92|94|95)\b"),
+        "the kernel log shows an ECC Xid", 15,
+        needles=('Xid',),
+    ),
+    Signature(
+        "xid-79", "gpu-fallen-off-bus",
+        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|GPU has fallen off the bus"),
+        "the GPU fell off the PCIe bus (Xid 79)", 12,
+        needles=('Xid', 'fallen off the bus'),
+    ),
+    # ------------------------------------------------------------------ driver too old
+    Signature(
+        "torch-driver-too-old", "driver-too-old-for-torch",
+        _re(r"NVIDIA driver on your system is too old \(found version (?P<found_version>\d{4,6})\)"),
+        "torch reports the driver as too old for its CUDA build", 20,
+        needles=('too old (found version',),
+    ),
+    Signature(
+        "container-cli-requirement", "driver-too-old-for-cudart",
+        _re(
+            r"nvidia-container-cli: requirement error: unsatisfied condition: cuda\s*>=\s*(?P<required_cuda>\d+\.\d+)"
+        ),
+        "the container's CUDA needs a newer host driver", 20,
+        needles=('requirement error',),
+    ),
+    Signature(
+        "cuda-35", "driver-too-old-for-cudart",
+        _re(
+            r"CUDA driver version is insufficient for CUDA runtime version|cudaErrorInsufficientDriver"
+            r"|CUDA_ERROR_INSUFFICIENT_DRIVER|cudaGetDeviceCount(?:\(\))? returned 35\b|CUDA error (?:code )?35\b"
+        ),
+        "CUDA error 35: the driver is older than the CUDA runtime", 20,
+        needles=('insufficient for CUDA runtime', 'InsufficientDriver', 'INSUFFICIENT_DRIVER', 'returned 35', 'CUDA error 35', 'CUDA error code 35'),
+    ),
+    Signature(
+        "ptx-toolchain", "driver-too-old-for-cudart",
+        _re(r"the provided PTX was compiled with an unsupported toolchain|cudaErrorUnsupportedPtxVersion"),
+        "the driver's PTX JIT is older than the CUDA that produced the PTX", 22, confidence="medium",
+        needles=('unsupported toolchain', 'UnsupportedPtxVersion'),
+    ),
+    Signature(
+        "cuda-stub", "libcuda-not-on-loader-path",
+        _re(r"CUDA driver is a stub library|cudaErrorStubLibrary|CUDA_ERROR_STUB_LIBRARY"),
+        "CUDA error 34: the toolkit's stub libcuda.so was loaded instead of the driver's", 18,
+        needles=('stub library', 'StubLibrary', 'STUB_LIBRARY'),
+    ),
+    # ------------------------------------------------------------------ libraries (soname decides the name)
+    Signature(
+        "cannot-open-so", "",
+        _re(rf"(?P<soname>{_SO}): cannot open shared object file"),
+        "a shared library cannot be found by the dynamic loader", 25,
+        needles=('cannot open shared object file',),
+    ),
+    Signature(
+        "tf-dlopen", "",
+        _re(rf"Could not load dynamic library '(?P<soname>{_SO})'"),
+        "a shared library cannot be found by the dynamic loader", 25,
+        needles=('Could not load dynamic library',),
+    ),
+    Signature(
+        # torch/__init__.py _preload_cuda_deps
+        "torch-preload", "",
+        _re(r"(?P<soname>lib[A-Za-z0-9_+\-]+\.so)\.\*\[0-9\]\S* not found in the system path"),
+        "torch cannot find a CUDA library from its pip wheels", 25,
+        needles=('not found in the system path',),
+    ),
+    Signature(
+        # ldd output: "\tlibcudart.so.12 => not found"
+        "ldd-not-found", "",
+        _re(rf"^\s*(?P<soname>{_SO}) => not found", re.M),
+        "ldd shows a needed library the loader cannot find", 25,
+        needles=("=> not found",),
+    ),
+    Signature(
+        "cudnn-load", "cudnn-missing",
+        _re(
+            r"Could not load library (?P<soname>libcudnn\w*\.so(?:\.\d+)*)"
+            r"|Unable to load any of \{(?P<candidates>libcudnn[^}]*)\}"
+            r"|Invalid handle\. Cannot load symbol cudnn\w+"
+        ),
+        "cuDNN cannot be loaded", 25,
+        needles=('Could not load library', 'Unable to load any of', 'Cannot load symbol'),
+    ),
+    Signature(
+        "undefined-symbol", "",
+        _re(
+            rf"(?P<library>[\w./+\-]*?{_SO}): undefined symbol: (?P<symbol>[^\s,]+)"
+            rf"(?:, version (?P<version_library>lib[\w+\-.]+))?"
+        ),
+        "a shared library misses a symbol another copy/version provides", 25,
+        needles=('undefined symbol',),
+    ),
+    Signature(
+        "cudnn-incompat", "cudnn-version-mismatch",
+        _re(
+            r"cuDNN version incompatibility:\s*PyTorch was compiled\s+against\s+\((?P<compiled>\d+,\s*\d+,\s*\d+)\)\s+"
+            r"but\s+found\s+runtime\s+version\s+\((?P<runtime>\d+,\s*\d+,\s*\d+)\)"
+        ),
+        "the cuDNN that loads is not the one torch was built for", 25,
+        needles=('cuDNN version incompatibility',),
+    ),
+    Signature(
+        "cudnn-mismatch-int", "cudnn-version-mismatch",
+        _re(r"cuDNN version mismatch: PyTorch was compiled against (?P<compiled>\d{4,5}) but linked against (?P<runtime>\d{4,5})"),
+        "the cuDNN that loads is not the one torch was built for", 25,
+        needles=('cuDNN version mismatch',),
+    ),
+    Signature(
+        "torchvision-op", "torch-companion-mismatch",
+        _re(r"operator (?P<operator>torchvision::\w+) does not exist"),
+        "torchvision's compiled operators do not load into this torch", 25,
+        needles=('torchvision::',),
+    ),
+    Signature(
+        "torchvision-ops", "torch-companion-mismatch",
+        _re(r"Couldn't load custom C\+\+ ops\. This can happen if your PyTorch and torchvision versions are incompatible"),
+        "torchvision's compiled operators do not load into this torch", 25,
+        needles=('load custom C++ ops',),
+    ),
+    Signature(
+        "torchvision-cuda-major", "torch-companion-mismatch",
+        _re(
+            r"PyTorch and torchvision were compiled with different CUDA (?:major )?versions\.\s*PyTorch has CUDA "
+            r"Version=(?P<torch_cuda>\d+\.\d+) and torchvision has CUDA Version=(?P<torchvision_cuda>\d+\.\d+)"
+        ),
+        "torch and torchvision come from different CUDA variants", 25,
+        needles=('different CUDA',),
+    ),
+    Signature(
+        "torch-missing", "torch-not-installed",
+        _re(r"No module named ['\"]torch['\"]"),
+        "the interpreter has no torch", 25,
+        needles=('No module named',),
+    ),
+    # ------------------------------------------------------------------ the build vs. the GPU
+    Signature(
+        "torch-cpu", "torch-cpu-only-build",
+        _re(r"Torch not compiled with CUDA enabled"),
+        "this torch is a CPU-only build", 30,
+        needles=('Torch not compiled',),
+    ),
+    Signature(
+        "no-kernel-image", "gpu-arch-not-in-torch-build",
+        _re(r"no kernel image is available for execution on the device|cudaErrorNoKernelImageForDevice|CUDA_ERROR_NO_BINARY_FOR_GPU"),
+        "the GPU's architecture has no compiled kernels in the build", 30,
+        needles=('no kernel image', 'NoKernelImage', 'NO_BINARY_FOR_GPU'),
+    ),
+    Signature(
+        "sm-not-compatible", "gpu-arch-not-in-torch-build",
+        _re(
+            r"^(?P<gpu_name>[^\n]*?)\s*with CUDA capability sm_(?P<sm>\d{2,3})\s+is not compatible with the current "
+            r"PyTorch installation",
+            re.M,
+        ),
+        "torch warns the GPU's capability is not in its build", 30,
+        needles=('is not compatible with the current',),
+    ),
+    Signature(
+        "sm-supported-list", "gpu-arch-not-in-torch-build",
+        _re(r"The current PyTorch install supports CUDA capabilities (?P<supported>(?:(?:sm|compute)_\d+[af]?\s*)+)"),
+        "torch lists the capabilities it was built for", 30,
+        needles=('supports CUDA capabilities',),
+    ),
+    Signature(
+        "cc-unsupported", "gpu-arch-not-in-torch-build",
+        _re(
+            r"Found GPU(?P<gpu_index>\d+) (?P<gpu_name>[^\n]+?) which (?:is of|requires) (?:cuda |compute )?capability "
+            r"(?:\(CC\) )?(?P<cc>\d+\.\d+)"
+        ),
+        "torch warns the GPU's compute capability is not supported by this build", 30,
+        needles=('Found GPU',),
+    ),
+    Signature(
+        "nvcc-mismatch", "nvcc-torch-cuda-mismatch",
+        _re(
+            r"The detected CUDA version \((?P<detected_cuda>\d+\.\d+)\) mismatches the version that was used to "
+            r"compile\s*PyTorch \((?P<torch_cuda>\d+\.\d+)\)"
+        ),
+        "building an extension found a CUDA toolkit of another major than torch's", 30,
+        needles=('The detected CUDA version',),
+    ),
+    Signature(
+        "nvcc-minor", "nvcc-torch-cuda-mismatch",
+        _re(
+            r"The detected CUDA version \((?P<detected_cuda>\d+\.\d+)\) has a minor version mismatch with the "
+            r"version that was used to compile PyTorch \((?P<torch_cuda>\d+\.\d+)\)"
+        ),
+        "the CUDA toolkit differs from torch's CUDA in the minor version only", 32, severity="info",
+        needles=('The detected CUDA version',),
+    ),
+    Signature(
+        "gcc-unsupported", "host-compiler-unsupported",
+        _re(r"unsupported GNU version! gcc versions later than (?P<max_gcc>\d+) are not supported"),
+        "nvcc refuses the host gcc as too new", 30,
+        needles=('unsupported GNU version',),
+    ),
+    Signature(
+        "clang-unsupported", "host-compiler-unsupported",
+        _re(r"unsupported clang version! clang version must be less than (?P<max_clang>\d+)"),
+        "nvcc refuses the host clang as too new", 30,
+        needles=('unsupported clang version',),
+    ),
+    # ------------------------------------------------------------------ device selection
+    Signature(
+        "invalid-ordinal", "cuda-visible-devices-invalid",
+        _re(r"invalid device ordinal|cudaErrorInvalidDevice\b|CUDA_ERROR_INVALID_DEVICE\b|AssertionError: Invalid device id"),
+        "a device index beyond the visible GPUs was used", 40, confidence="medium",
+        needles=('invalid device ordinal', 'InvalidDevice', 'INVALID_DEVICE', 'Invalid device id'),
+    ),
+    Signature(
+        "mig-multi", "mig-instance-not-selected",
+        _re(r"CUDA_VISIBLE_DEVICES\s*=\s*['\"]?(?P<visible>MIG-[\w/-]+\s*,\s*MIG-[\w/,\s-]+)"),
+        "several MIG instances are listed, but CUDA enumerates only one per process", 40,
+        needles=('CUDA_VISIBLE_DEVICES',),
+    ),
+    # ------------------------------------------------------------------ data loading / shared memory
+    Signature(
+        "dataloader-bus-error", "shm-too-small",
+        _re(
+            r"DataLoader worker \(pid (?P<pid>\d+)\) is killed by signal: Bus error"
+            r"|Unexpected bus error encountered in worker"
+            r"|insufficient shared memory \(shm\)"
+        ),
+        "a DataLoader worker died of a bus error: /dev/shm ran out", 40,
+        needles=('Bus error', 'bus error', 'insufficient shared memory'),
+    ),
+    Signature(
+        "torch-shm-write", "shm-too-small",
+        _re(r"unable to (?:write to|open shared memory object) (?:file )?</torch_\d+[_\d]*>"),
+        "torch could not create a shared-memory tensor in /dev/shm", 40,
+        exclude=_re(r"Too many open files"),
+        needles=('</torch_',),
+    ),
+    Signature(
+        "nccl-shm", "shm-too-small",
+        _re(r"NCCL WARN (?:Error: failed to extend|Error while creating shared memory segment|unable to allocate shared memory)[^\n]*?(?P<path>/dev/shm/\S+)?(?: to (?P<bytes>\d+) bytes)?"),
+        "NCCL could not create its shared-memory segment in /dev/shm", 38,
+        needles=('NCCL WARN',),
+    ),
+    Signature(
+        "no-space-shm", "shm-too-small",
+        _re(r"No space left on device"),
+        "writing to /dev/shm failed: it is full", 40,
+        context=_re(r"/dev/shm|shared memory|\bshm\b|</torch_"),
+        needles=('No space left on device',),
+    ),
+    Signature(
+        "dataloader-exited", "shm-too-small",
+        _re(r"DataLoader worker \(pid\(?s?\)? ?(?P<pid>[\d, ]+)\) exited unexpectedly"),
+        "a DataLoader worker died; too small a /dev/shm is the most common cause", 45, confidence="low",
+        needles=('exited unexpectedly',),
+    ),
+    Signature(
+        "dataloader-killed", "container-memory-limit-low",
+        _re(r"DataLoader worker \(pid (?P<pid>\d+)\) is killed by signal: Killed"),
+        "the kernel's OOM killer ended a DataLoader worker (host/container memory ran out)", 40, confidence="medium",
+        needles=('killed by signal: Killed',),
+    ),
+    # ------------------------------------------------------------------ symptoms (ranked last)
+    Signature(
+        "no-cuda-gpus", "no-gpu-visible",
+        _re(r"No CUDA GPUs are available"),
+        "torch sees zero CUDA devices", 50,
+        needles=('No CUDA GPUs',),
+    ),
+    Signature(
+        "cuda-100", "no-gpu-visible",
+        _re(
+            r"no CUDA-capable device is detected|cudaErrorNoDevice|CUDA_ERROR_NO_DEVICE"
+            r"|cudaGetDeviceCount(?:\(\))? returned 100\b|\bError 100:"
+        ),
+        "CUDA error 100: no CUDA device is visible", 50,
+        needles=('no CUDA-capable device', 'cudaErrorNoDevice', 'CUDA_ERROR_NO_DEVICE', 'returned 100', 'Error 100:'),
+    ),
+    Signature(
+        "cuda-999", "cuda-unknown-error",
+        _re(
+            r"CUDA error: unknown error|CUDA unknown error|cudaErrorUnknown|CUDA_ERROR_UNKNOWN"
+            r"|\bError 999\b|returned 999\b"
+        ),
+        "CUDA error 999: CUDA initialisation failed with an unknown error", 45,
+        needles=('unknown error', 'CUDA unknown error', 'cudaErrorUnknown', 'CUDA_ERROR_UNKNOWN', 'Error 999', 'returned 999'),
+    ),
+    Signature(
+        "cuda-oom", "cuda-out-of-memory",
+        _re(
+            r"CUDA out of memory\. Tried to allocate (?P<tried>[\d.]+ [KMGT]i?B)"
+            r"(?:[^\n]*?(?:\(GPU (?P<gpu>\d+); (?P<total>[\d.]+ [KMGT]i?B) total capacity"
+            r"|GPU (?P<gpu2>\d+) has a total capacity of (?P<total2>[\d.]+ [KMGT]i?B) of which (?P<free>[\d.]+ [KMGT]i?B) is free))?"
+            r"|CUDA error: out of memory|cudaErrorMemoryAllocation|CUDA_ERROR_OUT_OF_MEMORY"
+        ),
+        "a CUDA allocation failed: the GPU is out of memory", 48,
+        needles=('out of memory', 'MemoryAllocation', 'OUT_OF_MEMORY'),
+    ),
+    Signature(
+        "oom-other-process", "gpu-memory-busy",
+        _re(r"Process (?P<pid>\d+) has (?P<used>[\d.]+ [KMGT]i?B) memory in use"),
+        "another process holds GPU memory", 46,
+        needles=('memory in use',),
+    ),
+    Signature(
+        "nccl-error", "nccl-error",
+        _re(
+            r"NCCL error in: (?P<where>\S+?),? (?P<what>[^\n,]+)"
+            r"|\bnccl(?P<kind>UnhandledCuda|System|Internal|InvalidArgument|InvalidUsage|Remote)Error\b"
+            r"|NCCL communicator was aborted"
+        ),
+        "an NCCL collective failed", 48,
+        needles=('NCCL error', 'ncclUnhandled', 'ncclSystem', 'ncclInternal', 'ncclInvalid', 'ncclRemote', 'communicator was aborted'),
+    ),
+    Signature(
+        "nccl-timeout", "nccl-error",
+        _re(r"Watchdog caught collective operation timeout: (?P<work>WorkNCCL\([^)]*\))"),
+        "an NCCL collective timed out", 48,
+        needles=('Watchdog caught',),
+    ),
+    Signature(
+        "nccl-warn", "nccl-error",
+        _re(r"NCCL WARN (?P<warning>[^\n]+)"),
+        "NCCL printed a warning", 49, confidence="low", severity="warning",
+        needles=('NCCL WARN',),
+    ),
+)
+
+# --------------------------------------------------------------------------------------------
+# Soname -> name (for the library signatures whose name is ""): first matching family wins.
+
+#: (family regex on the soname, name, rank) — libcuda is the driver, libcudart the runtime, ...
+SONAME_NAMES: tuple[tuple[re.Pattern[str], str, int], ...] = (
+    (_re(r"^libcuda\.so"), "no-nvidia-driver", 10),
+    (_re(r"^libnvidia-ml\.so"), "no-nvidia-driver", 10),
+    (_re(r"^libcudart\.so"), "cudart-missing", 22),
+    (_re(r"^libcudnn\w*\.so"), "cudnn-missing", 24),
+    # NOTE: any other CUDA library missing at import: torch's own wheels/RPATH are incomplete.
+    (
+        _re(
+            r"^lib(?:cublas|cublasLt|nvJitLink|cusparse|cusparseLt|cufft|curand|cusolver|nvrtc|cupti|nccl"
+            r"|nvToolsExt|cufile|nvshmem_host|torch\w*|c10\w*|shm)\.so"
+        ),
+        "torch-import-failed", 26,
+    ),
+)
+
+#: Symbol prefix -> library family that defines it (for "undefined symbol" without ", version").
+SYMBOL_PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("__nvJitLink", "libnvJitLink"), ("nvJitLink", "libnvJitLink"), ("cublasLt", "libcublasLt"),
+    ("cublas", "libcublas"), ("cudnn", "libcudnn"), ("nccl", "libnccl"), ("cusparseLt", "libcusparseLt"),
+    ("cusparse", "libcusparse"), ("cufft", "libcufft"), ("curand", "libcurand"), ("cusolver", "libcusolver"),
+    ("nvrtc", "libnvrtc"), ("cupti", "libcupti"), ("__cuda", "libcudart"), ("cuda", "libcudart"),
+)
+
+_CUDA_FAMILY = _re(
+    r"^lib(?:cudart|cublas|cublasLt|nvJitLink|cusparse|cusparseLt|cufft|curand|cusolver|nvrtc|cupti|nccl"
+    r"|nvToolsExt|cufile|nvshmem_host|cudnn\w*)$"
+)
+_COMPANION_LIB = _re(r"(?:^|/)(?:torchvision|torchaudio|torchtext)/|libtorchaudio|libtorchvision|torchvision\W*_C")
+_TORCH_OWN_LIB = _re(r"(?:^|/)torch/(?:lib/|_C)|libtorch|libc10")
+
+# --------------------------------------------------------------------------------------------
+# Text-wide context used by the refinement rules
+
+_WSL = _re(r"microsoft-standard-WSL2|/usr/lib/wsl/lib|\bWSL2?\b")
+_SMI_DRIVER = _re(r"Driver Version:\s*(?P<driver>\d+\.\d+(?:\.\d+)?)")
+_MIG_ON = _re(r"MIG M\.\s*\|[^\n]*\bEnabled\b|\bMIG mode\b[^\n]*\bEnabled\b|\bMIG-[0-9a-f]{8}-|\bMIG [0-9]g\.\d+gb\b|MIG devices:")
+_VISIBLE = _re(r"CUDA_VISIBLE_DEVICES\s*[=:]\s*['\"]?(?P<value>[^'\"\s]*)")
+_TORCH_NEEDLES = ("/torch/", "\\torch\\", "/triton/", "Triton Error", "torch.cuda", "import torch", "PyTorch")
+_CU_TAG = _re(r"\+cu\d{2,3}\b")
+_NCCL_VERSION = _re(r"NCCL version (?P<v>\d+\.\d+\.\d+(?:\+cuda\d+\.\d+)?)")
+
+#: symptom name -> root names that explain it (the symptom is then reported as a consequence).
+CONSEQUENCE_OF: dict[str, frozenset[str]] = {
+    "no-gpu-visible": frozenset({
+        "no-nvidia-driver", "nvidia-kernel-module-not-loaded", "driver-library-mismatch", "container-without-gpus",
+        "gpu-access-lost", "driver-too-old-for-torch", "driver-too-old-for-cudart", "mig-instance-not-selected",
+        "cuda-visible-devices-invalid", "fabric-manager-missing", "forward-compat-unsupported-gpu",
+        "libcuda-not-on-loader-path", "gpu-fallen-off-bus",
+    }),
+    "cuda-unknown-error": frozenset({"gpu-access-lost", "driver-library-mismatch", "gpu-fallen-off-bus"}),
+    "torch-import-failed": frozenset({"cudart-missing", "cudnn-missing", "cuda-lib-shadowed", "no-nvidia-driver"}),
+    "nccl-error": frozenset({
+        "shm-too-small", "gpu-ecc-errors", "cuda-out-of-memory", "no-gpu-visible", "gpu-fallen-off-bus",
+        "cuda-unknown-error", "gpu-access-lost", "cuda-lib-shadowed", "driver-too-old-for-torch",
+        "gpu-arch-not-in-torch-build",
+    }),
+    "cuda-out-of-memory": frozenset({"gpu-memory-busy"}),
+    "gpu-arch-not-in-torch-build": frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One signature matched at one place in the text."""
+
+    signature: Signature
+    name: str  #: after the soname and context rules
+    rank: int
+    line_no: int  #: 1-based line of the match start
+    line: str  #: that line, stripped (the evidence a reader checks)
+    groups: dict[str, str] = field(default_factory=dict)  #: named groups that matched
+    note: str = ""  #: why a rule changed the name, if one did
+
+
+@dataclass(frozen=True, slots=True)
+class TextContext:
+    """Facts the text states in passing, used by refinement rules and by fixes."""
+
+    wsl: bool
+    smi_driver: str  #: "Driver Version: X" from an nvidia-smi table ("" if none)
+    mig_enabled: bool
+    visible_devices: str | None  #: a CUDA_VISIBLE_DEVICES value seen in the text
+    torch_context: bool  #: the text comes from a torch program
+    nccl_version: str
+
+
+def text_context(text: str) -> TextContext:
+    """What the text says about its surroundings (WSL, an nvidia-smi table, MIG, torch)."""
+
+    def search(pattern: re.Pattern[str], *needles: str) -> re.Match[str] | None:
+        # NOTE: the literal test first: a regex that starts with \b or an alternation scans
+        # every position of an 8 MiB text, a substring test does not.
+        return pattern.search(text) if any(n in text for n in needles) else None
+
+    smi = search(_SMI_DRIVER, "Driver Version:")
+    vis = search(_VISIBLE, "CUDA_VISIBLE_DEVICES")
+    nccl = search(_NCCL_VERSION, "NCCL version")
+    return TextContext(
+        wsl=bool(search(_WSL, "WSL")),
+        smi_driver=smi.group("driver") if smi else "",
+        mig_enabled=bool(search(_MIG_ON, "MIG")),
+        visible_devices=vis.group("value") if vis else None,
+        torch_context=any(n in text for n in _TORCH_NEEDLES) or bool(search(_CU_TAG, "+cu")),
+        nccl_version=nccl.group("v") if nccl else "",
+    )
+
+
+def library_family(soname: str) -> str:
+    """'libcudart.so.12' -> 'libcudart'; '/x/libcudnn_ops.so.9' -> 'libcudnn_ops'."""
+    base = soname.rsplit("/", 1)[-1]
+    m = re.match(r"(lib[A-Za-z0-9_+\-]+?)(?:-[0-9a-f]{8})?\.so", base)
+    return m.group(1) if m else base
+
+
+def soname_name(soname: str) -> tuple[str, int] | None:
+    """The finding name (and rank) for a missing library, or None when it is not a CUDA/torch library."""
+    base = soname.rsplit("/", 1)[-1]
+    for pattern, name, rank in SONAME_NAMES:
+        if pattern.search(base):
+            return name, rank
+    return None
+
+
+def undefined_symbol_name(library: str, symbol: str, version_library: str) -> str | None:
+    """Which name explains '<library>: undefined symbol: <symbol>[, version <lib>]' (None: not ours)."""
+    if _COMPANION_LIB.search(library):
+        return "torch-companion-mismatch"
+    provider = library_family(version_library) if version_library else ""
+    if not provider:
+        provider = next((fam for prefix, fam in SYMBOL_PROVIDERS if symbol.startswith(prefix)), "")
+    if provider and _CUDA_FAMILY.match(provider):
+        return "cuda-lib-shadowed"
+    if _CUDA_FAMILY.match(library_family(library)):
+        return "cuda-lib-shadowed"
+    if _TORCH_OWN_LIB.search(library):
+        return "torch-import-failed"
+    return None
+
+
+def _is_quoted(line: str, start: int, end: int) -> bool:
+    """Whether the match sits inside quotes on its line (a message quoting the error, not the error)."""
+    if line.lstrip().startswith("{"):
+        return False  # NOTE: a JSON log line quotes every message, the real ones included
+    # NOTE: apostrophes inside words (couldn't) are not quotes.
+    before = re.sub(r"(?<=[A-Za-z])'(?=[A-Za-z])", "", line[:start])
+    after = line[end:]
+    for opening, closing in (('"', '"'), ("`", "`"), ("\u201c", "\u201d"), ("'", "'")):
+        i = before.rfind(opening)
+        if i < 0 or closing not in after:
+            continue
+        if opening == closing and before.count(opening) % 2 == 0:
+            continue  # the quotes before the match are balanced: it is outside them
+        # NOTE: Python's repr of the exception itself quotes its message:
+        # `RuntimeError('CUDA error: ...')` is the error, not a quotation of it.
+        if re.search(r"(?:Error|Exception|Warning|Exit)\(\s*$", before[:i]):
+            continue
+        return True
+    return False
+
+
+def _is_code_line(line: str) -> bool:
+    """A line of source code (a traceback's code line or a grep/if that names the message)."""
+    stripped = line.strip()
+    return bool(re.match(r"(?:raise |assert |if |elif |warnings\.warn\(|grep |except |return )", stripped))
+
+
+def scan(text: str) -> list[Hit]:
+    """Every signature hit in *text*, refined by the text-wide rules, root causes first."""
+    lines_at = _LineIndex(text)
+    ctx = text_context(text)
+    hits: list[Hit] = []
+    seen: set[tuple[str, int]] = set()
+    for sig in SIGNATURES:
+        count = 0
+        for start, end in lines_at.regions(sig.needles):
+            if count >= MAX_HITS_PER_SIGNATURE:
+                break
+            for m in sig.pattern.finditer(text, start, end):
+                hit = _hit(sig, m, lines_at)
+                if hit is not None and (hit.name, hit.line_no) not in seen:
+                    # NOTE: one line, one hit per name (alternations and look-alike signatures
+                    # can match the same line twice)
+                    seen.add((hit.name, hit.line_no))
+                    hits.append(hit)
+                    count += 1
+    hits = _refine(hits, ctx)
+    return sorted(hits, key=lambda h: (h.rank, h.line_no))
+
+
+def _hit(sig: Signature, m: re.Match[str], lines_at: _LineIndex) -> Hit | None:
+    """A Hit for match *m*, or None when the match is a quotation, code, or lacks its context."""
+    line_no, line, col = lines_at.locate(m.start())
+    end_col = min(col + (m.end() - m.start()), len(line))
+    if _is_code_line(line) or _is_quoted(line, col, end_col):
+        return None
+    if sig.exclude is not None and sig.exclude.search(line):
+        return None
+    if sig.context is not None and not sig.context.search(lines_at.window(line_no, CONTEXT_LINES)):
+        return None
+    # NOTE: alternatives of one pattern cannot share a group name: "total2" is "total".
+    groups: dict[str, str] = {}
+    for k, v in m.groupdict().items():
+        if v:
+            groups.setdefault(k.rstrip("0123456789"), v.strip())
+    resolved = _resolve(sig, groups)
+    if resolved is None:
+        return None
+    return Hit(sig, resolved[0], resolved[1], line_no, _clip(line), groups)
+
+
+def _resolve(sig: Signature, groups: Mapping[str, str]) -> tuple[str, int] | None:
+    if sig.name:
+        return sig.name, sig.rank
+    if sig.key == "undefined-symbol":
+        name = undefined_symbol_name(groups.get("library", ""), groups.get("symbol", ""), groups.get("version_library", ""))
+        return (name, sig.rank) if name else None
+    return soname_name(groups.get("soname", ""))
+
+
+def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
+    """Apply the rules that need the whole text: a missing driver explains error 35, MIG explains 100."""
+    names = {h.name for h in hits}
+    no_driver = bool(names & {"no-nvidia-driver", "nvidia-kernel-module-not-loaded"})
+    out: list[Hit] = []
+    for h in hits:
+        key = h.signature.key
+        if key in ("cuda-35", "ptx-toolchain"):
+            if no_driver and key == "cuda-35":
+                h = _rename(h, "no-nvidia-driver", 10, "error 35 with no driver present at all means no driver, not an old one")
+            elif ctx.torch_context:
+                h = _rename(h, "driver-too-old-for-torch", h.rank, "the failing runtime is torch's own CUDA build")
+        elif h.name == "no-nvidia-driver" and h.groups.get("soname", "").startswith("libcuda.so"):
+            if ctx.wsl:
+                h = _rename(h, "libcuda-not-on-loader-path", 18, "under WSL2 libcuda.so.1 lives in /usr/lib/wsl/lib")
+            elif ctx.smi_driver:
+                h = _rename(
+                    h, "libcuda-not-on-loader-path", 18,
+                    f"the text also shows a working driver {ctx.smi_driver} (nvidia-smi), so libcuda exists elsewhere",
+                )
+        elif h.name in ("no-gpu-visible", "cuda-visible-devices-invalid") and ctx.mig_enabled:
+            h = _rename(h, "mig-instance-not-selected", 40, "MIG is enabled in the text's nvidia-smi output")
+        out.append(h)
+    if ctx.visible_devices is not None and any(h.signature.key == "no-cuda-gpus" for h in out):
+        first = next(h for h in out if h.signature.key == "no-cuda-gpus")
+        if not any(h.name == "cuda-visible-devices-invalid" for h in out) and not ctx.mig_enabled:
+            out.append(Hit(
+                first.signature, "cuda-visible-devices-invalid", 40, first.line_no, first.line,
+                {"visible_devices": ctx.visible_devices},
+                note=f"CUDA_VISIBLE_DEVICES={ctx.visible_devices!r} is set in the text and no GPU is visible",
+            ))
+    return out
+
+
+def _rename(h: Hit, name: str, rank: int, note: str) -> Hit:
+    return Hit(h.signature, name, rank, h.line_no, h.line, dict(h.groups), note)
+
+
+def _clip(line: str, limit: int = 300) -> str:
+    line = line.strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class _LineIndex:
+    """Offsets of line starts, for turning a match position into (line number, line, column)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0]
+        pos = text.find("\n")
+        while pos >= 0:
+            self.starts.append(pos + 1)
+            pos = text.find("\n", pos + 1)
+
+    def locate(self, offset: int) -> tuple[int, str, int]:
+        from bisect import bisect_right
+
+        i = bisect_right(self.starts, offset) - 1
+        start = self.starts[i]
+        end = self.starts[i + 1] - 1 if i + 1 < len(self.starts) else len(self.text)
+        return i + 1, self.text[start:end], offset - start
+
+    def window(self, line_no: int, n: int) -> str:
+        lo = max(0, line_no - 1 - n)
+        hi = min(len(self.starts), line_no + n)
+        end = self.starts[hi] if hi < len(self.starts) else len(self.text)
+        return self.text[self.starts[lo]:end]
+
+    def regions(self, needles: tuple[str, ...], before: int = 1, after: int = 3) -> list[tuple[int, int]]:
+        """Merged (start, end) spans around every needle: *before* lines above, *after* lines below.
+
+        Without needles, the whole text.
+        """
+        if not needles:
+            return [(0, len(self.text))]
+        from bisect import bisect_right
+
+        spans: list[tuple[int, int]] = []
+        for needle in needles:
+            pos = self.text.find(needle)
+            while pos >= 0:
+                i = bisect_right(self.starts, pos) - 1
+                lo = self.starts[max(0, i - before)]
+                hi_i = i + 1 + after
+                hi = self.starts[hi_i] if hi_i < len(self.starts) else len(self.text)
+                spans.append((lo, hi))
+                # NOTE: the next occurrence that matters starts after this span's first line.
+                pos = self.text.find(needle, max(pos + len(needle), self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)))
+        spans.sort()
+        merged: list[tuple[int, int]] = []
+        for lo, hi in spans:
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+            else:
+                merged.append((lo, hi))
+        return merged
+
+
+def names_in(hits: Iterable[Hit]) -> list[str]:
+    """Distinct names of *hits*, in rank order (root cause first)."""
+    out: list[str] = []
+    for h in sorted(hits, key=lambda h: (h.rank, h.line_no)):
+        if h.name not in out:
+            out.append(h.name)
+    return out
+
+
+def decode_cuda_int(value: str) -> str:
+    """CUDA's integer version as text: 11040 -> '11.4', 12020 -> '12.2' (cudaDriverGetVersion's encoding)."""
+    n = int(value)
+    return f"{n // 1000}.{(n % 1000) // 10}"
+
+
+def decode_cudnn_int(value: str) -> str:
+    """cuDNN's integer version: 7102 -> '7.1.2'; 8902 -> '8.9.2' (CUDNN_VERSION = M*1000 + m*100 + p)."""
+    n = int(value)
+    if n >= 10000:  # NOTE: cuDNN 9 encodes M*10000 + m*100 + p (90100 = 9.1.0)
+        return f"{n // 10000}.{(n % 10000) // 100}.{n % 100}"
+    return f"{n // 1000}.{(n % 1000) // 100}.{n % 100}"
