@@ -75,6 +75,7 @@ def check(
     rules_dir: Annotated[Optional[Path], typer.Option("--rules-dir", envvar="CUDADOCTOR_RULES_DIR", help="Use the rule tables in this directory.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", envvar="CUDADOCTOR_TIMEOUT", help="Overall deadline for probing, in seconds.")] = 120.0,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", envvar="CUDADOCTOR_OUTPUT", help="Write the report to this file instead of stdout.")] = None,
+    redact: Annotated[bool, typer.Option("--redact", envvar="CUDADOCTOR_REDACT", help="Also hide user names, host names and home paths (secrets are always hidden).")] = False,
 ) -> None:
     """Diagnose this machine's PyTorch + CUDA setup."""
     from cudadoctor.commands import check as cmd
@@ -84,7 +85,7 @@ def check(
     opts = cmd.CheckOptions(
         output_format=output_format, fail_on=fail_on, select=tuple(select or ()), ignore=tuple(ignore or ()),
         verbose=verbose, facts_file=facts_file, save_facts=save_facts, python=python, rules_dir=rules_dir,
-        timeout=timeout, output=output, color=color,
+        timeout=timeout, output=output, color=color, redact=redact,
         width=shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else None,
         spinner=color and output_format is OutputFormat.TERMINAL and facts_file is None and sys.stderr.isatty(),
     )

@@ -10,6 +10,7 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cudadoctor.report import Report
 from cudadoctor.facts import Facts, HostFacts
 
 MASK = "[REDACTED]"
@@ -186,3 +187,33 @@ def redact_facts(facts: Facts, *, identity: bool = False, redactor: Redactor | N
     """A copy of *facts* with every string redacted (secret-named variables' values masked)."""
     r = redactor or redactor_for(facts, identity=identity)
     return _map(facts, r.text)  # type: ignore[no-any-return]
+
+
+def redact_report(report: Report, *, identity: bool = False) -> Report:
+    """A copy of *report* whose facts, findings and skip reasons are redacted (every output format).
+
+    Secrets are always masked; *identity* also hides user names, host names and home paths.
+    """
+    r = redactor_for(report.facts, identity=identity)
+    outcomes = tuple(
+        dataclasses.replace(
+            o,
+            reason=r.text(o.reason),
+            findings=tuple(
+                dataclasses.replace(
+                    f,
+                    message=r.text(f.message),
+                    fix=r.text(f.fix),
+                    evidence={k: (MASK if secret_name(k) else r.text(v)) for k, v in f.evidence.items()},
+                )
+                for f in o.findings
+            ),
+        )
+        for o in report.outcomes
+    )
+    return dataclasses.replace(
+        report,
+        facts=redact_facts(report.facts, redactor=r),
+        outcomes=outcomes,
+        extras=_map(report.extras, r.text),
+    )

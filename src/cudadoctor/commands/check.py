@@ -41,6 +41,7 @@ class CheckOptions:
     color: bool = False
     width: int | None = None
     spinner: bool = False
+    redact: bool = False  #: also hide user names, host names and home paths
     notes: list[str] = field(default_factory=list)
 
 
@@ -106,7 +107,10 @@ def probe(opts: CheckOptions) -> Facts:
 def run(opts: CheckOptions) -> int:
     """Run `check` end to end and return the exit code."""
     report = build_report(opts)
-    text = render(report, opts.output_format, width=opts.width, verbose=opts.verbose, color=opts.color and opts.output is None)
+    text = render(
+        report, opts.output_format, width=opts.width, verbose=opts.verbose,
+        color=opts.color and opts.output is None, redact_identity=opts.redact,
+    )
     if opts.output is not None:
         # NOTE: the file is only opened once the work succeeded, so a failed run never
         # truncates a previous report.

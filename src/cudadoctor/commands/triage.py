@@ -48,6 +48,7 @@ class TriageOptions:
     verbose: bool = False
     color: bool = False
     width: int | None = None
+    redact: bool = False  #: also hide user names, host names and home paths
     max_bytes: int = MAX_BYTES
     notes: list[str] = field(default_factory=list)
 
@@ -191,7 +192,7 @@ def run(opts: TriageOptions, stdin: IO[bytes] | None = None) -> int:
 
     report = build_report(opts, stdin)
     text = render(report, opts.output_format, width=opts.width, verbose=opts.verbose,
-                  color=opts.color and opts.output is None)
+                  color=opts.color and opts.output is None, redact_identity=opts.redact)
     if opts.output is not None:
         opts.output.write_text(text, encoding="utf-8")
     else:
@@ -217,6 +218,7 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[float, typer.Option("--timeout", envvar="CUDADOCTOR_TIMEOUT", help="Deadline for --probe, in seconds.")] = 120.0,
         output: Annotated[Optional[Path], typer.Option("--output", "-o", envvar="CUDADOCTOR_OUTPUT", help="Write the report to this file.")] = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", envvar="CUDADOCTOR_VERBOSE", help="Show skipped checks and all facts.")] = False,
+        redact: Annotated[bool, typer.Option("--redact", envvar="CUDADOCTOR_REDACT", help="Also hide user names, host names and home paths (secrets are always hidden).")] = False,
     ) -> None:
         """Diagnose a pasted error, collect_env report, nvidia-smi / pip list / ldd output."""
         from cudadoctor import cli
@@ -225,7 +227,7 @@ def register(app: typer.Typer) -> None:
         opts = TriageOptions(
             source=source, text=text, output_format=output_format, fail_on=fail_on,
             select=tuple(select or ()), ignore=tuple(ignore or ()), probe=probe, python=python,
-            rules_dir=rules_dir, timeout=timeout, output=output, verbose=verbose, color=color,
+            rules_dir=rules_dir, timeout=timeout, output=output, verbose=verbose, color=color, redact=redact,
             width=shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else None,
         )
         if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):

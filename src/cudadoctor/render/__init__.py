@@ -25,7 +25,14 @@ def render(
     color: bool = False,
     redact_identity: bool = False,
 ) -> str:
-    """Render *report* in *fmt* as text (*redact_identity*: Markdown hides user and host names too)."""
+    """Render *report* in *fmt* as text.
+
+    Every format masks secrets (values of credential-like variables, token shapes); with
+    *redact_identity* user names, host names and home paths are hidden too (``--redact``).
+    """
+    from cudadoctor.redact import redact_report
+
+    report = redact_report(report, identity=redact_identity)
     match fmt:
         case OutputFormat.TERMINAL:
             from cudadoctor.render import terminal
