@@ -76,6 +76,9 @@ def check(
     timeout: Annotated[float, typer.Option("--timeout", envvar="CUDADOCTOR_TIMEOUT", help="Overall deadline for probing, in seconds.")] = 120.0,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", envvar="CUDADOCTOR_OUTPUT", help="Write the report to this file instead of stdout.")] = None,
     redact: Annotated[bool, typer.Option("--redact", envvar="CUDADOCTOR_REDACT", help="Also hide user names, host names and home paths (secrets are always hidden).")] = False,
+    bench: Annotated[bool, typer.Option("--bench", envvar="CUDADOCTOR_BENCH", help="Also run the smoke benchmark (~10 s per GPU, GPUs in parallel).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", envvar="CUDADOCTOR_QUICK", help="With --bench: the ~3 s version.")] = False,
+    min_efficiency: Annotated[float, typer.Option("--min-efficiency", envvar="CUDADOCTOR_MIN_EFFICIENCY", help="With --bench: bench-slow below this fraction of the dense GEMM peak.")] = 0.5,
 ) -> None:
     """Diagnose this machine's PyTorch + CUDA setup."""
     from cudadoctor.commands import check as cmd
@@ -86,6 +89,7 @@ def check(
         output_format=output_format, fail_on=fail_on, select=tuple(select or ()), ignore=tuple(ignore or ()),
         verbose=verbose, facts_file=facts_file, save_facts=save_facts, python=python, rules_dir=rules_dir,
         timeout=timeout, output=output, color=color, redact=redact,
+        bench=bench, bench_quick=quick, min_efficiency=min_efficiency,
         width=shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else None,
         spinner=color and output_format is OutputFormat.TERMINAL and facts_file is None and sys.stderr.isatty(),
     )

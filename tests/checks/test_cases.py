@@ -35,8 +35,13 @@ ALL_CASES = _load_cases()
 def test_case(code: str, kind: str, index: int, case: dict[str, Any], tables) -> None:
     assert code in BY_CODE, f"cases file for unknown check {code}"
     facts = env_facts(case["env"], case.get("set"))
-    report = evaluate(facts, tables, select=[code])
-    (outcome,) = report.outcomes
+    if "bench" in case:
+        from tests.bench.cases import bench_outcome
+
+        outcome = bench_outcome(code, case, facts, tables)
+    else:
+        report = evaluate(facts, tables, select=[code])
+        (outcome,) = report.outcomes
     assert outcome.status is not Status.ERROR, outcome.reason
     if kind == "fires":
         assert outcome.status is Status.FOUND, f"expected {code} to fire; got {outcome.status}: {outcome.reason}"

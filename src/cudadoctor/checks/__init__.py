@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from cudadoctor.checks import container, cuda_libs, driver, gpu, rules, toolkit, torch_build
+from cudadoctor.checks import bench, container, cuda_libs, driver, gpu, rules, toolkit, torch_build
 from cudadoctor.checks.base import Check
 
 #: Family modules in report order; each exposes ``CHECKS: tuple[type[Check], ...]``.
-FAMILIES = (driver, gpu, torch_build, cuda_libs, toolkit, container, rules)
+FAMILIES = (driver, gpu, torch_build, cuda_libs, toolkit, container, rules, bench)
 
 CHECKS: tuple[type[Check], ...] = tuple(cls for family in FAMILIES for cls in family.CHECKS)
 

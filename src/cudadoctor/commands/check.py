@@ -42,6 +42,9 @@ class CheckOptions:
     width: int | None = None
     spinner: bool = False
     redact: bool = False  #: also hide user names, host names and home paths
+    bench: bool = False  #: also run the smoke benchmark
+    bench_quick: bool = False
+    min_efficiency: float = 0.5
     notes: list[str] = field(default_factory=list)
 
 
@@ -70,7 +73,10 @@ def build_report(opts: CheckOptions) -> Report:
         source = "probe"
     if opts.save_facts is not None:
         save_facts(facts, opts.save_facts)
-    return engine.evaluate(facts, tables, select=opts.select, ignore=opts.ignore, source=source)
+    # NOTE: without --bench the benchmark checks have no data; leave them out rather than list
+    # six "benchmark not run" skips on every check.
+    ignore = tuple(opts.ignore) if opts.bench or opts.select else (*opts.ignore, "BEN")
+    return engine.evaluate(facts, tables, select=opts.select, ignore=ignore, source=source)
 
 
 def _judge_setup(opts: CheckOptions):  # type: ignore[no-untyped-def]
@@ -106,7 +112,15 @@ def probe(opts: CheckOptions) -> Facts:
 
 def run(opts: CheckOptions) -> int:
     """Run `check` end to end and return the exit code."""
+    if opts.bench and opts.facts_file is not None:
+        raise UsageError("--bench measures this machine; it cannot be combined with --facts")
     report = build_report(opts)
+    if opts.bench:
+        from cudadoctor.commands.bench import BenchOptions, bench_into
+
+        report = bench_into(
+            report, BenchOptions(python=opts.python, quick=opts.bench_quick, min_efficiency=opts.min_efficiency)
+        )
     text = render(
         report, opts.output_format, width=opts.width, verbose=opts.verbose,
         color=opts.color and opts.output is None, redact_identity=opts.redact,

@@ -28,6 +28,10 @@ def renderable(report: Report, *, verbose: bool = False) -> Group:
     """The report as a rich renderable (used by render() and by Jupyter display)."""
     parts: list[Any] = [_header(report), Text("")]
     parts += _areas(report)
+    if "bench" in report.extras:
+        from cudadoctor.bench.render import bench_renderable
+
+        parts += [Text(""), bench_renderable(report.extras["bench"])]
     parts.append(Text(""))
     parts.append(Rule("Diagnosis", style="dim", align="left"))
     if report.findings:

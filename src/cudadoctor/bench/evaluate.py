@@ -1,0 +1,186 @@
+"""Judge benchmark results: compare them with the peaks in the rule tables, run the bench checks,
+and attach both to a Report (``Report.extras["bench"]``). Pure: no I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from cudadoctor.bench.results import BenchResults, DeviceResult, Measurement, NvmlSample, Thresholds
+from cudadoctor.checks.base import Check, Finding, Outcome, SkipCheck, Status
+from cudadoctor.facts import DriverFacts, Facts, GpuFacts, Unavailable, known
+
+if TYPE_CHECKING:
+    from cudadoctor.report import Report
+    from cudadoctor.tables import GpuModel, RuleTables
+
+PROBE = "bench"
+
+#: Usable bandwidth of one PCIe lane per direction, GB/s, by generation: transfer rate times the
+#: line-code efficiency (8b/10b up to Gen2, 128b/130b for Gen3-5, 242/256 FLIT for Gen6).
+#: NOTE: PCI-SIG specifications, summarised at https://pcisig.com/specifications and
+#: https://en.wikipedia.org/wiki/PCI_Express#Comparison_table ; an x16 Gen4 link carries 31.5 GB/s.
+PCIE_LANE_GBS: dict[int, float] = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938, 6: 7.563}
+
+#: GPU names whose CPU link is NVLink-C2C rather than PCIe: no PCIe expectation applies.
+#: NOTE: Grace Hopper / Grace Blackwell superchips, https://www.nvidia.com/en-us/data-center/grace-hopper-superchip/
+C2C_NAME_PARTS = ("GH200", "GB200", "GB300")
+
+
+def _norm_uuid(uuid: str) -> str:
+    u = uuid.strip().lower()
+    for prefix in ("gpu-", "mig-"):
+        if u.startswith(prefix):
+            u = u[len(prefix):]
+    return u
+
+
+def facts_gpu(device: DeviceResult, facts: Facts | None) -> GpuFacts | None:
+    """The NVML GPU (driver facts) that is this CUDA device, matched by UUID or PCI bus id."""
+    if facts is None or not isinstance(facts.driver, DriverFacts):
+        return None
+    for gpu in facts.driver.gpus:
+        if device.uuid and _norm_uuid(gpu.uuid) == _norm_uuid(device.uuid):
+            return gpu
+        if device.pci_bus_id and gpu.pci_bus_id.upper() == device.pci_bus_id.upper():
+            return gpu
+    return None
+
+
+def samples(device: DeviceResult, m: Measurement | None = None) -> list[NvmlSample]:
+    """Known NVML samples: during *m* first, then after and before the workloads."""
+    out = [m.during] if m is not None else []
+    out += [device.nvml_after, device.nvml_before]
+    return [s for s in out if isinstance(s, NvmlSample)]
+
+
+def pcie_link(device: DeviceResult, facts: Facts | None) -> tuple[int, int] | Unavailable:
+    """(generation, width) the link can run at: NVML's max of GPU and slot, from the child or the facts."""
+    for s in samples(device):
+        if known(s.pcie_gen_max) and known(s.pcie_width_max):
+            return int(s.pcie_gen_max), int(s.pcie_width_max)  # type: ignore[arg-type]
+    gpu = facts_gpu(device, facts)
+    if gpu is not None and known(gpu.pcie_gen_max) and known(gpu.pcie_width_max):
+        return int(gpu.pcie_gen_max), int(gpu.pcie_width_max)  # type: ignore[arg-type]
+    return Unavailable(probe=PROBE, reason=f"the PCIe link of {device.label} is unknown (NVML gave no link generation/width)")
+
+
+def _model_peak(model: GpuModel, m: Measurement) -> float | None:
+    if m.kind == "copy":
+        return model.bandwidth_gbs
+    return {"fp32": model.fp32, "tf32": model.tf32, "fp16": model.fp16, "bf16": model.bf16}.get(m.dtype)
+
+
+def peak_for(device: DeviceResult, m: Measurement, tables: RuleTables, facts: Facts | None) -> tuple[float | Unavailable, str]:
+    """The peak *m* is compared with, and where it comes from."""
+    if device.device == "cpu":
+        return Unavailable(probe=PROBE, reason="rules/gpus.toml has no peaks for CPUs"), "unknown: a CPU"
+    if m.name in ("copy-h2d", "copy-d2h"):
+        if any(part in device.name for part in C2C_NAME_PARTS):
+            why = f"{device.name} talks to its CPU over NVLink-C2C, not PCIe; no expectation is tabulated"
+            return Unavailable(probe=PROBE, reason=why), f"unknown: {why}"
+        link = pcie_link(device, facts)
+        if isinstance(link, Unavailable):
+            return link, f"unknown: {link.reason}"
+        gen, width = link
+        lane = PCIE_LANE_GBS.get(gen)
+        if lane is None:
+            why = f"PCIe Gen{gen} is not a generation cudadoctor knows"
+            return Unavailable(probe=PROBE, reason=why), f"unknown: {why}"
+        return lane * width, f"PCIe Gen{gen} x{width} theoretical per-direction rate"
+    model = tables.gpus.lookup(device.name)
+    if model is None:
+        why = f"GPU model {device.name!r} is not in rules/gpus.toml"
+        return Unavailable(probe=PROBE, reason=why), f"unknown: {why}"
+    peak = _model_peak(model, m)
+    what = "memory bandwidth" if m.kind == "copy" else f"dense {m.dtype.upper()} peak"
+    if peak is None:
+        why = f"rules/gpus.toml has no {what} for {model.model}"
+        return Unavailable(probe=PROBE, reason=why), f"unknown: {why}"
+    slice_note = " (whole GPU; this is a MIG slice)" if "MIG" in device.name else ""
+    return float(peak), f"rules/gpus.toml {model.model}: {what}{slice_note}"
+
+
+def annotate(results: BenchResults, tables: RuleTables, facts: Facts | None = None) -> BenchResults:
+    """*results* with every measurement's peak, efficiency and peak source filled in (idempotent)."""
+    devices = []
+    for device in results.devices:
+        ms = []
+        for m in device.measurements:
+            peak, source = peak_for(device, m, tables, facts)
+            if isinstance(peak, Unavailable):
+                eff: float | Unavailable = peak
+            elif isinstance(m.value, Unavailable):
+                eff = m.value
+            else:
+                eff = m.value / peak if peak > 0 else Unavailable(probe=PROBE, reason="the peak is zero")
+            ms.append(dataclasses.replace(m, peak=peak, efficiency=eff, peak_source=source))
+        devices.append(dataclasses.replace(device, measurements=tuple(ms)))
+    return dataclasses.replace(results, devices=tuple(devices))
+
+
+# --------------------------------------------------------------------------------------- checks
+
+
+def bench_checks() -> tuple[type[Check], ...]:
+    """The bench check classes (imported lazily: checks/bench.py imports this module)."""
+    from cudadoctor.checks.bench import CHECKS
+
+    return CHECKS
+
+
+def bench_outcomes(
+    results: BenchResults | None,
+    facts: Facts,
+    tables: RuleTables,
+    *,
+    thresholds: Thresholds | None = None,
+    checks: Sequence[type[Check]] | None = None,
+) -> tuple[Outcome, ...]:
+    """Run every bench check on *results* (None: the bench was not run); never raises for a check bug."""
+    annotated = annotate(results, tables, facts) if results is not None else None
+    if annotated is not None and thresholds is not None:
+        annotated = dataclasses.replace(annotated, thresholds=thresholds)
+    out = []
+    for cls in checks if checks is not None else bench_checks():
+        check = cls(annotated)  # type: ignore[call-arg]
+        try:
+            found = tuple(check.evaluate(facts, tables))
+        except SkipCheck as skip:
+            out.append(Outcome(code=cls.code, name=cls.name, status=Status.SKIPPED, reason=skip.reason))
+            continue
+        except Exception as e:  # noqa: BLE001 - a check that raises is a bug; report it, go on
+            out.append(Outcome(code=cls.code, name=cls.name, status=Status.ERROR,
+                               reason=f"internal error in check {cls.code}: {type(e).__name__}: {e}"))
+            continue
+        out.append(Outcome(code=cls.code, name=cls.name, status=Status.FOUND if found else Status.PASSED, findings=found))
+    return tuple(out)
+
+
+def bench_findings(results: BenchResults, facts: Facts, tables: RuleTables, thresholds: Thresholds | None = None) -> list[Finding]:
+    """Every finding the bench checks make of *results*, worst first."""
+    found = [f for o in bench_outcomes(results, facts, tables, thresholds=thresholds) for f in o.findings]
+    return sorted(found, key=lambda f: (-f.severity.rank, f.code))
+
+
+def attach_bench(report: Report, results: BenchResults, thresholds: Thresholds | None = None) -> Report:
+    """*report* with the bench outcomes in place of the engine's 'not run' skips, and the
+    annotated results under ``extras["bench"]``.
+
+    When the engine ran the bench checks (as skips), only those it selected (--select/--ignore)
+    are replaced; when it did not run any of them, all are appended.
+    """
+    from cudadoctor.checks import BY_CODE
+
+    annotated = annotate(results, report.tables, report.facts)
+    if thresholds is not None:
+        annotated = dataclasses.replace(annotated, thresholds=thresholds)
+    new = {o.code: o for o in bench_outcomes(annotated, report.facts, report.tables)}
+    registered = any(code in BY_CODE for code in new)
+    selected = any(o.code in new for o in report.outcomes)
+    if registered and selected:
+        outcomes = tuple(new.get(o.code, o) for o in report.outcomes)
+    else:
+        outcomes = report.outcomes + tuple(new.values())
+    return dataclasses.replace(report, outcomes=outcomes, extras={**report.extras, "bench": annotated})
