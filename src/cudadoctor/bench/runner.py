@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from importlib import resources, util
 from typing import Any
 
+from cudadoctor.childrecords import ChildRecords
+from cudadoctor.childrecords import parse_records as parse_child_records
 from cudadoctor._util import child_env, describe_returncode, run_command
 from cudadoctor.bench.results import (
     BenchResults,
@@ -197,46 +199,13 @@ def overall_status(devices: Iterable[DeviceResult], python: str) -> tuple[str, s
 # --------------------------------------------------------------------------------------- parsing
 
 
-@dataclass(frozen=True, slots=True)
-class Records:
-    """The child's record lines, by stage; measurements in order."""
-
-    stages: dict[str, dict[str, Any]]
-    measurements: list[dict[str, Any]]
-    last_begun: str
-    done: bool
-    bad_lines: int
+#: The bench child's records (shared protocol with the torch probe).
+Records = ChildRecords
 
 
 def parse_records(stdout: str) -> Records:
-    """Pick the child's marker lines out of *stdout*; anything else is ignored."""
-    stages: dict[str, dict[str, Any]] = {}
-    measurements: list[dict[str, Any]] = []
-    last = ""
-    done = False
-    bad = 0
-    for line in stdout.splitlines():
-        start = line.find(MARKER)
-        if start < 0:
-            continue
-        try:
-            record = json.loads(line[start + len(MARKER):])
-        except ValueError:
-            bad += 1
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("stage"), str):
-            bad += 1
-            continue
-        name = record["stage"]
-        if name == "begin":
-            last = str(record.get("name", ""))
-        elif name == "done":
-            done = True
-        elif name == "measurement" and isinstance(record.get("value"), dict):
-            measurements.append(record["value"])
-        else:
-            stages[name] = record
-    return Records(stages, measurements, last, done, bad)
+    """Pick the bench child's marker lines out of *stdout*; anything else is ignored."""
+    return parse_child_records(stdout, MARKER)
 
 
 def tail(stderr: str, limit: int = STDERR_TAIL_CHARS) -> str:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor._util import CommandResult, child_env, describe_returncode, run_command
+from cudadoctor.childrecords import ChildRecords
+from cudadoctor.childrecords import parse_records as parse_child_records
 from cudadoctor.facts import Distribution, LoadedLibrary, TorchDevice, TorchFacts, Unavailable
 from cudadoctor.probes.base import ProbeContext
 
@@ -119,43 +119,9 @@ def read_torch_child(
 # parsing (pure)
 
 
-@dataclass(frozen=True, slots=True)
-class ChildRecords:
-    """The records a child run left, by stage, plus where it stopped."""
-
-    stages: dict[str, dict[str, Any]]  #: last record of each completed stage
-    last_begun: str  #: the stage announced last ("" when none)
-    done: bool  #: the child reached its end
-    bad_lines: int  #: marker lines whose JSON did not parse
-
-
 def parse_records(stdout: str | Iterable[str]) -> ChildRecords:
-    """Pick the child's marker lines out of *stdout*; anything else on it is ignored."""
-    lines = stdout.splitlines() if isinstance(stdout, str) else list(stdout)
-    stages: dict[str, dict[str, Any]] = {}
-    last_begun = ""
-    done = False
-    bad = 0
-    for line in lines:
-        start = line.find(MARKER)
-        if start < 0:
-            continue
-        try:
-            record = json.loads(line[start + len(MARKER):])
-        except ValueError:
-            bad += 1
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("stage"), str):
-            bad += 1
-            continue
-        name = record["stage"]
-        if name == "begin":
-            last_begun = str(record.get("name", ""))
-        elif name == "done":
-            done = True
-        else:
-            stages[name] = record
-    return ChildRecords(stages=stages, last_begun=last_begun, done=done, bad_lines=bad)
+    """Pick the torch child's marker lines out of *stdout*; anything else on it is ignored."""
+    return parse_child_records(stdout, MARKER)
 
 
 def parse_child_output(

@@ -1,0 +1,56 @@
+"""The record protocol of cudadoctor's child scripts: marker-prefixed JSON lines on stdout.
+
+Children (the torch probe, the benchmark) write one JSON object per line after a unique marker, so
+whatever else torch or CUDA prints on stdout cannot corrupt the result, and a child that dies
+mid-way still leaves every stage it finished.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRecords:
+    """The records a child run left, by stage, plus where it stopped."""
+
+    stages: dict[str, dict[str, Any]]  #: last record of each completed stage
+    last_begun: str  #: the stage announced last ("" when none)
+    done: bool  #: the child reached its end
+    bad_lines: int  #: marker lines whose JSON did not parse
+    measurements: list[dict[str, Any]] = field(default_factory=list)  #: "measurement" records, in order
+
+
+def parse_records(stdout: str | Iterable[str], marker: str) -> ChildRecords:
+    """Pick the *marker* lines out of *stdout*; anything else on it is ignored."""
+    lines = stdout.splitlines() if isinstance(stdout, str) else list(stdout)
+    stages: dict[str, dict[str, Any]] = {}
+    measurements: list[dict[str, Any]] = []
+    last_begun = ""
+    done = False
+    bad = 0
+    for line in lines:
+        start = line.find(marker)
+        if start < 0:
+            continue
+        try:
+            record = json.loads(line[start + len(marker):])
+        except ValueError:
+            bad += 1
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("stage"), str):
+            bad += 1
+            continue
+        name = record["stage"]
+        if name == "begin":
+            last_begun = str(record.get("name", ""))
+        elif name == "done":
+            done = True
+        elif name == "measurement" and isinstance(record.get("value"), dict):
+            measurements.append(record["value"])
+        else:
+            stages[name] = record
+    return ChildRecords(stages=stages, last_begun=last_begun, done=done, bad_lines=bad, measurements=measurements)
