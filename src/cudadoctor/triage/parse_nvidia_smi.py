@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from cudadoctor.facts import GpuFacts, GpuProcess, MigDevice, Unavailable
+from cudadoctor.facts import GpuFacts, GpuProcess, MigDevice
 from cudadoctor.triage.parse_common import gpu_capability, int_or_none, lenient_version, missing
 
 if TYPE_CHECKING:
