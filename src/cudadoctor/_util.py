@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
@@ -60,6 +61,7 @@ def run_command(
         errors="replace",
         start_new_session=True,  # so a timeout can kill the whole process group
     )
+    _register_child(proc)
     try:
         out, err = proc.communicate(input=input_text, timeout=timeout)
         return CommandResult(proc.returncode, out, err, False)
@@ -70,6 +72,61 @@ def run_command(
         except subprocess.TimeoutExpired:  # pragma: no cover - a child ignoring SIGKILL
             out, err = "", ""
         return CommandResult(None, out or "", err or "", True)
+    finally:
+        _unregister_child(proc)
+
+
+# --------------------------------------------------------------------------------------------
+# the registry of running children, so a global deadline can end them all
+
+_CHILDREN_LOCK = threading.Lock()
+#: pid -> Popen of every child run_command is waiting for (each leads its own process group).
+_CHILDREN: dict[int, subprocess.Popen[str]] = {}
+#: Set by kill_children(block_new=True): a child started afterwards is killed at once.
+_CHILDREN_BLOCKED = False
+
+
+def _register_child(proc: subprocess.Popen[str]) -> None:
+    with _CHILDREN_LOCK:
+        if not _CHILDREN_BLOCKED:
+            _CHILDREN[proc.pid] = proc
+            return
+    # NOTE: a deadline fired between Popen and here; this child must not outlive the process.
+    _kill_group(proc)
+
+
+def _unregister_child(proc: subprocess.Popen[str]) -> None:
+    with _CHILDREN_LOCK:
+        _CHILDREN.pop(proc.pid, None)
+
+
+def running_children() -> list[int]:
+    """Process ids of the children run_command is currently waiting for."""
+    with _CHILDREN_LOCK:
+        return sorted(_CHILDREN)
+
+
+def kill_children(*, block_new: bool = True) -> list[int]:
+    """SIGKILL the process group of every running child; returns their pids.
+
+    Used when a global deadline fires (``healthcheck --timeout``): the threads waiting in
+    run_command are abandoned, so their children must not be left running. With *block_new*,
+    a child started after this call is killed as soon as it starts (until allow_children()).
+    """
+    global _CHILDREN_BLOCKED
+    with _CHILDREN_LOCK:
+        _CHILDREN_BLOCKED = _CHILDREN_BLOCKED or block_new
+        procs = list(_CHILDREN.values())
+    for proc in procs:
+        _kill_group(proc)
+    return [proc.pid for proc in procs]
+
+
+def allow_children() -> None:
+    """Undo kill_children(block_new=True): children may be started again (for in-process callers)."""
+    global _CHILDREN_BLOCKED
+    with _CHILDREN_LOCK:
+        _CHILDREN_BLOCKED = False
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

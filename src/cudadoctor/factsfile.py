@@ -17,7 +17,7 @@ from typing import Any, Literal, Union
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor.errors import FactsFileError
-from cudadoctor.facts import FACTS_SCHEMA_VERSION, Facts, Unavailable
+from cudadoctor.facts import AREAS, FACTS_SCHEMA_VERSION, Facts, Unavailable
 
 #: Marks a saved facts document, so an unrelated JSON file fails with a clear message.
 FACTS_KIND = "cudadoctor-facts"
@@ -63,6 +63,22 @@ def facts_from_dict(data: Any, *, origin: str = "facts") -> Facts:
         return _decode(body, Facts, "")
     except _DecodeError as e:
         raise FactsFileError(f"{origin}: {e.path or '<root>'}: {e.message}") from None
+
+
+def encode_area(value: Any) -> Any:
+    """Encode one fact area (e.g. a TorchFacts or an Unavailable) as plain JSON data."""
+    return encode(value)
+
+
+def decode_area(name: str, data: Any, *, origin: str = "facts") -> Any:
+    """Decode and validate one fact area *name* (see facts.AREAS); raise FactsFileError naming the bad path."""
+    if name not in AREAS:
+        raise FactsFileError(f"{origin}: {name!r} is not a fact area")
+    hint = _hints(Facts)[name]
+    try:
+        return _decode(data, hint, name)
+    except _DecodeError as e:
+        raise FactsFileError(f"{origin}: {e.path or name}: {e.message}") from None
 
 
 def save_facts(facts: Facts, path: Path) -> None:

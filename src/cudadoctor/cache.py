@@ -1,0 +1,353 @@
+"""The healthcheck's cache of slow facts (torch, cuda_libs, toolkit), keyed by everything they depend on.
+
+An entry is one JSON file per fact area and key. The *key* holds what is known before probing
+(the inspected interpreter and its mtime, the environment variables the probe reads, the
+driver state torch saw, cudadoctor's version); the entry also records *dependencies*: files
+and directories the probe's answer came from (torch's install directory, every directory the
+library scan listed, /etc/ld.so.cache, nvcc, gcc), each with its stat signature. An entry is
+used only when the key is equal and every dependency's signature is unchanged; anything
+else (a changed file, a corrupt, partial or foreign file, a file owned by someone else) is a
+miss, and the fresh answer replaces the file atomically (temp file + os.replace).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cudadoctor import __version__
+from cudadoctor.facts import (
+    FACTS_SCHEMA_VERSION,
+    CudaLibsFacts,
+    DriverFacts,
+    ToolkitFacts,
+    TorchFacts,
+    Unavailable,
+)
+
+#: Marks a cache entry, so any other JSON file in the directory is ignored.
+CACHE_KIND = "cudadoctor-healthcheck-cache"
+#: Bumped whenever the entry layout or the meaning of a key changes.
+CACHE_SCHEMA = 1
+#: Fact areas the healthcheck caches (everything else is read live on every run).
+SLOW_AREAS: tuple[str, ...] = ("cuda_libs", "toolkit", "torch")
+#: Entries kept per area: a few interpreters or environments may alternate on one machine.
+KEEP_PER_AREA = 8
+#: The dynamic loader's cache; a new library (ldconfig) changes it.
+LD_SO_CACHE = "/etc/ld.so.cache"
+
+#: Environment variables each slow probe's answer depends on (they are part of the key).
+KEY_VARIABLES: Mapping[str, tuple[str, ...]] = {
+    # NOTE: torch's device list honours CUDA_VISIBLE_DEVICES / CUDA_DEVICE_ORDER, and the NVIDIA
+    # container runtime reads NVIDIA_VISIBLE_DEVICES; the loader reads LD_LIBRARY_PATH/LD_PRELOAD;
+    # the interpreter's sys.path depends on PYTHONPATH, PYTHONHOME, user site (HOME).
+    "torch": (
+        "LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONSAFEPATH",
+        "HOME", "CONDA_PREFIX", "VIRTUAL_ENV", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES",
+        "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+        "PYTORCH_NVML_BASED_CUDA_CHECK", "CUDA_MODULE_LOADING",
+    ),
+    "cuda_libs": (
+        "LD_LIBRARY_PATH", "LD_PRELOAD", "CUDA_HOME", "CUDA_PATH", "CONDA_PREFIX", "PATH", "PYTHONPATH",
+        "PYTHONHOME", "PYTHONNOUSERSITE", "HOME",
+    ),
+    "toolkit": ("CUDA_HOME", "CUDA_PATH", "CONDA_PREFIX", "PATH"),
+}
+
+
+def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    """$XDG_CACHE_HOME/cudadoctor, else ~/.cache/cudadoctor (the XDG base directory rule)."""
+    # NOTE: https://specifications.freedesktop.org/basedir-spec/latest/ - a relative
+    # XDG_CACHE_HOME is invalid and must be ignored.
+    xdg = environ.get("XDG_CACHE_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "cudadoctor"
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return Path(home) / ".cache" / "cudadoctor"
+
+
+# --------------------------------------------------------------------------------------------
+# keys and dependencies (pure, apart from stat)
+
+
+def signature(path: str) -> list[int] | None:
+    """Stat signature of *path* (following symlinks): [mtime_ns, ctime_ns, inode, size], or None if absent.
+
+    ctime cannot be set back by tools that preserve mtimes, and a replaced file has a new inode.
+    """
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_size]
+
+
+def snapshot(paths: Iterable[str]) -> dict[str, list[int] | None]:
+    """Signatures of *paths* (absolute paths only; duplicates once)."""
+    return {p: signature(p) for p in dict.fromkeys(p for p in paths if p and os.path.isabs(p))}
+
+
+def driver_fingerprint(driver: DriverFacts | Unavailable) -> dict[str, Any]:
+    """The live driver state torch's answer depends on (is_available, device list).
+
+    When the driver recovers, is upgraded, or a GPU disappears, torch is probed again.
+    """
+    if isinstance(driver, Unavailable):
+        return {"unavailable": driver.probe}
+    return {
+        "nvml_status": driver.nvml_status,
+        "driver_version": str(driver.driver_version) if not isinstance(driver.driver_version, Unavailable) else None,
+        "kernel_module": str(driver.kernel_module_version)
+        if not isinstance(driver.kernel_module_version, Unavailable) else None,
+        "libcuda_path": driver.libcuda_path if isinstance(driver.libcuda_path, str) else None,
+        "cu_init": driver.cu_init_result if isinstance(driver.cu_init_result, int) else None,
+        "cu_devices": driver.cu_device_count if isinstance(driver.cu_device_count, int) else None,
+        "gpus": [[g.uuid, [m.uuid for m in g.mig_devices]] for g in driver.gpus],
+    }
+
+
+def area_key(
+    area: str,
+    *,
+    python: str,
+    environ: Mapping[str, str],
+    cwd: str = "",
+    driver: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything known before probing that *area*'s answer depends on, as JSON data."""
+    real = os.path.realpath(python)
+    key: dict[str, Any] = {
+        "area": area,
+        "cudadoctor": __version__,
+        "facts_schema": FACTS_SCHEMA_VERSION,
+        # NOTE: the library scan's children run in the doctor's own interpreter.
+        "doctor_python": [os.path.realpath(sys.executable), sys.version],
+        "env": {name: environ.get(name) for name in KEY_VARIABLES[area]},
+    }
+    if area in ("torch", "cuda_libs"):
+        key["python"] = [real, signature(real)]
+    if area == "torch":
+        # NOTE: `python -c` puts the working directory first on sys.path: a ./torch there wins.
+        key["cwd"] = cwd
+        key["driver"] = dict(driver or {})
+    return key
+
+
+def dependency_paths(
+    area: str,
+    value: Any,
+    *,
+    environ: Mapping[str, str],
+    sys_path: Sequence[str] = (),
+) -> list[str]:
+    """Files and directories *value* (the area's fresh facts) was read from, to re-stat on each use."""
+    paths: list[str] = [LD_SO_CACHE]
+    site_dirs = [p for p in sys_path if p and os.path.isabs(p)]
+    if area == "torch" and isinstance(value, TorchFacts):
+        # A pip install/uninstall changes the site-packages directories; an upgrade replaces torch/.
+        paths += site_dirs
+        if isinstance(value.location, str):
+            paths += [value.location, os.path.dirname(value.location),
+                      os.path.join(value.location, "version.py"), os.path.join(value.location, "lib")]
+        if not isinstance(value.loaded_libraries, Unavailable):
+            paths += [lib.path for lib in value.loaded_libraries]
+    elif area == "cuda_libs" and isinstance(value, CudaLibsFacts):
+        paths += list(value.searched)
+        paths += [p for c in value.copies for p in (c.path, c.real_path)]
+        paths += list(value.libcuda_files)
+        paths += [r.path for r in value.resolved if isinstance(r.path, str)]
+        # Directories whose appearance would add copies: a new /usr/local/cuda-X, CUDA_HOME, pip wheels.
+        paths += ["/usr/local", *value.ld_library_path]
+        paths += [d for d in environ.get("LD_LIBRARY_PATH", "").split(":") if d]
+        paths += [environ[k] for k in ("CUDA_HOME", "CUDA_PATH", "CONDA_PREFIX") if environ.get(k)]
+        paths += site_dirs + [os.path.join(s, "nvidia") for s in site_dirs]
+    elif area == "toolkit" and isinstance(value, ToolkitFacts):
+        for p in (value.cuda_home, value.nvcc_path, value.gcc_path):
+            if isinstance(p, str):
+                paths.append(p)
+        if isinstance(value.cuda_home, str):
+            paths += [os.path.join(value.cuda_home, "version.json"), os.path.join(value.cuda_home, "version.txt")]
+        paths += ["/usr/local/cuda"]
+        # A new nvcc or gcc earlier on PATH changes which one is used.
+        paths += [d for d in environ.get("PATH", "").split(os.pathsep) if d]
+    return paths
+
+
+def cacheable(area: str, value: Any) -> bool:
+    """Whether a fresh answer may be reused: failures that may be transient never are."""
+    if isinstance(value, Unavailable):
+        return False
+    if area == "torch" and isinstance(value, TorchFacts):
+        # NOTE: a timeout or a crash during `import torch` may be load or a sick GPU: try again next time.
+        return value.status in ("ok", "not-installed", "import-failed")
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# the directory
+
+
+def fallback_dirs() -> list[Path]:
+    """Where to cache when the default directory is unusable (read-only root fs, HOME=/): a private
+    directory in the temporary directory, named for this user."""
+    return [Path(tempfile.gettempdir()) / f"cudadoctor-{os.geteuid()}"]
+
+
+def _usable(directory: Path, *, private: bool) -> str:
+    """Why *directory* cannot hold the cache ("" when it can); creates it 0700 if missing.
+
+    A *private* (shared-parent) directory must also be ours and not writable by others, so that
+    nobody else can plant or swap entries.
+    """
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.stat(directory)
+    except OSError as e:
+        return str(e.strerror or e)
+    if not stat.S_ISDIR(st.st_mode):
+        return "not a directory"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "not writable"
+    if private and (st.st_uid != os.geteuid() or st.st_mode & 0o022):
+        return "owned by another user or writable by others"
+    return ""
+
+
+class FactsCache:
+    """A directory of cache entries; every failure to read or write is a miss, never an error."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self.note = "" if directory is not None else "cache disabled"  #: why the cache is not used
+
+    @classmethod
+    def open(cls, directory: Path | None, *, fallbacks: Sequence[Path] = ()) -> FactsCache:
+        """The cache at *directory* (created 0700 if missing), else the first usable *fallbacks*,
+        else a disabled one (the healthcheck then probes everything: slower, never unhealthy)."""
+        if directory is None:
+            return cls(None)
+        notes: list[str] = []
+        for candidate in (directory, *fallbacks):
+            why = _usable(candidate, private=candidate != directory)
+            if not why:
+                cache = cls(candidate)
+                cache.note = "; ".join(notes)
+                return cache
+            notes.append(f"cache directory {candidate} unusable ({why})")
+        cache = cls(None)
+        cache.note = "; ".join(notes) + "; running without cache"
+        return cache
+
+    @property
+    def enabled(self) -> bool:
+        """Whether entries are read and written."""
+        return self.directory is not None
+
+    def path_for(self, area: str, key: Mapping[str, Any]) -> Path:
+        """The entry file for *area* and *key*."""
+        assert self.directory is not None
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:24]
+        return self.directory / f"{area}-{digest}.json"
+
+    def load(self, area: str, key: Mapping[str, Any]) -> tuple[Any | None, str]:
+        """(facts, "") on a hit; (None, why) on a miss."""
+        if self.directory is None:
+            return None, self.note
+        path = self.path_for(area, key)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            return None, "no entry"
+        except OSError as e:
+            return None, f"unreadable entry ({e.strerror or e})"
+        try:
+            st = os.fstat(fd)
+            # NOTE: a shared or world-writable cache directory must not let another user plant facts.
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                return None, "entry not a regular file owned by this user"
+            with os.fdopen(fd, "rb") as f:
+                fd = -1
+                raw = f.read(16 << 20)
+        except OSError as e:
+            return None, f"unreadable entry ({e.strerror or e})"
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        return self._validate(area, key, raw)
+
+    def _validate(self, area: str, key: Mapping[str, Any], raw: bytes) -> tuple[Any | None, str]:
+        from cudadoctor.errors import FactsFileError
+        from cudadoctor.factsfile import decode_area
+
+        try:
+            entry = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return None, "corrupt entry (not JSON)"
+        if not isinstance(entry, dict) or entry.get("kind") != CACHE_KIND or entry.get("schema") != CACHE_SCHEMA:
+            return None, "foreign entry (not a cudadoctor cache entry of this schema)"
+        if entry.get("area") != area or entry.get("key") != json.loads(json.dumps(key)):
+            return None, "key changed"
+        deps = entry.get("deps")
+        if not isinstance(deps, dict):
+            return None, "corrupt entry (no dependencies)"
+        for path, sig in deps.items():
+            if signature(path) != sig:
+                return None, f"{path} changed"
+        try:
+            return decode_area(area, entry.get("facts"), origin=str(self.path_for(area, key))), ""
+        except FactsFileError as e:
+            return None, f"corrupt entry ({e})"
+
+    def store(self, area: str, key: Mapping[str, Any], value: Any, deps: Iterable[str]) -> bool:
+        """Write an entry atomically (temp file in the same directory, then os.replace); False on failure."""
+        if self.directory is None:
+            return False
+        from cudadoctor.factsfile import encode_area
+
+        entry = {
+            "kind": CACHE_KIND,
+            "schema": CACHE_SCHEMA,
+            "area": area,
+            "key": key,
+            "deps": snapshot(deps),
+            "facts": encode_area(value),
+        }
+        path = self.path_for(area, key)
+        tmp = ""
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.directory)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(entry, f, separators=(",", ":"))
+            os.replace(tmp, path)
+            tmp = ""
+        except (OSError, TypeError, ValueError) as e:
+            self.note = f"could not write {path}: {getattr(e, 'strerror', None) or e}"
+            return False
+        finally:
+            if tmp:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        self._prune(area)
+        return True
+
+    def _prune(self, area: str) -> None:
+        """Keep the KEEP_PER_AREA newest entries of *area* (old interpreters and environments go)."""
+        assert self.directory is not None
+        try:
+            entries = [p for p in self.directory.iterdir() if p.name.startswith(f"{area}-") and p.suffix == ".json"]
+            if len(entries) <= KEEP_PER_AREA:
+                return
+            entries.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
+            for old in entries[KEEP_PER_AREA:]:
+                old.unlink()
+        except OSError:
+            pass

@@ -1,0 +1,668 @@
+"""`cudadoctor healthcheck`: exit 0 healthy or 1 unhealthy, one line, fast, bounded by a global deadline.
+
+Built for Docker ``HEALTHCHECK`` and Kubernetes probes, where any exit code but 0 and 1 is
+wrong (Docker reserves 2), a hang is the worst outcome, and the check runs every few seconds:
+
+* the entry point :func:`main_fast` imports neither typer, rich, pydantic nor torch (the CLI calls
+  it before importing typer);
+* the live driver probe's children (NVML, libcuda) start first, and everything else is imported
+  while they run;
+* host, env, container and driver facts are read live on every run; the slow facts (torch, the
+  CUDA library scan, the toolkit) come from a cache keyed by what they depend on (cache.py);
+* only the checks marked ``fast`` run, then the policy (policy.py) decides what is fatal;
+* a global ``--timeout`` bounds everything: on expiry every child process group is killed and
+  the process exits 1 at once.
+
+Test hooks: ``--facts FILE`` judges a saved facts file instead of probing, and ``main_fast``'s
+``facts_provider`` argument supplies Facts from a function (used by the deadline tests).
+``--debug-modules`` (hidden) prints the imported module names to stderr as JSON.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    import typer
+
+    from cudadoctor._util import CommandResult
+    from cudadoctor.facts import DriverFacts, Facts, Unavailable
+    from cudadoctor.policy import Reason
+
+EXIT_HEALTHY = 0
+EXIT_UNHEALTHY = 1
+DEFAULT_TIMEOUT = 10.0
+PROG = "cudadoctor healthcheck"
+#: Longest reason text in the one-line summary (Docker keeps 4 KiB of probe output).
+HEADLINE_CHARS = 200
+#: Share of --timeout the driver children get: their own watchdog then reports a hung NVML
+#: call by name (a finding) before the global deadline turns it into a bare timeout.
+DRIVER_SHARE = 0.75
+#: Seconds the deadline waits for killed children to be reaped before the process exits.
+REAP_GRACE = 0.5
+
+
+class _UsageError(Exception):
+    """Bad command-line input: exit 1 with the message (never argparse's exit 2)."""
+
+
+class _EarlyExit(Exception):
+    """--help printed its text: exit with this code (0)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _argument_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        # NOTE: argparse exits 2 on bad usage; Docker reserves 2, the contract is 0 or 1.
+        def error(self, message: str) -> Any:  # type: ignore[override]
+            raise _UsageError(message)
+
+        def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+            if message:
+                sys.stderr.write(message)
+            raise _EarlyExit(EXIT_HEALTHY if status == 0 else EXIT_UNHEALTHY)
+
+    env = os.environ.get
+    p = Parser(
+        prog=PROG,
+        description="Exit 0 if this machine is healthy for GPU work, 1 if not (nothing else, ever); "
+        "prints one line. For Docker HEALTHCHECK and Kubernetes liveness/readiness probes.",
+        allow_abbrev=False,
+    )
+    p.add_argument("--format", "-f", default=env("CUDADOCTOR_FORMAT") or "text",
+                   help="text (one line) or json (one JSON object) [CUDADOCTOR_FORMAT]")
+    p.add_argument("--policy", default=env("CUDADOCTOR_POLICY") or None, metavar="FILE",
+                   help="TOML policy saying what is fatal (default: the shipped policy) [CUDADOCTOR_POLICY]")
+    p.add_argument("--timeout", default=env("CUDADOCTOR_TIMEOUT") or str(DEFAULT_TIMEOUT), metavar="SECONDS",
+                   help=f"deadline for everything; on expiry: unhealthy (default {DEFAULT_TIMEOUT:g}) [CUDADOCTOR_TIMEOUT]")
+    p.add_argument("--python", default=env("CUDADOCTOR_PYTHON") or None, metavar="PATH",
+                   help="interpreter whose torch to inspect (default: this one) [CUDADOCTOR_PYTHON]")
+    p.add_argument("--cache-dir", default=env("CUDADOCTOR_CACHE_DIR") or None, metavar="DIR",
+                   help="where slow facts are cached (default: $XDG_CACHE_HOME/cudadoctor or "
+                   "~/.cache/cudadoctor) [CUDADOCTOR_CACHE_DIR]")
+    p.add_argument("--no-cache", action="store_true", default=_env_bool("CUDADOCTOR_NO_CACHE"),
+                   help="probe everything, read and write no cache [CUDADOCTOR_NO_CACHE]")
+    p.add_argument("--rules-dir", default=env("CUDADOCTOR_RULES_DIR") or None, metavar="DIR",
+                   help="use the rule tables in this directory [CUDADOCTOR_RULES_DIR]")
+    p.add_argument("--facts", default=env("CUDADOCTOR_FACTS") or None, metavar="FILE",
+                   help="judge a saved facts file (check --save-facts) instead of probing [CUDADOCTOR_FACTS]")
+    p.add_argument("--debug-modules", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def _env_bool(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Parse and validate the options; raises _UsageError (exit 1) or _EarlyExit (--help)."""
+    opts = _argument_parser().parse_args(argv)
+    fmt = str(opts.format).strip().lower()
+    # NOTE: CUDADOCTOR_FORMAT is shared with `check`, whose terminal format is one line here.
+    if fmt not in ("text", "terminal", "json"):
+        raise _UsageError(f"--format must be text or json, got {opts.format!r}")
+    opts.format = "json" if fmt == "json" else "text"
+    try:
+        timeout = float(opts.timeout)
+    except ValueError:
+        raise _UsageError(f"--timeout must be a number of seconds, got {opts.timeout!r}") from None
+    if not (0 < timeout < 86400):
+        raise _UsageError(f"--timeout must be between 0 and 86400 seconds, got {opts.timeout!r}")
+    opts.timeout = timeout
+    if opts.python and not (os.path.isfile(opts.python) and os.access(opts.python, os.X_OK)):
+        raise _UsageError(f"--python {opts.python}: not an executable file")
+    return opts
+
+
+# --------------------------------------------------------------------------------------------
+# the driver probe's children, started before anything else is imported
+
+
+class DriverChildren:
+    """The driver probe's two children (NVML, libcuda), started at once and parsed later.
+
+    Mirrors cudadoctor.probes.driver.run_children, split in two so the children run while this
+    process imports the checks (tests compare both paths' facts on the same machine).
+    """
+
+    MODES = ("nvml", "libcuda")
+
+    def __init__(self, timeout: float, on_done: Callable[[], None] | None = None) -> None:
+        self.timeout = timeout
+        # NOTE: the same formula as probes.driver.watchdog_seconds (a test keeps them equal); the
+        # child prints what it gathered before the parent's hard timeout.
+        self.watchdog = max(0.05, timeout - min(2.0, timeout * 0.25))
+        self.results: dict[str, CommandResult | OSError] = {}
+        self._threads: list[threading.Thread] = []
+        self._on_done = on_done
+        self._left = len(self.MODES)
+        self._lock = threading.Lock()
+
+    def start(self) -> DriverChildren:
+        """Spawn both children (each from its own thread, through run_command)."""
+        from cudadoctor._util import child_env
+
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "probes", "_driver_child.py")
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        # NOTE: time.monotonic() is CLOCK_MONOTONIC, shared with the child (see probes/driver.py).
+        deadline = f"{time.monotonic() + self.watchdog:.3f}"
+        env = child_env()
+        for mode in self.MODES:
+            argv = [sys.executable, "-c", source, mode, deadline]
+            thread = threading.Thread(target=self._run, args=(mode, argv, env), name=f"driver-{mode}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return self
+
+    def _run(self, mode: str, argv: list[str], env: dict[str, str]) -> None:
+        from cudadoctor._util import run_command
+
+        try:
+            # cwd "/" so a stray json.py or pynvml.py in the working directory cannot shadow ours.
+            self.results[mode] = run_command(argv, timeout=self.timeout, env=env, cwd="/")
+        except OSError as e:
+            self.results[mode] = e
+        finally:
+            with self._lock:
+                self._left -= 1
+                last = self._left == 0
+            if last and self._on_done:
+                self._on_done()
+
+    def facts(self) -> DriverFacts | Unavailable:
+        """Wait for both children and parse what they said (as probes.driver.probe_driver does)."""
+        from cudadoctor.probes import driver
+        from cudadoctor.probes.base import run_probe
+
+        def parse(_ctx: Any) -> DriverFacts:
+            for thread in self._threads:
+                thread.join()
+            docs = {
+                mode: driver.child_document(mode, self.results[mode], timeout=self.timeout, watchdog=self.watchdog)
+                for mode in self.MODES
+            }
+            return driver.parse_child_output(docs, proc_version=driver.read_proc_version(driver.PROC_VERSION_PATH))
+
+        return run_probe("driver", parse, None)[0]  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# one run, in a worker thread the deadline can abandon
+
+
+class Outcome:
+    """What the healthcheck decided, ready to print."""
+
+    def __init__(self, *, healthy: bool, summary: str, reasons: list[Reason] | None = None,
+                 notes: list[Reason] | None = None, gpus: int | None = None, driver: str | None = None,
+                 torch: str | None = None, cached: dict[str, bool] | None = None, seconds: float = 0.0,
+                 extra: dict[str, Any] | None = None) -> None:
+        self.healthy = healthy
+        self.summary = summary
+        self.reasons = reasons or []
+        self.notes = notes or []
+        self.gpus = gpus
+        self.driver = driver
+        self.torch = torch
+        self.cached = cached or {}
+        self.seconds = seconds
+        self.extra = extra or {}
+
+    @property
+    def exit_code(self) -> int:
+        """0 healthy, 1 unhealthy."""
+        return EXIT_HEALTHY if self.healthy else EXIT_UNHEALTHY
+
+    def line(self) -> str:
+        """The one-line text output."""
+        text = ("healthy: " if self.healthy else "unhealthy: ") + self.summary
+        return " ".join(text.split())
+
+    def to_json(self) -> dict[str, Any]:
+        """The --format json object."""
+        return {
+            "healthy": self.healthy,
+            "summary": self.line(),
+            "reasons": [self._reason_json(r) for r in self.reasons],
+            "notes": [self._reason_json(r) for r in self.notes],
+            "gpus": self.gpus,
+            "driver": self.driver,
+            "torch": self.torch,
+            "cached": self.cached,
+            "seconds": round(self.seconds, 3),
+            **self.extra,
+        }
+
+    @staticmethod
+    def _reason_json(reason: Any) -> dict[str, Any]:
+        return reason.to_json() if hasattr(reason, "to_json") else dict(reason)
+
+
+def failure(message: str, name: str, seconds: float, **extra: Any) -> Outcome:
+    """An unhealthy outcome for the tool's own failures (bad policy, bad facts file, timeout, crash)."""
+    return Outcome(
+        healthy=False,
+        summary=message,
+        reasons=[{"name": name, "severity": "error", "message": message}],  # type: ignore[list-item]
+        seconds=seconds,
+        extra=extra,
+    )
+
+
+class Run:
+    """The work of one healthcheck; ``stages`` says what is still running when the deadline fires."""
+
+    def __init__(self, opts: argparse.Namespace, started: float,
+                 facts_provider: Callable[[], Facts] | None = None) -> None:
+        self.opts = opts
+        self.started = started
+        self.facts_provider = facts_provider
+        self.outcome: Outcome | None = None
+        self.done = threading.Event()
+        self._stages: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.driver_children: DriverChildren | None = None
+
+    # -- bookkeeping
+
+    def begin(self, name: str) -> None:
+        """Mark *name* as running."""
+        with self._lock:
+            self._stages[name] = self._stages.get(name, 0) + 1
+
+    def end(self, name: str) -> None:
+        """Mark *name* as finished."""
+        with self._lock:
+            left = self._stages.get(name, 0) - 1
+            if left > 0:
+                self._stages[name] = left
+            else:
+                self._stages.pop(name, None)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Mark *name* as running for the duration of the block."""
+        self.begin(name)
+        try:
+            yield
+        finally:
+            self.end(name)
+
+    def running(self) -> list[str]:
+        """Stages still running, in the order they began."""
+        with self._lock:
+            return list(self._stages)
+
+    def elapsed(self) -> float:
+        """Seconds since the healthcheck started."""
+        return time.monotonic() - self.started
+
+    # -- the work
+
+    def start_driver(self) -> None:
+        """Start the live driver probe's children (first thing, before the imports)."""
+        if self.opts.facts or self.facts_provider is not None:
+            return
+        self.begin("driver probe")
+        self.driver_children = DriverChildren(
+            max(0.05, self.opts.timeout * DRIVER_SHARE), on_done=lambda: self.end("driver probe")
+        )
+        try:
+            self.driver_children.start()
+        except BaseException:
+            self.end("driver probe")
+            raise
+
+    def __call__(self) -> None:
+        try:
+            self.outcome = self.work()
+        except BaseException as e:  # noqa: BLE001 - the contract: any failure is "unhealthy", exit 1
+            if os.environ.get("CUDADOCTOR_DEBUG"):
+                import traceback
+
+                traceback.print_exc()
+            self.outcome = failure(f"internal error: {type(e).__name__}: {e}", "internal-error", self.elapsed())
+        finally:
+            self.done.set()
+
+    def work(self) -> Outcome:
+        """Probe (or replay), judge with the fast checks, apply the policy."""
+        from pathlib import Path
+
+        self.start_driver()
+        with self.stage("loading checks"):
+            from cudadoctor import engine
+            from cudadoctor.checks import CHECKS
+            from cudadoctor.errors import CudaDoctorError
+            from cudadoctor.policy import check_selectors, load_policy
+            from cudadoctor.tables import load_tables
+        try:
+            with self.stage("policy"):
+                policy = load_policy(Path(self.opts.policy) if self.opts.policy else None)
+                fast = [c for c in CHECKS if c.fast]
+                check_selectors(policy, (c.name for c in CHECKS), (c.code for c in CHECKS))
+            with self.stage("rule tables"):
+                tables = load_tables(Path(self.opts.rules_dir) if self.opts.rules_dir else None)
+            cached: dict[str, bool] = {}
+            extra: dict[str, Any] = {}
+            if self.opts.facts:
+                from cudadoctor.factsfile import load_facts
+
+                with self.stage("facts file"):
+                    facts = load_facts(Path(self.opts.facts))
+                source = "facts-file"
+            elif self.facts_provider is not None:
+                with self.stage("facts provider"):
+                    facts = self.facts_provider()
+                source = "probe"
+            else:
+                facts, cached, extra = self.probe()
+                source = "probe"
+        except CudaDoctorError as e:
+            return failure(str(e), "tool-error", self.elapsed())
+        with self.stage("checks"):
+            report = engine.evaluate(facts, tables, select=[c.code for c in fast], source=source)
+        return self.judge(report, policy, cached, extra)
+
+    def probe(self) -> tuple[Facts, dict[str, bool], dict[str, Any]]:
+        """Live facts every time, slow facts from the cache (probing and storing the misses)."""
+        import datetime as dt
+        from pathlib import Path
+
+        from cudadoctor import __version__
+        from cudadoctor.cache import (
+            SLOW_AREAS,
+            FactsCache,
+            area_key,
+            cacheable,
+            default_cache_dir,
+            dependency_paths,
+            driver_fingerprint,
+            fallback_dirs,
+        )
+        from cudadoctor.facts import Facts
+        from cudadoctor.probes import PROBES
+        from cudadoctor.probes.base import ProbeContext, run_probe
+
+        opts = self.opts
+        python = opts.python or sys.executable
+        # NOTE: the global deadline is the real bound; the children's own timeouts are a safety net.
+        ctx = ProbeContext(python=python, timeout=opts.timeout, torch_timeout=opts.timeout)
+        results: dict[str, Any] = {}
+        seconds: dict[str, float] = {}
+        for area in ("host", "env", "container"):
+            with self.stage(f"{area} probe"):
+                results[area], seconds[area] = run_probe(area, PROBES[area], ctx)
+
+        environ = dict(os.environ)
+        if opts.no_cache:
+            cache = FactsCache(None)
+            cache.note = "--no-cache"
+        else:
+            # An explicit directory is used or not at all; the default falls back to a private
+            # directory under /tmp (read-only root filesystems, HOME=/ in a pod).
+            cache = (FactsCache.open(Path(opts.cache_dir)) if opts.cache_dir
+                     else FactsCache.open(default_cache_dir(environ), fallbacks=fallback_dirs()))
+        misses: dict[str, str] = {}
+        sys_path: list[str] | None = None
+        sys_path_lock = threading.Lock()
+
+        def target_sys_path() -> list[str]:
+            nonlocal sys_path
+            with sys_path_lock:
+                if sys_path is None:
+                    from cudadoctor.probes.cuda_libs import read_sys_path
+
+                    sys_path = read_sys_path(python, opts.timeout, environ)
+                return sys_path
+
+        def slow(area: str, key: dict[str, Any]) -> None:
+            with self.stage(f"{area} probe"):
+                value, took = run_probe(area, PROBES[area], ctx)
+                results[area], seconds[area] = value, took
+                if not (cache.enabled and cacheable(area, value)):
+                    return
+                try:
+                    deps = dependency_paths(area, value, environ=environ,
+                                            sys_path=target_sys_path() if area in ("torch", "cuda_libs") else ())
+                    cache.store(area, key, value, deps)
+                except Exception as e:  # noqa: BLE001 - a cache that cannot be written is not a health problem
+                    cache.note = f"could not cache {area}: {type(e).__name__}: {e}"
+
+        threads: list[threading.Thread] = []
+
+        def lookup(area: str, key: dict[str, Any]) -> None:
+            value, why = cache.load(area, key)
+            if value is not None:
+                results[area], seconds[area] = value, 0.0
+                return
+            misses[area] = why
+            thread = threading.Thread(target=slow, args=(area, key), name=f"probe-{area}", daemon=True)
+            threads.append(thread)
+            thread.start()
+
+        for area in ("cuda_libs", "toolkit"):
+            lookup(area, area_key(area, python=python, environ=environ))
+        assert self.driver_children is not None
+        start = time.monotonic()
+        with self.stage("driver probe"):
+            results["driver"] = self.driver_children.facts()
+        seconds["driver"] = time.monotonic() - start
+        lookup("torch", area_key("torch", python=python, environ=environ, cwd=os.getcwd(),
+                                 driver=driver_fingerprint(results["driver"])))
+        for thread in threads:
+            thread.join()
+        cached = {area: area not in misses for area in SLOW_AREAS}
+        extra: dict[str, Any] = {"cache": {"directory": str(cache.directory) if cache.directory else None,
+                                           "misses": misses, **({"note": cache.note} if cache.note else {})}}
+        facts = Facts(
+            cudadoctor_version=__version__,
+            collected_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            probe_seconds={k: round(v, 4) for k, v in sorted(seconds.items())},
+            **results,
+        )
+        return facts, cached, extra
+
+    def judge(self, report: Any, policy: Any, cached: dict[str, bool], extra: dict[str, Any]) -> Outcome:
+        """Split findings into fatal reasons and notes, add the policy's requirements, summarise."""
+        from cudadoctor.checks import CHECKS
+        from cudadoctor.facts import DriverFacts, TorchFacts, Unavailable
+        from cudadoctor.policy import Reason, driver_text, evaluate_policy, is_fatal
+
+        order = {c.code: i for i, c in enumerate(CHECKS)}
+        findings = sorted(report.findings, key=lambda f: (-f.severity.rank, order.get(f.code, 0)))
+        reasons: list[Reason] = []
+        notes: list[Reason] = []
+        for f in findings:
+            reason = Reason(name=f.name, code=f.code, severity=f.severity.value, message=f.message)
+            (reasons if is_fatal(policy, name=f.name, code=f.code, severity=f.severity.value) else notes).append(reason)
+        facts = report.facts
+        drv = facts.driver
+        if isinstance(drv, Unavailable) and not reasons:
+            # NOTE: with no driver facts every driver check is skipped; silence is not health.
+            reasons.append(Reason(name="driver-probe-failed", severity="error", message=drv.reason))
+        reasons += evaluate_policy(policy, facts)
+        if report.errors:
+            extra = {**extra, "check_errors": [o.reason for o in report.errors]}
+        gpus = len(drv.gpus) if isinstance(drv, DriverFacts) else None
+        driver = driver_text(drv) if isinstance(drv, DriverFacts) else None
+        t = facts.torch
+        torch = str(t.version) if isinstance(t, TorchFacts) and not isinstance(t.version, Unavailable) else None
+        if reasons:
+            summary = _clip(reasons[0].headline) + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
+        else:
+            summary = _healthy_summary(gpus, driver, torch, t)
+            if notes:
+                summary += f" (warnings: {', '.join(dict.fromkeys(n.name for n in notes))})"
+        return Outcome(
+            healthy=not reasons, summary=summary, reasons=reasons, notes=notes, gpus=gpus, driver=driver,
+            torch=torch, cached=cached, seconds=self.elapsed(), extra={"policy": policy.source, **extra},
+        )
+
+
+def _healthy_summary(gpus: int | None, driver: str | None, torch: str | None, t: Any) -> str:
+    parts = [f"{gpus or 0} GPU{'' if gpus == 1 else 's'}", f"driver {driver}" if driver else "no driver"]
+    if torch:
+        parts.append(f"torch {torch}")
+    elif getattr(t, "status", "") == "not-installed":
+        parts.append("torch not installed")
+    else:
+        parts.append("torch unknown")
+    return ", ".join(parts)
+
+
+def _clip(text: str, limit: int = HEADLINE_CHARS) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + " …"
+
+
+# --------------------------------------------------------------------------------------------
+# entry points
+
+
+def _emit(outcome: Outcome, fmt: str) -> None:
+    if fmt == "json":
+        import json
+
+        text = json.dumps(outcome.to_json(), ensure_ascii=False)
+    else:
+        text = outcome.line()
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except (OSError, ValueError):  # stdout closed (a probe that stopped reading): the exit code still counts
+        pass
+
+
+def _finish(code: int, opts: Any) -> int:
+    if getattr(opts, "debug_modules", False):
+        import json
+
+        sys.stderr.write("modules: " + json.dumps(sorted(sys.modules)) + "\n")
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return code
+
+
+def main_fast(
+    argv: list[str],
+    *,
+    facts_provider: Callable[[], Facts] | None = None,
+    hard_exit: bool = True,
+) -> int:
+    """Run the healthcheck; return 0 (healthy) or 1 (unhealthy). Imports no typer, rich or torch.
+
+    *facts_provider* replaces probing (test hook). With *hard_exit* (the CLI), a deadline that
+    fires ends the process with os._exit(1) after printing, since abandoned threads may be stuck
+    in a child or a driver call; without it (in-process callers) the call returns 1.
+    """
+    started = time.monotonic()
+    fmt = "json" if _wants_json(argv) else "text"
+    try:
+        opts = parse_args(argv)
+    except _EarlyExit as e:
+        return e.code
+    except _UsageError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        _emit(failure(f"bad usage: {e}", "usage-error", time.monotonic() - started), fmt)
+        return EXIT_UNHEALTHY
+    run = Run(opts, started, facts_provider)
+    try:
+        # NOTE: the worker starts the driver children before its heavy imports, so they overlap.
+        worker = threading.Thread(target=run, name="healthcheck", daemon=True)
+        worker.start()
+        finished = run.done.wait(max(0.0, opts.timeout - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        finished, interrupted = False, True
+    else:
+        interrupted = False
+    if finished and run.outcome is not None:
+        outcome = run.outcome
+        if outcome.reasons and _is_tool_failure(outcome):
+            sys.stderr.write(f"{PROG}: error: {outcome.summary}\n")
+        _emit(outcome, opts.format)
+        if hard_exit and run.running():
+            # An early answer (a bad policy) left the driver children running: end them with us.
+            from cudadoctor._util import kill_children
+
+            kill_children(block_new=True)
+        return _finish(outcome.exit_code, opts)
+    # The deadline fired: nothing may outlive us, and nobody waits for the stuck threads.
+    still = run.running()
+    from cudadoctor._util import kill_children, running_children
+
+    kill_children(block_new=True)
+    # NOTE: the threads waiting on the killed children reap them as they return; a moment's
+    # grace keeps them from becoming zombies under a PID 1 that never reaps (no tini in the image).
+    grace = time.monotonic() + REAP_GRACE
+    while running_children() and time.monotonic() < grace:
+        time.sleep(0.01)
+    message = "healthcheck interrupted" if interrupted else f"healthcheck timed out after {opts.timeout:g} s"
+    message += f" (still running: {', '.join(still)})" if still else ""
+    outcome = failure(message, "interrupted" if interrupted else "timeout", time.monotonic() - started,
+                      still_running=still)
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+    _emit(outcome, opts.format)
+    code = _finish(EXIT_UNHEALTHY, opts)
+    if hard_exit:
+        os._exit(code)
+    return code
+
+
+#: Reason names of the tool's own failures (reported on stderr too; findings are not).
+TOOL_FAILURES = frozenset({"usage-error", "tool-error", "timeout", "interrupted", "internal-error"})
+
+
+def _is_tool_failure(outcome: Outcome) -> bool:
+    first = outcome.reasons[0]
+    name = first.get("name") if isinstance(first, dict) else getattr(first, "name", "")
+    return name in TOOL_FAILURES
+
+
+def _wants_json(argv: list[str]) -> bool:
+    """Whether the output should be JSON even when the options fail to parse."""
+    for i, arg in enumerate(argv):
+        if arg in ("--format", "-f") and i + 1 < len(argv):
+            return argv[i + 1].strip().lower() == "json"
+        if arg.startswith("--format="):
+            return arg.split("=", 1)[1].strip().lower() == "json"
+    return os.environ.get("CUDADOCTOR_FORMAT", "").strip().lower() == "json"
+
+
+def register(app: typer.Typer) -> None:
+    """Add `healthcheck` to the typer CLI; its options are parsed by main_fast (one code path)."""
+    import typer
+
+    def healthcheck(ctx: typer.Context) -> None:
+        """Exit 0 if this machine is healthy, 1 if not; see `cudadoctor healthcheck --help`."""
+        raise typer.Exit(main_fast(list(ctx.args)))
+
+    # NOTE: typer evaluates annotations in this module's globals, where typer is not imported
+    # (it must stay out of main_fast's path): give it the real objects.
+    healthcheck.__annotations__ = {"ctx": typer.Context, "return": None}
+    app.command(
+        name="healthcheck",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+        add_help_option=False,
+        help="Exit 0 if this machine is healthy, 1 if not (nothing else); one line. "
+        "For Docker HEALTHCHECK and Kubernetes probes. `cudadoctor healthcheck --help` lists the options.",
+    )(healthcheck)

@@ -1,0 +1,195 @@
+"""The healthcheck's contract: exit 0 or 1 and nothing else, one line on stdout, the JSON shape."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from cudadoctor.commands.healthcheck import DriverChildren, main_fast
+from cudadoctor.policy import driver_text
+from cudadoctor.facts import DriverFacts
+from cudadoctor.probes import driver as driver_probe
+from tests.conftest import env_facts, env_path
+from tests.healthcheck.conftest import clean_env, run_healthcheck
+
+HEALTHY = str(env_path("healthy_h100_cu128"))
+NO_DRIVER = str(env_path("no_driver"))
+
+
+def test_healthy_facts_exit_0_with_one_line() -> None:
+    r = run_healthcheck(["--facts", HEALTHY])
+    assert r.code == 0, r
+    assert r.out == "healthy: 2 GPUs, driver 570.133.20, torch 2.8.0+cu128\n"
+    assert r.err == ""
+
+
+def test_unhealthy_facts_exit_1_naming_the_problem() -> None:
+    r = run_healthcheck(["--facts", NO_DRIVER])
+    assert r.code == 1
+    assert len(r.out.splitlines()) == 1
+    assert r.out.startswith("unhealthy: no-nvidia-driver: ")
+    assert "(+1 more)" in r.out  # container-without-gpus too
+    assert r.err == ""  # a finding is not a tool error: nothing on stderr
+
+
+def test_this_machine_has_no_driver_so_it_is_unhealthy(cache_dir: Path, python_without_torch: str) -> None:
+    # (an interpreter without torch keeps this quick; test_cache runs the real torch probe)
+    r = run_healthcheck(["--format", "json", "--cache-dir", str(cache_dir), "--python", python_without_torch])
+    assert r.code == 1, r
+    data = r.json()
+    assert data["healthy"] is False
+    assert "no-nvidia-driver" in [x["name"] for x in data["reasons"]]
+    assert data["summary"].startswith("unhealthy: no-nvidia-driver")
+    assert data["gpus"] == 0 and data["driver"] is None
+
+
+def test_json_shape() -> None:
+    r = run_healthcheck(["--facts", NO_DRIVER, "--format", "json"])
+    data = r.json()
+    assert {"healthy", "summary", "reasons", "gpus", "driver", "torch", "cached", "seconds"} <= set(data)
+    assert isinstance(data["seconds"], float) and data["seconds"] >= 0
+    assert data["cached"] == {}  # replayed facts: nothing came from the cache
+    for reason in data["reasons"] + data["notes"]:
+        assert {"name", "severity", "message"} <= set(reason)
+        assert reason["severity"] in ("error", "warning", "info")
+    first = data["reasons"][0]
+    assert first == {
+        "name": "no-nvidia-driver", "code": "DRV001", "severity": "error", "message": first["message"],
+    }
+    assert [n["name"] for n in data["notes"]] == ["torch-cpu-only-build"]  # a warning: not fatal by default
+    healthy = run_healthcheck(["--facts", HEALTHY, "-f", "json"]).json()
+    assert healthy["healthy"] is True and healthy["reasons"] == []
+    assert (healthy["gpus"], healthy["driver"], healthy["torch"]) == (2, "570.133.20", "2.8.0+cu128")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--bogus"],
+        ["extra-positional"],
+        ["--format", "xml"],
+        ["--format"],
+        ["--timeout", "soon"],
+        ["--timeout", "-1"],
+        ["--timeout", "0"],
+        ["--python", "/nonexistent/python3"],
+        ["--facts", "/nonexistent/facts.json"],
+        ["--policy", "/nonexistent/policy.toml"],
+        ["--rules-dir", "/nonexistent/rules"],
+    ],
+)
+def test_bad_input_exits_1_never_2(args: list[str]) -> None:
+    r = run_healthcheck(["--facts", HEALTHY, *args] if args[0] not in ("--facts", "--format") else args)
+    assert r.code == 1, r
+    assert len(r.err.strip().splitlines()) == 1, r.err  # one line, no traceback
+    assert r.err.startswith("cudadoctor healthcheck: error: ")
+    assert r.out.startswith("unhealthy: ") and len(r.out.splitlines()) == 1
+
+
+def test_bad_option_with_json_format_still_prints_json() -> None:
+    r = run_healthcheck(["--format", "json", "--bogus"])
+    assert r.code == 1
+    data = r.json()
+    assert data["healthy"] is False and data["reasons"][0]["name"] == "usage-error"
+
+
+def test_help_exits_0() -> None:
+    r = run_healthcheck(["--help"])
+    assert r.code == 0
+    assert "--policy" in r.out and "--timeout" in r.out and "--debug-modules" not in r.out
+
+
+def test_options_from_environment_variables(tmp_path: Path) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text("min_gpus = 4\n")
+    r = run_healthcheck([], env=clean_env(CUDADOCTOR_FACTS=HEALTHY, CUDADOCTOR_FORMAT="json", CUDADOCTOR_POLICY=str(policy)))
+    assert r.code == 1
+    data = r.json()
+    assert data["summary"] == "unhealthy: policy: 2 GPUs visible, policy requires 4"
+    assert data["policy"] == str(policy)
+    # `check`'s format name is accepted too (the variable is shared).
+    r = run_healthcheck(["--facts", HEALTHY], env=clean_env(CUDADOCTOR_FORMAT="terminal"))
+    assert r.code == 0 and r.out.startswith("healthy: ")
+
+
+def test_a_crash_inside_is_unhealthy_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    def broken():  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    code = main_fast([], facts_provider=broken, hard_exit=False)
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == "unhealthy: internal error: RuntimeError: boom\n"
+    assert err == "cudadoctor healthcheck: error: internal error: RuntimeError: boom\n"
+
+
+def test_in_process_with_a_facts_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    facts = env_facts("healthy_h100_cu128", {"driver.gpus[1].ecc_uncorrectable_volatile": 3})
+    code = main_fast(["--format", "json"], facts_provider=lambda: facts, hard_exit=False)
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert data["reasons"][0]["name"] == "gpu-ecc-errors"
+    assert data["summary"].startswith("unhealthy: gpu-ecc-errors: GPU 1 (")
+
+
+def test_warnings_are_named_in_a_healthy_line(capsys: pytest.CaptureFixture[str]) -> None:
+    facts = env_facts("healthy_h100_cu128", {"driver.gpus[0].persistence_mode": False})
+    code = main_fast([], facts_provider=lambda: facts, hard_exit=False)
+    assert code == 0
+    assert capsys.readouterr().out == (
+        "healthy: 2 GPUs, driver 570.133.20, torch 2.8.0+cu128 (warnings: persistence-mode-off)\n"
+    )
+
+
+def test_long_reasons_are_clipped_to_one_short_line(capsys: pytest.CaptureFixture[str]) -> None:
+    facts = env_facts("no_driver")
+    main_fast([], facts_provider=lambda: facts, hard_exit=False)
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1 and len(line) < 260
+    assert " … (+1 more)" in line
+
+
+def test_driver_text_keeps_nvidias_spelling() -> None:
+    drv = env_facts("healthy_a100_cu121").driver
+    assert isinstance(drv, DriverFacts)
+    assert str(drv.driver_version) == "535.183.1"
+    assert driver_text(drv) == "535.183.01"
+
+
+def test_driver_children_match_the_driver_probe() -> None:
+    """The early-start copy of probes.driver.run_children gives the same facts on this machine."""
+    assert DriverChildren(10).watchdog == driver_probe.watchdog_seconds(10)
+    assert DriverChildren(1).watchdog == driver_probe.watchdog_seconds(1)
+    ours = DriverChildren(20).start().facts()
+    from cudadoctor.factsfile import encode_area
+    from cudadoctor.probes.base import ProbeContext
+
+    theirs = driver_probe.probe_driver(ProbeContext(python=sys.executable, timeout=20))
+    assert stable(encode_area(ours)) == stable(encode_area(theirs))
+
+
+#: GPU readings that change between two reads on a real GPU host.
+VOLATILE = {"temperature_c", "power_draw_w", "utilization_percent", "memory_used_mib", "processes", "throttle_reasons"}
+
+
+def stable(data: object) -> object:
+    """Encoded facts without the readings that legitimately differ from one moment to the next."""
+    if isinstance(data, dict):
+        return {k: stable(v) for k, v in data.items() if k not in VOLATILE}
+    if isinstance(data, list):
+        return [stable(v) for v in data]
+    return data
+
+
+@pytest.mark.gpu
+def test_on_a_real_gpu_host_nvml_is_read_live_and_the_rest_cached(cache_dir: Path) -> None:
+    """On a GPU machine (pytest --gpu): GPUs and the driver are seen; the second run is all cache hits."""
+    args = ["--format", "json", "--cache-dir", str(cache_dir)]
+    cold = run_healthcheck(args).json()
+    warm = run_healthcheck(args).json()
+    assert warm["gpus"] >= 1 and warm["driver"]
+    assert warm["cached"] == {"cuda_libs": True, "toolkit": True, "torch": True}
+    assert (warm["healthy"], warm["gpus"]) == (cold["healthy"], cold["gpus"])
