@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor.errors import RuleTableError
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 #: Highest table schema this cudadoctor understands.
 TABLES_SCHEMA = 1
@@ -190,6 +192,8 @@ class TorchTable:
 
     def pin(self, version: Version, package: str, variant: str | None = None) -> Requirement | None:
         """The pin of *package* (any spelling: "nvidia_cudnn_cu12") in :meth:`pins`, if declared."""
+        from packaging.requirements import Requirement
+
         key = canonicalize_name(package)
         for text in self.pins(version, variant):
             req = Requirement(text)
@@ -652,6 +656,8 @@ def _pins(r: _Reader, where: str, item: dict[str, Any]) -> tuple[str, ...]:
     seen: set[str] = set()
     for text in pins:
         try:
+            from packaging.requirements import InvalidRequirement, Requirement
+
             req = Requirement(text)
         except InvalidRequirement:
             raise r.fail(where, "pins", f"{text!r} is not a requirement like 'nvidia-cudnn-cu12==9.1.0.70'") from None

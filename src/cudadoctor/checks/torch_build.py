@@ -7,7 +7,6 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -654,6 +653,8 @@ class TorchCompanionMismatch(Check):
             problems: list[str] = []
             for line in dist.requires:
                 try:
+                    from packaging.requirements import InvalidRequirement, Requirement
+
                     req = Requirement(line)
                 except InvalidRequirement:
                     continue

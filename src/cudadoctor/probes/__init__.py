@@ -7,20 +7,39 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import importlib
+from typing import Any
+
 from cudadoctor import __version__
 from cudadoctor.facts import AREAS, Facts, Unavailable
-from cudadoctor.probes import container, cuda_libs, driver, env, host, toolkit, torch_build
 from cudadoctor.probes.base import Probe, ProbeContext, run_probe
 
-PROBES: dict[str, Probe] = {
-    "host": host.probe_host,
-    "env": env.probe_env,
-    "container": container.probe_container,
-    "driver": driver.probe_driver,
-    "cuda_libs": cuda_libs.probe_cuda_libs,
-    "toolkit": toolkit.probe_toolkit,
-    "torch": torch_build.probe_torch,
+#: area -> (module in cudadoctor.probes, function). Imported on first use, so importing one probe
+#: (healthcheck imports only the live ones) does not load them all.
+PROBE_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "host": ("host", "probe_host"),
+    "env": ("env", "probe_env"),
+    "container": ("container", "probe_container"),
+    "driver": ("driver", "probe_driver"),
+    "cuda_libs": ("cuda_libs", "probe_cuda_libs"),
+    "toolkit": ("toolkit", "probe_toolkit"),
+    "torch": ("torch_build", "probe_torch"),
 }
+
+_registry: dict[str, Probe] = {}
+
+
+def _load_registry() -> dict[str, Probe]:
+    if not _registry:
+        for area, (module, function) in PROBE_FUNCTIONS.items():
+            _registry[area] = getattr(importlib.import_module(f"cudadoctor.probes.{module}"), function)
+    return _registry
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PROBES":
+        return _load_registry()
+    raise AttributeError(f"module 'cudadoctor.probes' has no attribute {name!r}")
 
 
 def collect_facts(
@@ -35,7 +54,7 @@ def collect_facts(
     A probe still running after *deadline* seconds becomes ``Unavailable`` naming it (its child
     processes carry their own, shorter timeouts, so they end by themselves).
     """
-    probes = dict(PROBES if probes is None else probes)
+    probes = dict(_load_registry() if probes is None else probes)
     results: dict[str, object] = {}
     seconds: dict[str, float] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="probe")
