@@ -1,7 +1,8 @@
 """cudadoctor: an environment compatibility doctor for PyTorch on NVIDIA GPUs.
 
 Public API: :func:`check` (probe + judge, returns a Report), :func:`collect_facts`,
-:func:`evaluate`, :func:`load_tables`, :class:`Report`. Imported lazily, so `import cudadoctor`
+:func:`evaluate`, :func:`load_tables`, :class:`Report`, and :func:`gate` (the pre-training
+gate: returns the Report or raises :class:`EnvironmentNotReady`). Imported lazily, so `import cudadoctor`
 and the CLI's start-up stay cheap.
 """
 
@@ -11,11 +12,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Report", "__version__", "check", "collect_facts", "evaluate", "load_tables"]
+__all__ = ["EnvironmentNotReady", "Report", "__version__", "check", "collect_facts", "evaluate", "gate", "load_tables"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("check", "collect_facts", "evaluate", "load_tables"):
+    if name in ("check", "collect_facts", "evaluate", "load_tables", "gate", "EnvironmentNotReady"):
         from cudadoctor import api
 
         return getattr(api, name)

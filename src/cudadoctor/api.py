@@ -47,3 +47,74 @@ def check(
     rule_tables = load_tables(rules_dir)
     facts = collect_facts(python=python, timeout=timeout)
     return evaluate(facts, rule_tables, select=select, ignore=ignore)
+
+
+class EnvironmentNotReady(Exception):
+    """Raised by :func:`gate` when the environment must not train; ``.report`` holds the full Report.
+
+    ``str(error)`` lists the blocking reasons; ``.reasons`` has them as data
+    (:class:`cudadoctor.policy.Reason`: name, severity, message, code).
+    """
+
+    def __init__(self, report: Report) -> None:
+        gate = report.extras["gate"]
+        self.report = report
+        self.reasons = tuple(gate.reasons)
+        n = len(self.reasons)
+        lines = [f"environment not ready for training: {n} blocking reason{'' if n == 1 else 's'}"]
+        lines += [f"  - {' '.join(r.headline.split())}" for r in self.reasons]
+        super().__init__("\n".join(lines))
+
+
+def gate(
+    *,
+    require_gpus: int | None = None,
+    min_efficiency: float | None = None,
+    min_memory_efficiency: float | None = None,
+    min_host_efficiency: float | None = None,
+    min_allreduce_gbs: float | None = None,
+    policy: str | Path | None = None,
+    python: str | None = None,
+    rules_dir: str | Path | None = None,
+    timeout: float | None = None,
+    cpu: bool = False,
+    bench: bool | None = None,
+    fail_on: str | None = None,
+    distributed: bool = False,
+    output: str | Path | None = None,
+) -> Report:
+    """The pre-training gate: check + quick benchmark + policy; return the Report, or raise EnvironmentNotReady.
+
+    Call it first in a training script. ``report.extras["gate"]`` holds the decision. With
+    ``distributed=True`` (under torchrun) every rank runs it: the ranks gather each other's
+    summaries and test an all-reduce over torch.distributed (a process group is created and
+    destroyed again, or an existing default group is reused), and every rank gets the same answer.
+    Unlike the CLI, no watchdog kills the process: the collectives' timeouts bound the wait.
+    Bad options or an invalid policy raise CudaDoctorError.
+    """
+    from cudadoctor.checks.base import Severity
+    from cudadoctor.gating.local import DEFAULT_TIMEOUT, GateOptions, json_text, run_local_gate
+
+    opts = GateOptions(
+        require_gpus=require_gpus, min_efficiency=min_efficiency, min_memory_efficiency=min_memory_efficiency,
+        min_host_efficiency=min_host_efficiency, min_allreduce_gbs=min_allreduce_gbs,
+        policy=Path(policy) if policy is not None else None, python=python,
+        rules_dir=Path(rules_dir) if rules_dir is not None else None,
+        timeout=timeout if timeout is not None else DEFAULT_TIMEOUT, cpu=cpu, bench=bench,
+        fail_on=Severity(fail_on) if fail_on is not None else None,
+        output=Path(output) if output is not None else None,
+    )
+    if distributed:
+        import os
+
+        from cudadoctor.gating.distributed import run_distributed
+
+        report = run_distributed(opts, env=os.environ, hard_deadline=False, emit_output=False).report
+        assert report is not None
+    else:
+        report = run_local_gate(opts)
+    if opts.output is not None:
+        opts.output.write_text(json_text(report), encoding="utf-8")
+    if not report.extras["gate"].go:
+        raise EnvironmentNotReady(report)
+    return report

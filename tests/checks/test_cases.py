@@ -39,6 +39,11 @@ def test_case(code: str, kind: str, index: int, case: dict[str, Any], tables) ->
         from tests.bench.cases import bench_outcome
 
         outcome = bench_outcome(code, case, facts, tables)
+    elif "ranks" in case:
+        # Distributed checks judge the summaries every rank sent (gate --distributed).
+        from cudadoctor.engine import _run_one
+
+        outcome = _run_one(BY_CODE[code](case["ranks"]), facts, tables, "probe")
     else:
         report = evaluate(facts, tables, select=[code])
         (outcome,) = report.outcomes

@@ -73,9 +73,9 @@ def build_report(opts: CheckOptions) -> Report:
         source = "probe"
     if opts.save_facts is not None:
         save_facts(facts, opts.save_facts)
-    # NOTE: without --bench the benchmark checks have no data; leave them out rather than list
-    # six "benchmark not run" skips on every check.
-    ignore = tuple(opts.ignore) if opts.bench or opts.select else (*opts.ignore, "BEN")
+    # NOTE: without --bench the benchmark checks have no data, and the distributed checks only
+    # have data under `gate --distributed`; leave them out rather than list "not run" skips.
+    ignore = tuple(opts.ignore) if opts.select else (*opts.ignore, "DST") if opts.bench else (*opts.ignore, "BEN", "DST")
     return engine.evaluate(facts, tables, select=opts.select, ignore=ignore, source=source)
 
 
