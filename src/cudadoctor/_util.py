@@ -122,6 +122,12 @@ def kill_children(*, block_new: bool = True) -> list[int]:
     return [proc.pid for proc in procs]
 
 
+def children_blocked() -> bool:
+    """Whether kill_children(block_new=True) is in force (new children are killed at once)."""
+    with _CHILDREN_LOCK:
+        return _CHILDREN_BLOCKED
+
+
 def allow_children() -> None:
     """Undo kill_children(block_new=True): children may be started again (for in-process callers)."""
     global _CHILDREN_BLOCKED

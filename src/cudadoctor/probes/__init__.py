@@ -51,8 +51,8 @@ def collect_facts(
 ) -> Facts:
     """Run every probe concurrently and assemble Facts; nothing here raises for a sick machine.
 
-    A probe still running after *deadline* seconds becomes ``Unavailable`` naming it (its child
-    processes carry their own, shorter timeouts, so they end by themselves).
+    A probe still running after *deadline* seconds becomes ``Unavailable`` naming it, and every
+    child process still running is killed (its process group), so nothing outlives the deadline.
     """
     probes = dict(_load_registry() if probes is None else probes)
     results: dict[str, object] = {}
@@ -74,6 +74,8 @@ def collect_facts(
                 results[name], seconds[name] = fut.result()
                 if on_done:
                     on_done(name)
+        if pending:
+            _end_children(pending)
         for fut in pending:
             name = futures[fut]
             results[name] = Unavailable(
@@ -91,3 +93,26 @@ def collect_facts(
         probe_seconds={k: round(v, 4) for k, v in sorted(seconds.items())},
         **{area: results[area] for area in AREAS},  # type: ignore[arg-type]
     )
+
+
+#: Seconds collect_facts waits, after killing the late probes' children, for their threads to return.
+UNWIND_GRACE = 1.0
+
+
+def _end_children(pending: set[Any]) -> None:
+    """Kill every running child (the late probes are waiting on them) and let their threads unwind.
+
+    NOTE: the probe threads cannot be cancelled, and the interpreter joins the pool's threads at
+    exit, so a child left running (a hung ``import torch``, a hung nvmlInit) would hold the process
+    past its deadline and could outlive it. New children are refused while the threads unwind.
+    """
+    from cudadoctor._util import allow_children, children_blocked, kill_children
+
+    was_blocked = children_blocked()
+    killed = kill_children(block_new=True)
+    try:
+        if killed:  # a probe stuck in pure Python (no child) gains nothing from waiting
+            wait(pending, timeout=UNWIND_GRACE)
+    finally:
+        if not was_blocked:
+            allow_children()
