@@ -1900,6 +1900,82 @@ class NvidiaKernelModuleNotLoaded(Check):
         )
 
 
+# --------------------------------------------------------------------------------------------
+# DRV015
+
+
+class NvmlNotResponding(Check):
+    """NVML hung, crashed or failed with an unknown error while the driver is installed.
+
+    ## What it checks
+    The outcome of initialising NVML (the library behind `nvidia-smi`) and querying every GPU in
+    a child process with a deadline: a call that never returns, a crash inside the library, or
+    NVML's "Unknown Error" where neither a lost container cgroup (`gpu-access-lost`) nor a missing
+    driver explains it.
+
+    ## Why it matters
+    A GPU that has fallen off the bus (Xid 79), a wedged driver or a GPU stuck in a bad state makes
+    NVML calls hang or fail; `nvidia-smi` hangs too, and CUDA work on that node hangs or dies. Such a
+    node must be drained, not trusted with a job — even when libcuda still loads.
+
+    ## Example
+    `nvidia-smi` never returns on one node of a cluster; `dmesg` shows
+    "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus".
+
+    ## Fix
+    Read the kernel log (`sudo dmesg -T | grep -i -E "xid|nvrm"`), then reset the GPU
+    (`sudo nvidia-smi -r -i <index>` when nothing uses it) or reboot the node; if it recurs, drain
+    the node and contact the vendor (power, PCIe seating, GPU health).
+
+    ## References
+    - https://docs.nvidia.com/deploy/xid-errors/index.html
+    - https://docs.nvidia.com/deploy/nvml-api/nvml-api-reference.html#nvml-api-reference
+    """
+
+    code = "DRV015"
+    name = "nvml-not-responding"
+    severity = Severity.ERROR
+    requires = frozenset({"driver"})
+    tables = ()
+    fast = True
+
+    def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
+        """Fire on an NVML timeout, a crash of the NVML child, or an unexplained NVML Unknown Error."""
+        drv: DriverFacts = facts.driver  # type: ignore[assignment]
+        status = drv.nvml_status
+        crashed = status == "other" and "killed by" in drv.nvml_error
+        if status == "timeout":
+            what = f"NVML did not answer: {drv.nvml_error or 'the query timed out'}"
+        elif crashed:
+            what = f"NVML crashed: {drv.nvml_error}"
+        elif status == "unknown-error" and not applies_gpu_access_lost(drv, container_facts(facts)):
+            what = f"NVML failed with an unknown error ({drv.nvml_error or 'NVML_ERROR_UNKNOWN'})"
+        else:
+            return
+        hung_gpu = re.search(r"\(GPU (\d+)\)", drv.nvml_error)
+        message = (
+            f"{what}. A GPU that fell off the bus (Xid 79), a wedged driver or a GPU in a bad state does this; "
+            "`nvidia-smi` will hang or fail the same way, and CUDA work on this node cannot be trusted."
+        )
+        if known(drv.libcuda_path):
+            message += " libcuda.so.1 still loads, so only the driver's management path shows the problem so far."
+        target = f"-i {hung_gpu.group(1)}" if hung_gpu else "-i <index>"
+        yield self.finding(
+            message=message,
+            evidence={
+                "driver.nvml_status": status,
+                "driver.nvml_error": drv.nvml_error or "(none)",
+                "driver.driver_version": drv_ev(drv.driver_version),
+                "driver.cu_init_result": drv.cu_init_result,
+            },
+            fix=(
+                "Check the kernel log for Xid errors (`sudo dmesg -T | grep -i -E 'xid|nvrm'`); reset the GPU when "
+                f"nothing uses it (`sudo nvidia-smi -r {target}`) or reboot the node; if it comes back, drain the node "
+                "and have the GPU checked." + host_side(facts)
+            ),
+        )
+
+
 CHECKS: tuple[type[Check], ...] = (
     NoNvidiaDriver,
     DriverLibraryMismatch,
@@ -1915,4 +1991,5 @@ CHECKS: tuple[type[Check], ...] = (
     CudaDeviceOrderMismatch,
     MigInstanceNotSelected,
     NvidiaKernelModuleNotLoaded,
+    NvmlNotResponding,
 )
