@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 import typing
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from cudadoctor.errors import FactsFileError
 from cudadoctor.facts import AREAS, FACTS_SCHEMA_VERSION, Facts, Unavailable
@@ -62,12 +63,18 @@ def facts_from_dict(data: Any, *, origin: str = "facts") -> Facts:
     try:
         return _decode(body, Facts, "")
     except _DecodeError as e:
-        raise FactsFileError(f"{origin}: {e.path or '<root>'}: {e.message}") from None
+        raise FactsFileError(_one_line(f"{origin}: {e.path or '<root>'}: {e.message}")) from None
 
 
 def encode_area(value: Any) -> Any:
-    """Encode one fact area (e.g. a TorchFacts or an Unavailable) as plain JSON data."""
-    return encode(value)
+    """Encode one fact area (e.g. a TorchFacts or an Unavailable) as plain JSON data, secrets masked.
+
+    Areas are encoded to be written to disk (the healthcheck cache), where credentials must not
+    land any more than in a saved facts file.
+    """
+    from cudadoctor.redact import redact_value
+
+    return encode(redact_value(value))
 
 
 def decode_area(name: str, data: Any, *, origin: str = "facts") -> Any:
@@ -78,11 +85,18 @@ def decode_area(name: str, data: Any, *, origin: str = "facts") -> Any:
     try:
         return _decode(data, hint, name)
     except _DecodeError as e:
-        raise FactsFileError(f"{origin}: {e.path or name}: {e.message}") from None
+        raise FactsFileError(_one_line(f"{origin}: {e.path or name}: {e.message}")) from None
 
 
 def save_facts(facts: Facts, path: Path) -> None:
-    """Write *facts* to *path* as indented JSON (atomically: temp file, then rename)."""
+    """Write *facts* to *path* as indented JSON (atomically: temp file, then rename), secrets masked.
+
+    A saved facts file is made to be shared (attached to an issue, replayed elsewhere), so it gets
+    the redaction every report gets: credentials are replaced by [REDACTED].
+    """
+    from cudadoctor.redact import redact_facts  # NOTE: local: redact imports report, which imports much
+
+    facts = redact_facts(facts)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(facts_to_dict(facts), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -100,6 +114,9 @@ def load_facts(path: Path) -> Facts:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise FactsFileError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except (ValueError, RecursionError) as e:
+        # NOTE: json raises a plain ValueError for an integer over 4300 digits, RecursionError for deep nesting.
+        raise FactsFileError(f"{path}: not valid JSON: {type(e).__name__}: {str(e)[:200]}") from None
     return facts_from_dict(data, origin=str(path))
 
 
@@ -123,6 +140,14 @@ def _split_path(path: str) -> list[str | int]:
             parts.append(int(index))
             rest = rest.lstrip("[")
     return parts
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _one_line(message: str) -> str:
+    """*message* with line breaks and other control characters escaped (a JSON key may hold any)."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], message)
 
 
 class _DecodeError(Exception):
@@ -164,7 +189,7 @@ def _decode(value: Any, tp: Any, path: str) -> Any:
             raise _DecodeError(path, f"expected a version string, got {value!r}")
         try:
             return Version(value)
-        except InvalidVersion:
+        except ValueError:  # NOTE: ValueError too: Version raises it for a part over 4300 digits
             raise _DecodeError(path, f"{value!r} is not a version") from None
     if tp is bool:
         if not isinstance(value, bool):

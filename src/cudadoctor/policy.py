@@ -78,6 +78,13 @@ class Reason:
     message: str
     code: str = ""  #: check code ("" for policy requirements)
 
+    def __post_init__(self) -> None:
+        # NOTE: a reason's message quotes facts (torch's import error, a child's stderr): it is
+        # printed as is by healthcheck, so secrets are masked here, once, for every output.
+        from cudadoctor.redact import redact_text
+
+        object.__setattr__(self, "message", redact_text(self.message))
+
     @property
     def headline(self) -> str:
         """How the reason reads in the one-line summary."""
@@ -119,13 +126,17 @@ def load_policy(path: Path | None) -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PolicyError(f"policy {path}: not valid TOML: {e}") from None
+    except (ValueError, RecursionError) as e:
+        # NOTE: tomllib raises a plain ValueError for an integer over 4300 digits, and recurses once per
+        # nesting level of arrays and inline tables.
+        raise PolicyError(f"policy {path}: not valid TOML: {type(e).__name__}: {str(e)[:200]}") from None
     return parse_policy(data, source=str(path))
 
 
 def parse_policy(data: Mapping[str, Any], *, source: str) -> Policy:
     """Validate a parsed policy document strictly: unknown keys and wrong types are errors."""
     def bad(key: str, value: Any) -> PolicyError:
-        return PolicyError(f"policy {source}: {key} must be {KEYS[key]}, got {value!r}")
+        return PolicyError(f"policy {source}: {key} must be {KEYS[key]}, got {_shown(value)}")
 
     sections: dict[str, dict[str, Any]] = {}
     for key, value in data.items():
@@ -141,10 +152,10 @@ def parse_policy(data: Mapping[str, Any], *, source: str) -> Policy:
         raise bad("schema", schema)
     if schema > POLICY_SCHEMA:
         raise PolicyError(
-            f"policy {source}: schema {schema} is newer than this cudadoctor reads ({POLICY_SCHEMA}); upgrade cudadoctor"
+            f"policy {source}: schema {_shown(schema)} is newer than this cudadoctor reads ({POLICY_SCHEMA}); upgrade cudadoctor"
         )
     fail_on = data.get("fail_on", "error")
-    if fail_on not in SEVERITY_RANK:
+    if not isinstance(fail_on, str) or fail_on not in SEVERITY_RANK:
         raise bad("fail_on", fail_on)
     lists: dict[str, tuple[str, ...]] = {}
     for key in ("fatal", "ignore"):
@@ -179,6 +190,15 @@ def parse_policy(data: Mapping[str, Any], *, source: str) -> Policy:
     )
 
 
+def _shown(value: Any, limit: int = 200) -> str:
+    """*value* as an error message shows it: its repr, cut to *limit* characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # NOTE: an integer longer than 4300 digits has no repr
+        text = f"<an integer of about {value.bit_length() * 3 // 10} digits>" if isinstance(value, int) else "<?>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _version(data: Mapping[str, Any], key: str, bad: Any) -> Version | None:
     value = data.get(key)
     if value is None:
@@ -189,7 +209,8 @@ def _version(data: Mapping[str, Any], key: str, bad: Any) -> Version | None:
         raise bad(key, value)
     try:
         return Version(str(value).strip())
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):
+        # NOTE: ValueError: str() of an integer longer than 4300 digits
         raise bad(key, value) from None
 
 

@@ -7,11 +7,13 @@ import getpass
 import os
 import re
 import socket
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from cudadoctor.report import Report
 from cudadoctor.facts import Facts, HostFacts
+
+if TYPE_CHECKING:
+    from cudadoctor.report import Report
 
 MASK = "[REDACTED]"
 
@@ -42,8 +44,10 @@ _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,4096}", re.
 _URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]{1,20}://)[^/\s:@]{1,256}:[^/\s@]{1,256}@", re.IGNORECASE)
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]{0,16384}?-----END [A-Z ]{0,40}PRIVATE KEY-----")
 # NAME=value, NAME: value, "NAME": "value", export NAME='value', --name=value
+# NOTE: the look-behind lets a name start only where a word starts: without it, every position
+# of a long word was tried with up to 128 name characters (seconds for a 100 KB line).
 _ASSIGN = re.compile(
-    r"""(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,127})(?P<sep>["']?\s{0,4}[=:]\s{0,4}["']?)(?P<value>[^\s"',;}]{1,4096})"""
+    r"""(?<![A-Za-z0-9_.-])(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.-]{0,255})(?P<sep>["']?\s{0,4}[=:]\s{0,4}["']?)(?P<value>[^\s"',;}]{1,4096})"""
 )
 _HOME = re.compile(r"(/home/|/Users/|[A-Za-z]:\\Users\\|/var/home/)([^/\\\s\"':]{1,64})")
 #: User names never redacted: not identifying, and too common as words.
@@ -63,10 +67,38 @@ def secret_name(name: str) -> bool:
     return any(word in SECRET_WORDS for word in re.split(r"[_.\-]+", upper))
 
 
-class Redactor:
-    """Replaces secrets (always) and the given user and host names (identity mode) in text."""
+#: Shortest secret value masked wherever it appears (shorter values would mask ordinary words).
+MIN_SECRET_VALUE = 8
 
-    def __init__(self, *, identity: bool = False, users: Iterable[str] = (), hosts: Iterable[str] = ()) -> None:
+
+def environment_secrets(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """Values of the secret-named variables in *environ* (default: this process's environment).
+
+    A child (torch's import, a library's logging) may print such a value with no ``NAME=`` in
+    front of it, where no pattern can tell it is a secret; knowing the value itself can.
+    """
+    env = os.environ if environ is None else environ
+    return frozenset(
+        v.strip() for k, v in env.items() if secret_name(k) and len(v.strip()) >= MIN_SECRET_VALUE
+    )
+
+
+class Redactor:
+    """Replaces secrets (always) and the given user and host names (identity mode) in text.
+
+    Secrets are credential-shaped text (tokens, Bearer headers, URL passwords, secret-named
+    assignments) and the literal values of this process's secret-named environment variables
+    (*secret_values*; default: :func:`environment_secrets`).
+    """
+
+    def __init__(
+        self, *, identity: bool = False, users: Iterable[str] = (), hosts: Iterable[str] = (),
+        secret_values: Iterable[str] | None = None,
+    ) -> None:
+        values = environment_secrets() if secret_values is None else {v for v in secret_values if v}
+        self._values = (
+            re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))) if values else None
+        )
         self.identity = identity
         self.users = sorted({u for u in users if _redactable_user(u)}, key=len, reverse=True)
         self.hosts = sorted({h for h in hosts if _redactable_host(h)}, key=len, reverse=True)
@@ -79,6 +111,8 @@ class Redactor:
         """*text* with secrets, and in identity mode user/host names and home paths, replaced by [REDACTED]."""
         if not text:
             return text
+        if self._values is not None:
+            text = self._values.sub(MASK, text)
         text = _PRIVATE_KEY.sub(MASK, text)
         text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)
         text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
@@ -181,6 +215,11 @@ def _map(value: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(value, dict):
         return {k: (MASK if secret_name(str(k)) and isinstance(v, str) else _map(v, fn)) for k, v in value.items()}
     return value
+
+
+def redact_value(value: Any) -> Any:
+    """A copy of a facts value (one area, a dataclass, a tuple ...) with secrets masked in every string."""
+    return _map(value, Redactor().text)
 
 
 def redact_facts(facts: Facts, *, identity: bool = False, redactor: Redactor | None = None) -> Facts:

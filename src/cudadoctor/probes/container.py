@@ -213,7 +213,10 @@ def parse_cfs_quota(quota_text: str, period_text: str) -> Cores:
 def _cores(quota: int, period: int) -> float:
     if period <= 0:
         raise ValueError(f"CPU period {period} is not positive")
-    return round(quota / period, 4)
+    try:
+        return round(quota / period, 4)
+    except OverflowError:  # NOTE: the kernel writes 64-bit values; a ratio beyond a float is garbage
+        raise ValueError(f"CPU quota/period {quota}/{period} is out of range") from None
 
 
 def tightest(values: Iterable[Limit | Cores]) -> Limit | Cores | None:

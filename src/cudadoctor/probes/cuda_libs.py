@@ -135,10 +135,14 @@ def version_from_filename(name: str) -> Version | Unavailable:
     Only three or more components count: libcudart.so.12 and libcudart.so.11.0 carry the
     soname, not the release.
     """
-    m = re.search(r"\.so\.(\d+(?:\.\d+){2,})$", name)
+    # NOTE: ASCII digits only: \d also matches other scripts' digits, which Version rejects.
+    m = re.search(r"\.so\.([0-9]+(?:\.[0-9]+){2,})$", name)
     if not m:
         return Unavailable(probe=PROBE, reason=f"the file name {name} carries no full version")
-    return Version(m.group(1))
+    try:
+        return Version(m.group(1))
+    except ValueError:  # NOTE: ValueError too: Version raises it for a part over 4300 digits
+        return Unavailable(probe=PROBE, reason=f"the file name {name} carries no readable version")
 
 
 def soname_suffix(soname: str) -> str:
@@ -200,8 +204,8 @@ def parse_call_result(call: str, result: Mapping[str, Any]) -> Version | Unavail
                 return Unavailable(probe=PROBE, reason=f"nvJitLinkVersion returned {major}.{minor}")
             return Version(f"{major}.{minor}")
         number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return Unavailable(probe=PROBE, reason=f"{call} gave an unreadable answer", detail=repr(value))
+    except (TypeError, ValueError, OverflowError):
+        return Unavailable(probe=PROBE, reason=f"{call} gave an unreadable answer", detail=repr(value)[:200])
     parser = {
         "cudaRuntimeGetVersion": parse_cudart_version,
         "cudnnGetVersion": parse_cudnn_version,
@@ -463,7 +467,7 @@ def _decode(result: CommandResult, key: str) -> list[dict[str, Any]] | None:
         return None
     try:
         doc = json.loads(result.stdout)
-    except ValueError:
+    except (ValueError, RecursionError):  # NOTE: garbage on the child's stdout is not trusted
         return None
     rows = doc.get(key) if isinstance(doc, dict) else None
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else None
@@ -478,7 +482,7 @@ def _resolve(sonames: list[str], result: CommandResult) -> tuple[ResolvedLibrary
                 probe=PROBE, reason=f"the child process resolving {s} failed ({why})", detail=result.stderr[-2000:]))
             for s in sonames
         )
-    by_name = {r.get("soname"): r for r in rows}
+    by_name = {r["soname"]: r for r in rows if isinstance(r.get("soname"), str)}
     out: list[ResolvedLibrary] = []
     for s in sonames:
         row = by_name.get(s, {})
@@ -516,7 +520,7 @@ def _versions(
 ) -> list[tuple[Version | Unavailable, str]]:
     """Version and version_source for each (entry, chosen path), using the child's library calls."""
     rows = _decode(result, "versions") if result is not None else None
-    by_path = {r.get("path"): r for r in rows or []}
+    by_path = {r["path"]: r for r in rows or [] if isinstance(r.get("path"), str)}
     culprit = ""
     if result is not None and rows is None:
         loading = [ln[8:] for ln in result.stderr.splitlines() if ln.startswith("loading ")]

@@ -150,10 +150,11 @@ CU_INIT_MEANINGS: dict[int, str] = {
 }
 
 _PROC_MODULE = re.compile(r"Kernel Module(?:\s+for\s+\S+)?\s+(\S+)")
-_VERSION_TOKEN = re.compile(r"\d+\.\d+(?:\.\d+)*")
+# NOTE: re.ASCII: \d also matches other scripts' digits, which Version rejects.
+_VERSION_TOKEN = re.compile(r"\d+\.\d+(?:\.\d+)*", re.ASCII)
 #: Driver releases have a three-digit (or longer) major: 390.157, 550.54.14. WSL2's
 #: libcuda.so.1.1 is not a driver version.
-_LIBCUDA_FILE = re.compile(r"^libcuda\.so\.(\d{3,}\.\d+(?:\.\d+)?)$")
+_LIBCUDA_FILE = re.compile(r"^libcuda\.so\.(\d{3,}\.\d+(?:\.\d+)?)$", re.ASCII)
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,8 +199,8 @@ def _unavailable(reason: str, detail: str = "") -> Unavailable:
 def _version(text: str, what: str) -> Version | Unavailable:
     try:
         return Version(text.strip())
-    except InvalidVersion:
-        return _unavailable(f"{what} {text.strip()!r} is not a version number")
+    except ValueError:  # NOTE: ValueError too: Version raises it for a part over 4300 digits
+        return _unavailable(f"{what} {text.strip()[:60]!r} is not a version number")
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,7 +230,7 @@ def parse_proc_version(text: str) -> ProcVersion:
     token = match.group(1)
     version: Version | Unavailable
     if _VERSION_TOKEN.fullmatch(token):
-        version = Version(token)
+        version = _version(token, "/proc/driver/nvidia/version's kernel module version")
     else:
         # NOTE: some L4T/pre-release builds print a placeholder such as "TempVersion".
         version = _unavailable(f"/proc/driver/nvidia/version names no driver version ({token!r})")
@@ -349,7 +350,15 @@ class _Fields:
 def _int(value: Any, default: int) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def _float(value: Any, default: float = 0.0) -> float:
+    """A number from the children's document; *default* for anything else (garbage stdout is not trusted)."""
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError, OverflowError):
         return default
 
 
@@ -468,7 +477,7 @@ def _failed_child(what: str, doc: Mapping[str, Any]) -> tuple[str, str]:
     detail = str(doc.get("detail", "")).strip()
     tail = f": {detail.splitlines()[-1]}" if detail else ""
     if failed == "timeout":
-        seconds = float(doc.get("timeout", 0))
+        seconds = _float(doc.get("timeout", 0))
         return (
             f"the {what} child was killed after {seconds:g} s",
             f"{what} did not answer within {seconds:g} s (a GPU that fell off the bus or a driver stuck in the "
@@ -495,7 +504,7 @@ def parse_nvml(doc: Mapping[str, Any]) -> NvmlPart:
         status = "timeout" if doc["failed"] == "timeout" else "other"
         return NvmlPart(status=status, error=error, reason=reason, driver_version=_unavailable(reason),
                         cuda_driver_version=_unavailable(reason), gpus=())
-    limit = float(doc.get("limit_s", 0) or 0)
+    limit = _float(doc.get("limit_s", 0))
     hung = str(doc.get("hung", "") or "")
     exception = str(doc.get("exception", "") or "").strip()
     if hung:
@@ -570,7 +579,7 @@ def parse_libcuda_filename(path: str) -> Version | Unavailable:
     directory, _, name = path.rpartition("/")
     match = _LIBCUDA_FILE.match(name)
     if match:
-        return Version(match.group(1))
+        return _version(match.group(1), f"the driver version in {name}")
     if name == "libcuda.so" and directory.rstrip("/").endswith("stubs"):
         return _unavailable(f"{path} is the CUDA toolkit's link-time stub, not the driver's libcuda")
     return _unavailable(f"the file name {name} carries no driver version (WSL2 and some packagers name it so)")
@@ -595,7 +604,7 @@ def parse_libcuda(doc: Mapping[str, Any]) -> LibcudaPart:
             version=not_loaded, cuda_version=not_loaded, init_result=not_loaded, init_error="",
             device_count=not_loaded,
         )
-    limit = float(doc.get("limit_s", 0) or 0)
+    limit = _float(doc.get("limit_s", 0))
     hung = str(doc.get("hung", "") or "")
     exception = str(doc.get("exception", "") or "").strip()
     if hung:
@@ -665,7 +674,14 @@ def parse_child_output(document: Mapping[str, Any] | str, *, proc_version: str |
     of the libcuda file (also user-space) is used, then the kernel module's; the CUDA version
     falls back to cuDriverGetVersion.
     """
-    doc = json.loads(document) if isinstance(document, str) else document
+    doc: Any = document
+    if isinstance(document, str):
+        try:
+            doc = json.loads(document)
+        except (ValueError, RecursionError):
+            doc = {}
+    if not isinstance(doc, Mapping):
+        doc = {}  # NOTE: garbage on the children's stdout: both sections then say so
     nvml_doc = doc.get("nvml")
     libcuda_doc = doc.get("libcuda")
     missing = {"failed": "garbage", "detail": "the document has no such section"}

@@ -7,6 +7,7 @@ import re
 
 from cudadoctor.facts import EnvFacts
 from cudadoctor.probes.base import ProbeContext
+from cudadoctor.redact import secret_name
 
 #: Exact names worth reporting. An allow-list, so secrets can never be captured by accident.
 NAMES = frozenset({
@@ -24,13 +25,14 @@ NAMES = frozenset({
 })
 #: Prefixes whose variables are all configuration, never credentials.
 PREFIXES = ("NVIDIA_", "NCCL_", "CUDNN_", "CUBLAS_", "TORCH_", "PYTORCH_")
-#: Even under an allowed prefix, a name that looks like a secret is dropped.
+#: Even under an allowed prefix, a name that looks like a secret is dropped. Stricter than
+#: redact.secret_name (a substring, not a whole word), for fused names such as NVIDIA_APITOKEN.
 SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSW|CREDENTIAL|AUTH|SESSION|COOKIE", re.IGNORECASE)
 
 
 def wanted(name: str) -> bool:
     """Whether an environment variable of this name belongs in the facts."""
-    if SECRET_NAME.search(name):
+    if secret_name(name) or SECRET_NAME.search(name):
         return False
     return name in NAMES or name.startswith(PREFIXES)
 

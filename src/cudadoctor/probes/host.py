@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from cudadoctor.facts import HostFacts, Unavailable
 from cudadoctor.probes.base import ProbeContext
@@ -133,7 +133,7 @@ def parse_libc_version(text: str) -> Version | None:
         return None
     try:
         return Version(m.group(1))
-    except InvalidVersion:
+    except ValueError:  # NOTE: ValueError too: Version raises it for a part over 4300 digits
         return None
 
 

@@ -48,14 +48,23 @@ def resolve_cuda_home(
     ), "none"
 
 
+def _version(text: str, what: str) -> Version | Unavailable:
+    """*text* as a Version, or Unavailable (Version raises ValueError for a part over 4300 digits)."""
+    try:
+        return Version(text)
+    except ValueError:
+        return Unavailable(probe=PROBE, reason=f"{what} {text[:40]!r} is not a version number")
+
+
 def parse_nvcc_version(text: str) -> Version | Unavailable:
     """The "release X.Y" of ``nvcc --version`` output ("Cuda compilation tools, release 13.0, V13.0.88" -> 13.0)."""
-    m = re.search(r"\brelease (\d+\.\d+)\b", text)
+    # NOTE: re.ASCII: \d also matches other scripts' digits, which Version rejects.
+    m = re.search(r"\brelease (\d+\.\d+)\b", text, re.ASCII)
     if not m:
         return Unavailable(
             probe=PROBE, reason="nvcc --version did not print a 'release X.Y' line", detail=text[-500:]
         )
-    return Version(m.group(1))
+    return _version(m.group(1), "nvcc's release")
 
 
 def parse_gcc_version(text: str) -> Version | Unavailable:
@@ -67,10 +76,10 @@ def parse_gcc_version(text: str) -> Version | Unavailable:
     if not lines:
         return Unavailable(probe=PROBE, reason="gcc printed no version")
     first = re.sub(r"\([^)]*\)", " ", lines[0])
-    m = re.search(r"(?<![\w.])(\d+(?:\.\d+){0,2})(?![\w.])", first)
+    m = re.search(r"(?<![\w.])(\d+(?:\.\d+){0,2})(?![\w.])", first, re.ASCII)
     if not m:
         return Unavailable(probe=PROBE, reason="gcc's version output has no version number", detail=text[-500:])
-    return Version(m.group(1))
+    return _version(m.group(1), "gcc's version")
 
 
 def parse_version_json(text: str) -> Version | Unavailable:
@@ -78,21 +87,23 @@ def parse_version_json(text: str) -> Version | Unavailable:
     try:
         value = json.loads(text)["cuda"]["version"]
         return Version(str(value))
-    except (ValueError, KeyError, TypeError, InvalidVersion) as e:
-        return Unavailable(probe=PROBE, reason="version.json has no readable cuda.version", detail=str(e))
+    except (ValueError, KeyError, TypeError, InvalidVersion, RecursionError) as e:
+        return Unavailable(probe=PROBE, reason="version.json has no readable cuda.version", detail=str(e)[:500])
 
 
 def parse_version_txt(text: str) -> Version | Unavailable:
     """The toolkit version in the version.txt of CUDA <= 11.0 ("CUDA Version 11.0.228")."""
-    m = re.search(r"CUDA Version\s+(\d+(?:\.\d+)+)", text)
+    m = re.search(r"CUDA Version\s+(\d+(?:\.\d+)+)", text, re.ASCII)
     if not m:
         return Unavailable(probe=PROBE, reason="version.txt has no 'CUDA Version X.Y.Z' line", detail=text[:200])
-    return Version(m.group(1))
+    return _version(m.group(1), "version.txt's CUDA Version")
 
 
 def parse_cudart_header(text: str) -> Version | Unavailable:
     """X.Y from ``#define CUDART_VERSION 12040`` in include/cuda_runtime_api.h."""
-    m = re.search(r"^\s*#\s*define\s+CUDART_VERSION\s+(\d+)", text, re.MULTILINE)
+    # NOTE: at most 9 ASCII digits (12040): a longer run is not a CUDART_VERSION, and int() refuses
+    # more than 4300 digits.
+    m = re.search(r"^\s*#\s*define\s+CUDART_VERSION\s+([0-9]{1,9})(?![0-9])", text, re.MULTILINE)
     if not m:
         return Unavailable(probe=PROBE, reason="cuda_runtime_api.h defines no CUDART_VERSION")
     value = int(m.group(1))

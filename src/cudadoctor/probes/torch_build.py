@@ -249,6 +249,11 @@ class _Builder:
         """The stage's value (None when it failed or is missing)."""
         return self.stages.get(stage, {}).get("value")
 
+    def items(self, stage: str) -> list[Any]:
+        """The stage's value when it is a list, else [] (a garbled record is no list of anything)."""
+        raw = self.value(stage)
+        return raw if isinstance(raw, list) else []
+
     def version_of(self, stage: str, what: str, call: str) -> Version | Unavailable:
         """A version-valued stage parsed leniently."""
         bad = self.failed(stage, what, call)
@@ -257,7 +262,7 @@ class _Builder:
         raw = self.value(stage)
         try:
             return lenient_version(str(raw))
-        except InvalidVersion:
+        except ValueError:  # NOTE: ValueError too: Version raises it for a part over 4300 digits
             return Unavailable(probe=PROBE, reason=f"{call} returned {raw!r}, which is not a version")
 
     # ---- the facts -----------------------------------------------------------------------
@@ -266,7 +271,7 @@ class _Builder:
         """All TorchFacts fields, Unavailable where the child could not tell."""
         try:
             python_version = python_version_from_info(py.get("version_info", ()))
-        except (TypeError, ValueError, InvalidVersion) as e:
+        except (TypeError, ValueError, OverflowError, InvalidVersion) as e:
             return Unavailable(probe=PROBE, reason=f"the torch child reported an unreadable Python version: {e}")
         executable = str(py.get("executable") or "")
         distributions = self.distributions()
@@ -420,7 +425,9 @@ class _Builder:
         if bad is not None:
             return bad
         raw = self.value("nccl")
-        if isinstance(raw, list) and len(raw) >= 3 and all(isinstance(p, int) for p in raw[:3]):
+        if isinstance(raw, list) and len(raw) >= 3 and all(
+            isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in raw[:3]
+        ):
             return Version(".".join(str(p) for p in raw[:3]))
         if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
             return encoded_version(raw)
@@ -433,30 +440,32 @@ class _Builder:
         bad = self.failed("cuda_init", "whether CUDA is available", "torch.cuda.is_available()")
         if bad is not None:
             return bad, bad.reason, bad, ()
-        init = self.value("cuda_init") or {}
+        init = self.value("cuda_init")
+        init = init if isinstance(init, dict) else {}
         available = bool(init.get("available"))
         reason = "" if available else self.unavailable_reason(build, init)
         bad_devices = self.failed("devices", "the CUDA devices", "torch.cuda.device_count()")
         if bad_devices is not None:
             return available, reason, bad_devices, ()
         devices: list[TorchDevice] = []
-        for entry in self.value("devices") or ():
+        for entry in self.items("devices"):
             try:
                 devices.append(TorchDevice(
                     index=int(entry["index"]),
                     name=str(entry["name"]),
                     capability=Version(".".join(str(int(p)) for p in entry["capability"][:2])),
                 ))
-            except (KeyError, TypeError, ValueError, InvalidVersion):
+            except (KeyError, TypeError, ValueError, OverflowError, InvalidVersion):
                 continue  # a device torch could not describe; it still counts below
-        return available, reason, len(self.value("devices") or ()), tuple(devices)
+        return available, reason, len(self.items("devices")), tuple(devices)
 
     @staticmethod
     def unavailable_reason(build: str | Unavailable, init: dict[str, Any]) -> str:
         """Why is_available() is False: torch's warning, else init()'s error, else a plain statement."""
         if build == "cpu":
             return "torch was built without CUDA"
-        warnings = [str(w).strip() for w in init.get("warnings") or () if str(w).strip()]
+        raw = init.get("warnings")
+        warnings = [str(w).strip() for w in (raw if isinstance(raw, list) else ()) if str(w).strip()]
         if warnings:
             return "\n".join(warnings)
         if init.get("init_error"):
@@ -490,7 +499,7 @@ class _Builder:
         if bad is not None:
             return bad
         out: list[LoadedLibrary] = []
-        for path in self.value("loaded_libraries") or ():
+        for path in self.items("loaded_libraries"):
             family = library_family(str(path))
             if family is not None:
                 out.append(LoadedLibrary(path=str(path), library=family))
@@ -499,7 +508,7 @@ class _Builder:
     def distributions(self) -> tuple[Distribution, ...]:
         """torch, companions and nvidia-*/cuda-* wheels (empty when metadata could not be read)."""
         out: list[Distribution] = []
-        for item in self.value("distributions") or ():
+        for item in self.items("distributions"):
             try:
                 out.append(Distribution(
                     name=str(item["name"]),

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from cudadoctor import __version__
 from cudadoctor.checks import CHECKS, lookup
@@ -410,7 +410,7 @@ def fix_context(
 def _version(text: str) -> Version | None:
     try:
         return Version(text)
-    except InvalidVersion:
+    except ValueError:  # NOTE: InvalidVersion is a ValueError; a part over 4300 digits raises the plain one
         return None
 
 

@@ -461,7 +461,7 @@ class _Builder:
         if hip is None and (m := re.fullmatch(r"rocm(\d{1,2}(?:\.\d{1,3}){0,2})", local)):
             hip = Version(m.group(1))
         for b in conda_builds:
-            m = re.search(r"cuda(\d{1,2}\.\d{1,2})", b)
+            m = re.search(r"cuda(\d{1,2}\.\d{1,2})", b, re.ASCII)  # NOTE: ASCII: Version rejects other digits
             if cuda is None and m:
                 cuda = Version(m.group(1))
         if cuda is None and hip is None and version is not None and not local:
