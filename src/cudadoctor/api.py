@@ -20,7 +20,7 @@ def load_tables(rules_dir: str | Path | None = None) -> RuleTables:
 
 def collect_facts(*, python: str | None = None, timeout: float = 120.0, torch_timeout: float = 60.0) -> Facts:
     """Probe this machine (torch inside *python*, default this interpreter) and return Facts."""
-    ctx = ProbeContext(python=python or sys.executable, timeout=min(30.0, timeout), torch_timeout=min(torch_timeout, timeout))
+    ctx = ProbeContext.within(python or sys.executable, timeout, torch_timeout=torch_timeout)
     return probes.collect_facts(ctx, deadline=timeout)
 
 

@@ -215,6 +215,8 @@ class CudaLibsFacts:
     #: copies of the driver's libcuda.so* found on disk, loadable or not
     libcuda_files: tuple[str, ...]
     searched: tuple[str, ...]  #: directories scanned, in order
+    #: sources that could not be read, each with why (a hung ldconfig, a failed library loader child)
+    problems: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def probe(opts: CheckOptions) -> Facts:
     python = opts.python or sys.executable
     if opts.python and not (os.path.isfile(opts.python) and os.access(opts.python, os.X_OK)):
         raise UsageError(f"--python {opts.python}: not an executable file")
-    ctx = ProbeContext(python=python, timeout=min(30.0, opts.timeout), torch_timeout=min(60.0, opts.timeout))
+    ctx = ProbeContext.within(python, opts.timeout)
     if not opts.spinner:
         return probes.collect_facts(ctx, deadline=opts.timeout)
     from rich.console import Console

@@ -21,6 +21,22 @@ class ProbeContext:
     timeout: float = 30.0  #: seconds a single child process may take
     torch_timeout: float = 60.0  #: seconds the torch child may take (import + CUDA init)
 
+    @classmethod
+    def within(cls, python: str, deadline: float, *, torch_timeout: float = 60.0) -> ProbeContext:
+        """A context whose children fit a global *deadline* (seconds).
+
+        NOTE: a probe runs up to two children one after the other (cuda_libs: the loader cache, then
+        the library loader). Giving each at most half the deadline means one hung child becomes a
+        named "timed out" fact in its area, with time left for the rest, instead of the whole area
+        being lost to the global deadline.
+        """
+        return cls(python=python, timeout=min(30.0, deadline * CHILD_SHARE),
+                   torch_timeout=min(torch_timeout, deadline))
+
+
+#: Share of the global deadline one non-torch child process may use.
+CHILD_SHARE = 0.5
+
 
 def run_probe(name: str, probe: Probe, ctx: ProbeContext) -> tuple[Any, float]:
     """Run one probe; any exception becomes ``Unavailable`` naming the probe. Returns (facts, seconds)."""

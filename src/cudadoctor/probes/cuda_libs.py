@@ -295,6 +295,12 @@ def plan_dirs(roots: SearchRoots) -> list[str]:
 
 def read_loader_cache(env: Mapping[str, str], timeout: float) -> str:
     """``ldconfig -p`` output ("" when ldconfig is missing or fails)."""
+    return _loader_cache(env, timeout)[0]
+
+
+def _loader_cache(env: Mapping[str, str], timeout: float) -> tuple[str, str]:
+    """(``ldconfig -p`` output, "") or ("", why it could not be read; "" when there is no ldconfig)."""
+    why = ""
     # NOTE: /sbin is not on a normal user's PATH on Debian/Ubuntu, so fall back to full paths.
     for argv0 in ("ldconfig", "/sbin/ldconfig", "/usr/sbin/ldconfig"):
         try:
@@ -302,8 +308,11 @@ def read_loader_cache(env: Mapping[str, str], timeout: float) -> str:
         except (FileNotFoundError, PermissionError):
             continue
         if result.returncode == 0:
-            return result.stdout
-    return ""
+            return result.stdout, ""
+        why = why or f"`{argv0} -p` failed ({describe_returncode(result.returncode)}); the loader cache was not searched"
+        if result.timed_out:
+            break  # NOTE: another ldconfig binary would most likely hang the same way
+    return "", why
 
 
 def read_sys_path(python: str, timeout: float, env: Mapping[str, str]) -> list[str]:
@@ -473,6 +482,17 @@ def _decode(result: CommandResult, key: str) -> list[dict[str, Any]] | None:
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else None
 
 
+def _child_problems(resolve: CommandResult, load: CommandResult | None) -> list[str]:
+    """One line per library-loader child that gave no usable answer."""
+    problems = []
+    if _decode(resolve, "resolved") is None:
+        problems.append(f"the child process resolving sonames with dlopen failed ({_child_failure(resolve)})")
+    if load is not None and _decode(load, "versions") is None:
+        problems.append("the child process loading libraries to read their versions failed "
+                        f"({_child_failure(load)}); versions come from file names where they can")
+    return problems
+
+
 def _resolve(sonames: list[str], result: CommandResult) -> tuple[ResolvedLibrary, ...]:
     rows = _decode(result, "resolved")
     if rows is None:
@@ -573,9 +593,10 @@ def collect_cuda_libs(
     ld_library_path = tuple(p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cuda_libs") as pool:
-        cache_future = pool.submit(read_loader_cache, env, timeout) if use_loader_cache else None
+        cache_future = pool.submit(_loader_cache, env, timeout) if use_loader_cache else None
         sys_path = pool.submit(read_sys_path, python, timeout, env).result()
-        cache_text = cache_future.result() if cache_future else ""
+        cache_text, cache_problem = cache_future.result() if cache_future else ("", "")
+    problems = [cache_problem] if cache_problem else []
 
     cache_dirs = cache_dirs_from(parse_ldconfig(cache_text))
     site_dirs = tuple(p for p in sys_path if p and os.path.isdir(p))
@@ -611,7 +632,8 @@ def collect_cuda_libs(
             _run_child, child_python, {"mode": "resolve", "sonames": to_resolve}, timeout, env)
         load_future = pool.submit(
             _run_child, child_python, {"mode": "versions", "load": to_load}, timeout, env) if to_load else None
-        resolved = _resolve(to_resolve, resolve_future.result())
+        resolve_result = resolve_future.result()
+        resolved = _resolve(to_resolve, resolve_result)
         load_result = load_future.result() if load_future else None
 
     wheel_versions = read_wheel_versions(site_dirs)
@@ -634,6 +656,7 @@ def collect_cuda_libs(
         ld_library_path=ld_library_path,
         libcuda_files=tuple(libcuda_files),
         searched=tuple(searched),
+        problems=tuple(problems + _child_problems(resolve_result, load_result)),
     )
 
 

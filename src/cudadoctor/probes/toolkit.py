@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 
 from packaging.version import InvalidVersion, Version
@@ -144,14 +145,21 @@ def read_cuda_home_version(cuda_home: str) -> Version | Unavailable:
 
 def read_tool_version(argv: list[str], timeout: float, env: Mapping[str, str]) -> tuple[str, str]:
     """Run a ``--version``-style command; (stdout+stderr, "") or ("", why it failed)."""
+    text, why, _ = _run_tool(argv, timeout, env)
+    return text, why
+
+
+def _run_tool(argv: list[str], timeout: float, env: Mapping[str, str]) -> tuple[str, str, bool]:
+    """read_tool_version, plus whether the command hung (timed out)."""
     try:
         result = run_command(argv, timeout=timeout, env=env)
     except (FileNotFoundError, PermissionError, OSError) as e:
-        return "", f"{argv[0]} could not be run: {e}"
+        return "", f"{argv[0]} could not be run: {e}", False
     if result.timed_out or result.returncode != 0:
         tail = (result.stderr or result.stdout).strip()[-300:]
-        return "", f"{' '.join(argv)} failed ({describe_returncode(result.returncode)}){': ' + tail if tail else ''}"
-    return result.stdout + result.stderr, ""
+        why = f"{' '.join(argv)} failed ({describe_returncode(result.returncode)}){': ' + tail if tail else ''}"
+        return "", why, result.timed_out
+    return result.stdout + result.stderr, "", False
 
 
 def _nvcc(cuda_home: str | Unavailable, on_path: str | None, timeout: float, env: Mapping[str, str]
@@ -179,10 +187,11 @@ def _gcc(timeout: float, env: Mapping[str, str]) -> tuple[str | Unavailable, Ver
     if path is None:
         missing = Unavailable(probe=PROBE, reason="gcc is not on PATH (nvcc needs it as the host compiler)")
         return missing, missing
-    text, why = read_tool_version([path, "-dumpfullversion"], timeout, env)
+    text, why, hung = _run_tool([path, "-dumpfullversion"], timeout, env)
     version = parse_gcc_version(text) if not why else Unavailable(probe=PROBE, reason=why)
-    # NOTE: -dumpfullversion exists since gcc 7; older gccs need the --version banner.
-    if isinstance(version, Unavailable) or not re.fullmatch(r"\s*\d+(\.\d+)*\s*", text):
+    # NOTE: -dumpfullversion exists since gcc 7; older gccs need the --version banner. A gcc that
+    # hung once is not asked again: that would spend a second timeout on the same hang.
+    if not hung and (isinstance(version, Unavailable) or not re.fullmatch(r"\s*\d+(\.\d+)*\s*", text)):
         banner, why = read_tool_version([path, "--version"], timeout, env)
         version = parse_gcc_version(banner) if not why else Unavailable(probe=PROBE, reason=why)
     return path, version
@@ -195,8 +204,12 @@ def collect_toolkit(
     env = dict(environ) if environ is not None else child_env()
     on_path = shutil.which("nvcc", path=env.get("PATH", os.defpath))
     cuda_home, source = resolve_cuda_home(env, on_path, os.path.exists(default_cuda_home), default_cuda_home)
-    nvcc_path, nvcc_version = _nvcc(cuda_home, on_path, timeout, env)
-    gcc_path, gcc_version = _gcc(timeout, env)
+    # NOTE: nvcc and gcc run side by side, so one hung tool costs one timeout, not two in a row,
+    # and the other's version still arrives before the global deadline.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="toolkit-gcc") as pool:
+        gcc = pool.submit(_gcc, timeout, env)
+        nvcc_path, nvcc_version = _nvcc(cuda_home, on_path, timeout, env)
+        gcc_path, gcc_version = gcc.result()
     return ToolkitFacts(
         cuda_home=cuda_home,
         cuda_home_source=source,

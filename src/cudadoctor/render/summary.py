@@ -150,12 +150,13 @@ def _driver(d: DriverFacts) -> list[str]:
 
 def _libs(c: CudaLibsFacts) -> list[str]:
     main = [x for x in c.copies if x.library in ("libcudart", "libcudnn", "libnccl", "libcublas")]
+    problems = [f"incomplete: {p}" for p in c.problems]
     if not main:
-        return ["no libcudart / libcudnn / libcublas / libnccl found"]
+        return ["no libcudart / libcudnn / libcublas / libnccl found", *problems]
     by_family: dict[str, list[str]] = {}
     for x in main:
         by_family.setdefault(x.library, []).append(f"{_v(x.version)} ({x.origin})")
-    return [f"{fam}: " + ", ".join(dict.fromkeys(vs)) for fam, vs in by_family.items()]
+    return [*(f"{fam}: " + ", ".join(dict.fromkeys(vs)) for fam, vs in by_family.items()), *problems]
 
 
 def _torch(t: TorchFacts) -> list[str]:
