@@ -18,6 +18,7 @@ import os
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ CACHE_SCHEMA = 1
 SLOW_AREAS: tuple[str, ...] = ("cuda_libs", "toolkit", "torch")
 #: Entries kept per area: a few interpreters or environments may alternate on one machine.
 KEEP_PER_AREA = 8
+#: Seconds after which a temporary file in the cache directory is a killed writer's leftover.
+STALE_TEMP_S = 60.0
 #: The dynamic loader's cache; a new library (ldconfig) changes it.
 LD_SO_CACHE = "/etc/ld.so.cache"
 
@@ -340,10 +343,19 @@ class FactsCache:
         return True
 
     def _prune(self, area: str) -> None:
-        """Keep the KEEP_PER_AREA newest entries of *area* (old interpreters and environments go)."""
+        """Keep the KEEP_PER_AREA newest entries of *area* (old interpreters and environments go),
+        and remove temporary files that a killed writer left behind."""
         assert self.directory is not None
         try:
-            entries = [p for p in self.directory.iterdir() if p.name.startswith(f"{area}-") and p.suffix == ".json"]
+            files = list(self.directory.iterdir())
+            # NOTE: Docker kills a healthcheck that overruns HEALTHCHECK --timeout, possibly between
+            # mkstemp and os.replace; its temp file would stay forever. One a minute old is no
+            # longer being written (a write takes milliseconds).
+            stale = time.time() - STALE_TEMP_S
+            for p in files:
+                if p.name.startswith(f".{area}-") and p.suffix == ".tmp" and p.stat().st_mtime < stale:
+                    p.unlink()
+            entries = [p for p in files if p.name.startswith(f"{area}-") and p.suffix == ".json"]
             if len(entries) <= KEEP_PER_AREA:
                 return
             entries.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)

@@ -319,3 +319,56 @@ def test_home_without_a_writable_cache_uses_the_fallback(tmp_path: Path, python_
     assert data["cache"]["directory"] == str(tmp_path / "tmp" / f"cudadoctor-{os.geteuid()}")
     again = run_healthcheck(["--format", "json", "--python", python_without_torch], env=env).json()
     assert again["cached"] == {"cuda_libs": True, "toolkit": True, "torch": True}
+
+
+def test_stale_temp_files_of_killed_writers_are_removed(cache_dir: Path, torch_facts: TorchFacts) -> None:
+    """A writer killed between mkstemp and rename leaves a temp file; the next store removes it once stale."""
+    c = FactsCache.open(cache_dir)
+    name = c.path_for("torch", key()).name
+    stale, fresh, other = cache_dir / f".{name}.abc.tmp", cache_dir / f".{name}.def.tmp", cache_dir / "notes.tmp"
+    for p in (stale, fresh, other):
+        p.write_text('{"kind": "cudadoctor-healthcheck-cache", "par')
+    old = time.time() - cache_mod.STALE_TEMP_S - 5
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert c.store("torch", key(), torch_facts, [])
+    assert not stale.exists()
+    assert fresh.exists()  # possibly another healthcheck writing right now
+    assert other.exists()  # not ours
+    assert c.load("torch", key()) == (torch_facts, "")
+
+
+def test_healthchecks_killed_at_any_moment_never_break_the_next(tmp_path: Path, python_without_torch: str) -> None:
+    """SIGKILL cold healthchecks at moments spread over a whole run (as Docker does past
+    HEALTHCHECK --timeout): the next healthcheck still answers normally and the cache recovers."""
+    import signal
+    import subprocess
+
+    from tests.healthcheck.conftest import ENTRY
+
+    def args(d: Path) -> list[str]:
+        return [sys.executable, "-c", ENTRY, "--format", "json", "--cache-dir", str(d), "--python", python_without_torch]
+
+    reference = run_healthcheck(args(tmp_path / "reference")[3:])
+    assert reference.code in (0, 1)
+    cache = tmp_path / "cache"
+    kills = 8
+    for i in range(kills):
+        # NOTE: a fresh (cold) cache each time, so every kill lands somewhere in probing or writing.
+        for p in cache.glob("*") if cache.exists() else ():
+            p.unlink()
+        proc = subprocess.Popen(args(cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=clean_env(), start_new_session=True)
+        time.sleep(reference.seconds * (i + 0.5) / kills)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+        after = run_healthcheck(args(cache)[3:])
+        assert after.code == reference.code, (i, after.out, after.err)
+        data = after.json()
+        assert data["healthy"] == json.loads(reference.out)["healthy"]
+        assert "Traceback" not in after.err
+        # what the killed run left is now either valid, or replaced: the run after that is all hits
+        assert run_healthcheck(args(cache)[3:]).json()["cached"] == {"cuda_libs": True, "toolkit": True, "torch": True}
