@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,28 @@ from cudadoctor.tables import RuleTables, load_tables
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ENVS = FIXTURES / "envs"
+
+
+@cache
+def system_driver() -> str:
+    """Why this machine's own NVIDIA driver would be seen by a test ("" on a machine without one).
+
+    The stubs are found through LD_LIBRARY_PATH, but a library a stub directory lacks is still
+    found in the loader cache, and /proc/driver/nvidia/version cannot be faked for a subprocess:
+    tests that describe a driverless host are only meaningful where there is none.
+    """
+    if Path("/proc/driver/nvidia/version").exists():
+        return "the NVIDIA kernel module is loaded (/proc/driver/nvidia/version exists)"
+    for name in ("nvidia-ml", "cuda"):
+        if ctypes.util.find_library(name):
+            return f"lib{name} is installed: the loader finds it where a test expects none"
+    return ""
+
+
+#: For tests that describe a machine without an NVIDIA driver (this CI machine); skipped, with the
+#: reason, on a GPU host.
+without_system_driver = pytest.mark.skipif(
+    bool(system_driver()), reason=f"describes a host without an NVIDIA driver, but {system_driver()}")
 
 
 def env_path(name: str) -> Path:

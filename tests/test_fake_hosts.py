@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, without_system_driver
 from tests.stubs import compile_stub
 
 FAKE_TORCH = FIXTURES / "fake_torch"
@@ -52,6 +52,7 @@ def by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["name"]: f for f in report["findings"]}
 
 
+@without_system_driver  # the real /proc/driver/nvidia/version would contradict the stub
 def test_driver_470_with_a_cu121_wheel(driver_libs: dict[str, Path]) -> None:
     """torch 2.3.1+cu121 on a 470 driver (CUDA 11.4): too old even for minor-version compatibility."""
     code, report = run_check({
@@ -75,6 +76,7 @@ def test_driver_470_with_a_cu121_wheel(driver_libs: dict[str, Path]) -> None:
     assert facts["driver"]["gpus"][0]["name"] == "NVIDIA A100-SXM4-80GB"
 
 
+@without_system_driver
 def test_healthy_fake_host_has_no_driver_or_torch_errors(driver_libs: dict[str, Path]) -> None:
     """torch 2.5.1+cu124 on a 550 driver with two GPUs: the driver/torch checks stay quiet."""
     code, report = run_check({

@@ -250,6 +250,15 @@ def _replace(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+def _set_updated(path: Path, date: str) -> None:
+    """Set a table's `updated` date, whatever it is now (tables are re-dated as they change)."""
+    import re
+
+    text, n = re.subn(r'(?m)^updated = "[0-9-]+"$', f'updated = "{date}"', path.read_text(encoding="utf-8"), count=1)
+    assert n == 1, path
+    path.write_text(text, encoding="utf-8")
+
+
 def test_rules_dir_changes_the_conclusion_and_is_reported(tmp_path: Path, capsys, tables: RuleTables) -> None:
     facts = _facts_file(tmp_path, "2.5.1+cu124/535.183.01/A100", tables)
     args = ["check", "--facts", str(facts), "--format", "json", "--select", "DRV005,DRV006"]
@@ -263,7 +272,7 @@ def test_rules_dir_changes_the_conclusion_and_is_reported(tmp_path: Path, capsys
     rules = _rules_copy(tmp_path)
     path = rules / "cuda_driver.toml"
     _replace(path, 'version = "12.4"\nmin_driver = "550.54.14"', 'version = "12.4"\nmin_driver = "535.104.05"')
-    _replace(path, 'updated = "2026-11-26"', 'updated = "2027-02-01"')
+    _set_updated(path, "2027-02-01")
     code, out, _ = run_cli([*args, "--rules-dir", str(rules)], capsys)
     newer = json.loads(out)
     assert code == 0 and newer["findings"] == []
@@ -308,7 +317,7 @@ def test_bad_table_under_rules_dir_is_one_line_and_exit_2(tmp_path: Path, capsys
 
 def test_rules_dir_from_the_environment(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     rules = _rules_copy(tmp_path)
-    _replace(rules / "torch.toml", 'updated = "2026-11-26"', 'updated = "2027-03-03"')
+    _set_updated(rules / "torch.toml", "2027-03-03")
     monkeypatch.setenv("CUDADOCTOR_RULES_DIR", str(rules))
     code, out, _ = run_cli(["check", "--facts", str(env_path("healthy_a100_cu121")), "--format", "json"], capsys)
     data = json.loads(out)

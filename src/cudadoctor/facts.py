@@ -38,6 +38,16 @@ def known(value: object) -> bool:
     return not isinstance(value, Unavailable)
 
 
+def nv_version(v: Version) -> str:
+    """Format a driver version the way NVIDIA prints it (580.159.04, not Version's 580.159.4)."""
+    r = v.release
+    if len(r) >= 3:
+        return f"{r[0]}.{r[1]:02d}.{r[2]:02d}"
+    if len(r) == 2:
+        return f"{r[0]}.{r[1]:02d}"
+    return str(v)
+
+
 # --------------------------------------------------------------------------------------------
 # host
 

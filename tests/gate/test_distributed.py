@@ -96,7 +96,7 @@ def test_healthy_job_both_ranks_go(tmp_path: Path) -> None:
 def test_injected_failure_on_one_rank_stops_every_rank(tmp_path: Path) -> None:
     proc, out, wall = torchrun(tmp_path, "--timeout", "60", env={"CUDADOCTOR_GATE_INJECT_FAIL_RANK": "1"})
     assert proc.returncode != 0
-    assert proc.stdout.startswith("cudadoctor gate --distributed: STOP — 2 ranks")
+    assert proc.stdout.startswith("cudadoctor gate --distributed: STOP — 2 ranks"), (proc.stdout[-2000:], proc.stderr[-4000:])
     rows = table_rows(proc.stdout)
     assert " GO " in rows[0] and " STOP " in rows[1] and "gate-injected-failure" in rows[1]
     assert "✖ gate-injected-failure: rank 1 " in proc.stdout
@@ -162,11 +162,12 @@ def test_python_api_in_a_one_rank_job(tmp_path: Path) -> None:
     script = ("import cudadoctor, torch.distributed as dist\n"
               "r = cudadoctor.gate(distributed=True, cpu=True, timeout=60)\n"
               "d = r.extras['distributed']\n"
-              "print('RESULT', r.extras['gate'].verdict, d['world_size'], d['ranks'][0]['allreduce']['busbw_gbs'] > 0, "
+              "print('RESULT', r.extras['gate'].verdict, d['world_size'], d['ranks'][0]['allreduce']['busbw_gbs'], "
               "dist.is_initialized())\n")
     env = child_env({"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
                      "MASTER_PORT": str(free_port())}, drop=DROP[5:])
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=90, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # the gate's process group is destroyed again, so the training script can create its own
-    assert "RESULT go 1 True False" in proc.stdout
+    # one rank: correctness is tested, but an all-reduce over one rank moves no data: no bandwidth
+    assert "RESULT go 1 None False" in proc.stdout

@@ -13,7 +13,7 @@ import pytest
 from cudadoctor import cache as cache_mod
 from cudadoctor.cache import CACHE_KIND, CACHE_SCHEMA, KEEP_PER_AREA, FactsCache, area_key, dependency_paths
 from cudadoctor.facts import TorchFacts, Unavailable
-from tests.conftest import env_facts
+from tests.conftest import env_facts, without_system_driver
 from tests.healthcheck.conftest import clean_env, run_healthcheck
 
 ENV = {"PATH": "/usr/bin", "LD_LIBRARY_PATH": "/opt/lib"}
@@ -247,6 +247,7 @@ def test_corrupt_cache_files_end_to_end(cache_dir: Path, python_without_torch: s
     assert run_healthcheck(args).json()["cached"] == {"cuda_libs": True, "toolkit": True, "torch": True}
 
 
+@without_system_driver  # asserts the no-driver reason comes first
 def test_unwritable_cache_runs_without_cache(tmp_path: Path, python_without_torch: str) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

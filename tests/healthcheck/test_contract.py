@@ -12,7 +12,7 @@ from cudadoctor.commands.healthcheck import DriverChildren, main_fast
 from cudadoctor.policy import driver_text
 from cudadoctor.facts import DriverFacts
 from cudadoctor.probes import driver as driver_probe
-from tests.conftest import env_facts, env_path
+from tests.conftest import env_facts, env_path, without_system_driver
 from tests.healthcheck.conftest import clean_env, run_healthcheck
 
 HEALTHY = str(env_path("healthy_h100_cu128"))
@@ -35,6 +35,7 @@ def test_unhealthy_facts_exit_1_naming_the_problem() -> None:
     assert r.err == ""  # a finding is not a tool error: nothing on stderr
 
 
+@without_system_driver
 def test_this_machine_has_no_driver_so_it_is_unhealthy(cache_dir: Path, python_without_torch: str) -> None:
     # (an interpreter without torch keeps this quick; test_cache runs the real torch probe)
     r = run_healthcheck(["--format", "json", "--cache-dir", str(cache_dir), "--python", python_without_torch])

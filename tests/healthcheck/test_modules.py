@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import cudadoctor
-from tests.conftest import env_path
+from tests.conftest import env_path, system_driver
 from tests.healthcheck.conftest import Result, run_healthcheck
 
 #: Modules whose import would blow the start-up budget (or, for torch, break the design).
@@ -53,8 +53,9 @@ def test_python_m_cudadoctor_healthcheck_is_light(cache_dir: Path) -> None:
         ["healthcheck", "--debug-modules", "--cache-dir", str(cache_dir)],
         argv0=[sys.executable, "-m", "cudadoctor"],
     )
-    assert r.code == 1, r
-    assert r.out.startswith("unhealthy: no-nvidia-driver")
+    assert r.code in (0, 1), r
+    if not system_driver():
+        assert r.code == 1 and r.out.startswith("unhealthy: no-nvidia-driver"), r
     assert heavy(modules_of(r)) == []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes.util
 import dataclasses
 import json
 import os
@@ -20,7 +19,7 @@ from cudadoctor.facts import DriverFacts, GpuFacts, Unavailable, known
 from cudadoctor.factsfile import facts_from_dict, facts_to_dict
 from cudadoctor.probes import driver
 from cudadoctor.probes.base import ProbeContext
-from tests.conftest import env_facts
+from tests.conftest import env_facts, without_system_driver
 from tests.stubs import compile_stub
 
 RAW = Path(__file__).parents[1] / "fixtures" / "raw" / "driver"
@@ -466,6 +465,7 @@ def test_probe_nvml_init_errors(use: Use, code: int, status: str, error: str) ->
     assert facts.cuda_driver_version == Version("12.4")  # from cuDriverGetVersion
 
 
+@without_system_driver  # libcuda would come from the system
 def test_probe_mismatch_reason_is_plain(use: Use) -> None:
     use("nvml", proc_text=proc("proprietary_535"), nvml_init=18)
     facts = probe()
@@ -474,6 +474,7 @@ def test_probe_mismatch_reason_is_plain(use: Use) -> None:
     assert "driver upgrade without a reboot" in reason(facts.cuda_driver_version)
 
 
+@without_system_driver
 def test_probe_library_not_found(use: Use) -> None:
     use("empty")
     facts = probe()
@@ -627,6 +628,7 @@ def test_probe_cuinit_errors(use: Use, code: int, name: str) -> None:
     assert facts.nvml_status == "ok"
 
 
+@without_system_driver
 def test_probe_libcuda_only(use: Use) -> None:
     use("cuda-535.183.01", cuda_version=12020)
     facts = probe()
@@ -655,11 +657,7 @@ def test_child_script_stands_alone() -> None:
 # this machine, as it really is
 
 
-def _machine_has_driver() -> bool:
-    return Path("/proc/driver/nvidia/version").exists() or bool(ctypes.util.find_library("nvidia-ml"))
-
-
-@pytest.mark.skipif(_machine_has_driver(), reason="this machine has an NVIDIA driver")
+@without_system_driver
 def test_probe_on_this_machine_without_a_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LD_LIBRARY_PATH", raising=False)
     facts = probe()

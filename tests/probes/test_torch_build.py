@@ -374,7 +374,8 @@ def test_real_cpu_torch() -> None:
     installed = Version(importlib.metadata.version("torch"))
     assert t.status == "ok", t.import_error
     assert t.import_error == ""
-    assert t.version == installed
+    # NOTE: PyPI's CUDA wheels say 2.11.0 in their metadata and 2.11.0+cu130 in torch.__version__
+    assert t.version == installed or (t.version.public == installed.public and not installed.local)
     if REQUIRE_REAL_TORCH:
         assert t.version == Version("2.13.0+cpu")
     assert t.python_version == Version(".".join(str(p) for p in sys.version_info[:3]))

@@ -54,3 +54,16 @@ def test_every_output_format_renders(tables) -> None:
     report = _report(tables)
     for fmt in OutputFormat:
         assert render(report, fmt).strip()
+
+
+def test_real_h100_host_is_ready_and_spelled_as_nvidia_does(tables) -> None:
+    """Facts recorded on a real, healthy H100 machine (driver 580.159.04, torch 2.11.0+cu130, CUDA
+    13.0 toolkit and a pip cuDNN beside a system one): ready, no errors or warnings, and the driver
+    version printed as nvidia-smi prints it (not packaging's 580.159.4)."""
+    report = _report(tables, "real_h100_device")
+    assert report.verdict == "ready", [(f.code, f.severity.value, f.message) for f in report.findings]
+    assert {f.severity.value for f in report.findings} <= {"info"}
+    assert {f.name for f in report.findings} == {"multiple-cuda-runtimes"}  # system + pip cuDNN/cudart copies
+    text = render(report, OutputFormat.TERMINAL, width=120)
+    assert "driver 580.159.04 (supports CUDA up to 13.0)" in text
+    assert "580.159.4 " not in text

@@ -266,10 +266,11 @@ def test_probe_on_this_machine(capsys) -> None:
         assert status["no-nvidia-driver"]["status"] == "confirmed"
         assert status["driver-too-old-for-torch"]["status"] == "unverified"
         assert "no NVIDIA driver" in status["driver-too-old-for-torch"]["status_reason"]
-    else:  # a machine with a working driver
+        assert code == 1
+    else:  # a machine with a working driver: the text's problems may be refuted (exit 0)
         assert status["no-nvidia-driver"]["status"] == "refuted"
         assert status["driver-too-old-for-torch"]["status"] in ("refuted", "unverified", "confirmed")
-    assert code == 1
+        assert code in (0, 1)
     text_f = {f["name"]: f for f in data["findings"] if f["source"] == "text"}
     assert "found version 11040" in text_f["driver-too-old-for-torch"]["message"]
 

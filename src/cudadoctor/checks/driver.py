@@ -20,6 +20,7 @@ from cudadoctor.facts import (
     TorchFacts,
     Unavailable,
     known,
+    nv_version,
 )
 from cudadoctor.remedies import best_wheels, driver_ceiling
 from cudadoctor.tables import RuleTables
@@ -42,16 +43,6 @@ _COMPAT_DIR = re.compile(r"/(?:cuda-)?compat(?:/|$)")
 
 DRIVER_DOWNLOAD_URL = "https://www.nvidia.com/Download/index.aspx"
 CONTAINER_TOOLKIT_URL = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html"
-
-
-def nv_version(v: Version) -> str:
-    """Format a driver version the way NVIDIA prints it (535.183.01, not 535.183.1)."""
-    r = v.release
-    if len(r) >= 3:
-        return f"{r[0]}.{r[1]:02d}.{r[2]:02d}"
-    if len(r) == 2:
-        return f"{r[0]}.{r[1]:02d}"
-    return str(v)
 
 
 def _sentence(text: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from packaging.version import Version
+
 from cudadoctor.facts import (
     UNLIMITED,
     ContainerFacts,
@@ -16,6 +18,7 @@ from cudadoctor.facts import (
     TorchFacts,
     Unavailable,
     known,
+    nv_version,
 )
 
 #: Area name -> the check-code prefixes whose findings belong to it.
@@ -111,6 +114,11 @@ def _container(c: ContainerFacts) -> list[str]:
     return [head + (": " + ", ".join(limits) if limits else ""), f"NVIDIA device nodes: {nodes}"]
 
 
+def _drv(value: object) -> str:
+    """A driver version as NVIDIA spells it, or why it is unknown."""
+    return nv_version(value) if isinstance(value, Version) else _v(value)
+
+
 def _driver(d: DriverFacts) -> list[str]:
     if d.nvml_status != "ok" and not known(d.driver_version):
         missing = []
@@ -118,8 +126,8 @@ def _driver(d: DriverFacts) -> list[str]:
             missing.append("no NVML library")
         else:
             missing.append(f"NVML: {d.nvml_status} ({d.nvml_error})" if d.nvml_error else f"NVML: {d.nvml_status}")
-        missing.append("no kernel module" if not known(d.kernel_module_version) else f"kernel module {d.kernel_module_version}")
-        missing.append("libcuda.so.1 not loadable" if not known(d.libcuda_path) else f"libcuda {_v(d.libcuda_version)}")
+        missing.append("no kernel module" if not known(d.kernel_module_version) else f"kernel module {_drv(d.kernel_module_version)}")
+        missing.append("libcuda.so.1 not loadable" if not known(d.libcuda_path) else f"libcuda {_drv(d.libcuda_version)}")
         nothing = (
             d.nvml_status == "library-not-found"
             and not known(d.kernel_module_version)
@@ -127,7 +135,7 @@ def _driver(d: DriverFacts) -> list[str]:
         )
         head = "no NVIDIA driver installed" if nothing else "NVIDIA driver not working"
         return [f"{head}: " + ", ".join(missing)]
-    head = f"driver {_v(d.driver_version)}"
+    head = f"driver {_drv(d.driver_version)}"
     if known(d.cuda_driver_version):
         head += f" (supports CUDA up to {d.cuda_driver_version})"
     if d.nvml_status != "ok":
