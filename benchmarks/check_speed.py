@@ -15,26 +15,8 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
-
-def measure(argv: list[str], env: dict[str, str], timeout: float = 300) -> tuple[float, float, int]:
-    """Run *argv* once; return (wall seconds, peak RSS MiB, exit code)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.002)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+from _measure import measure  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 
 
 def main() -> int:

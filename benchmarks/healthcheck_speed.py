@@ -21,28 +21,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from _measure import measure  # noqa: E402 - benchmarks/ is on sys.path when a script runs
 
 #: The healthcheck's fast entry point, exactly as the CLI calls it before typer is imported.
 FAST_ENTRY = "import sys; from cudadoctor.commands.healthcheck import main_fast; sys.exit(main_fast(sys.argv[1:]))"
-
-
-def measure(argv: list[str], env: dict[str, str], timeout: float = 300) -> tuple[float, float, int]:
-    """Run *argv* once; return (wall seconds, peak RSS MiB, exit code)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.001)
-    wall = time.perf_counter() - start
-    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
 def main() -> int:

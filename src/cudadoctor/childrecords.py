@@ -54,3 +54,17 @@ def parse_records(stdout: str | Iterable[str], marker: str) -> ChildRecords:
         else:
             stages[name] = record
     return ChildRecords(stages=stages, last_begun=last_begun, done=done, bad_lines=bad, measurements=measurements)
+
+
+#: Characters of a child's stderr kept in reports.
+STDERR_TAIL_CHARS = 3000
+
+
+def stderr_tail(stderr: str, limit: int = STDERR_TAIL_CHARS) -> str:
+    """The end of a child's stderr, trimmed to whole lines where possible."""
+    text = stderr.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    newline = cut.find("\n")
+    return cut[newline + 1:] if 0 <= newline < 200 else cut

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from cudadoctor.checks import CHECKS
-from cudadoctor.checks.base import Check, Outcome, SkipCheck, Status
+from cudadoctor.checks.base import Check, Outcome, Status, run_check
 from cudadoctor.errors import UsageError
 from cudadoctor.facts import Facts, Unavailable
 from cudadoctor.report import Report
@@ -62,18 +62,9 @@ def _run_one(check: Check, facts: Facts, tables: RuleTables, source: str) -> Out
                 code=check.code, name=check.name, status=Status.SKIPPED,
                 reason=f"{area} facts unavailable: {value.reason}",
             )
-    try:
-        findings = tuple(check.evaluate(facts, tables))
-    except SkipCheck as skip:
-        return Outcome(code=check.code, name=check.name, status=Status.SKIPPED, reason=skip.reason)
-    except Exception as e:  # noqa: BLE001 - a check that raises is a bug; report it, go on
-        return Outcome(
-            code=check.code, name=check.name, status=Status.ERROR,
-            reason=f"internal error in check {check.code}: {type(e).__name__}: {e}",
-        )
-    if source != "probe":
+    outcome = run_check(check, facts, tables)
+    if source != "probe" and outcome.findings:
         from dataclasses import replace
 
-        findings = tuple(replace(f, source=source) for f in findings)
-    status = Status.FOUND if findings else Status.PASSED
-    return Outcome(code=check.code, name=check.name, status=status, findings=findings)
+        outcome = replace(outcome, findings=tuple(replace(f, source=source) for f in outcome.findings))
+    return outcome

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import types
 import typing
 from functools import cache
@@ -17,7 +16,7 @@ from typing import Any, Literal, Union
 
 from packaging.version import Version
 
-from cudadoctor.errors import FactsFileError
+from cudadoctor.errors import FactsFileError, one_line
 from cudadoctor.facts import AREAS, FACTS_SCHEMA_VERSION, Facts, Unavailable
 
 #: Marks a saved facts document, so an unrelated JSON file fails with a clear message.
@@ -63,7 +62,7 @@ def facts_from_dict(data: Any, *, origin: str = "facts") -> Facts:
     try:
         return _decode(body, Facts, "")
     except _DecodeError as e:
-        raise FactsFileError(_one_line(f"{origin}: {e.path or '<root>'}: {e.message}")) from None
+        raise FactsFileError(one_line(f"{origin}: {e.path or '<root>'}: {e.message}")) from None
 
 
 def encode_area(value: Any) -> Any:
@@ -85,7 +84,7 @@ def decode_area(name: str, data: Any, *, origin: str = "facts") -> Any:
     try:
         return _decode(data, hint, name)
     except _DecodeError as e:
-        raise FactsFileError(_one_line(f"{origin}: {e.path or name}: {e.message}")) from None
+        raise FactsFileError(one_line(f"{origin}: {e.path or name}: {e.message}")) from None
 
 
 def save_facts(facts: Facts, path: Path) -> None:
@@ -142,12 +141,7 @@ def _split_path(path: str) -> list[str | int]:
     return parts
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
-
-def _one_line(message: str) -> str:
-    """*message* with line breaks and other control characters escaped (a JSON key may hold any)."""
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], message)
 
 
 class _DecodeError(Exception):

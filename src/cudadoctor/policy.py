@@ -18,7 +18,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from cudadoctor.errors import CudaDoctorError
+from cudadoctor.errors import CudaDoctorError, shown
 from cudadoctor.facts import DriverFacts, Facts, TorchFacts, Unavailable
 
 #: Highest policy schema this cudadoctor reads.
@@ -136,7 +136,7 @@ def load_policy(path: Path | None) -> Policy:
 def parse_policy(data: Mapping[str, Any], *, source: str) -> Policy:
     """Validate a parsed policy document strictly: unknown keys and wrong types are errors."""
     def bad(key: str, value: Any) -> PolicyError:
-        return PolicyError(f"policy {source}: {key} must be {KEYS[key]}, got {_shown(value)}")
+        return PolicyError(f"policy {source}: {key} must be {KEYS[key]}, got {shown(value)}")
 
     sections: dict[str, dict[str, Any]] = {}
     for key, value in data.items():
@@ -152,7 +152,7 @@ def parse_policy(data: Mapping[str, Any], *, source: str) -> Policy:
         raise bad("schema", schema)
     if schema > POLICY_SCHEMA:
         raise PolicyError(
-            f"policy {source}: schema {_shown(schema)} is newer than this cudadoctor reads ({POLICY_SCHEMA}); upgrade cudadoctor"
+            f"policy {source}: schema {shown(schema)} is newer than this cudadoctor reads ({POLICY_SCHEMA}); upgrade cudadoctor"
         )
     fail_on = data.get("fail_on", "error")
     if not isinstance(fail_on, str) or fail_on not in SEVERITY_RANK:
@@ -189,14 +189,6 @@ def parse_policy(data: Mapping[str, Any], *, source: str) -> Policy:
         spelled={k: str(data[k]).strip() for k in ("min_driver_version", "min_compute_capability") if k in data},
     )
 
-
-def _shown(value: Any, limit: int = 200) -> str:
-    """*value* as an error message shows it: its repr, cut to *limit* characters."""
-    try:
-        text = repr(value)
-    except ValueError:  # NOTE: an integer longer than 4300 digits has no repr
-        text = f"<an integer of about {value.bit_length() * 3 // 10} digits>" if isinstance(value, int) else "<?>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _version(data: Mapping[str, Any], key: str, bad: Any) -> Version | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from cudadoctor.errors import RuleTableError
+from cudadoctor.errors import RuleTableError, one_line, shown
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -412,7 +412,7 @@ def _load(base: Path) -> RuleTables:
         r.known_keys("", data, _TOP_KEYS[name])
         schema = r.int_("", data, "schema")
         if schema > TABLES_SCHEMA:
-            raise RuleTableError(f"{label}: schema {_shown(schema)} is newer than this cudadoctor reads ({TABLES_SCHEMA})")
+            raise RuleTableError(f"{label}: schema {shown(schema)} is newer than this cudadoctor reads ({TABLES_SCHEMA})")
         updated = r.str_("", data, "updated")
         docs[name] = data
         meta[name] = TableMeta(name, schema, updated, str(path), _collect_sources(data))
@@ -465,7 +465,7 @@ class _Reader:
 
     def fail(self, where: str, key: str, message: str) -> RuleTableError:
         loc = f"{where}.{key}" if where else key
-        return RuleTableError(_one_line(f"{self.label}: {loc}: {message}"))
+        return RuleTableError(one_line(f"{self.label}: {loc}: {message}"))
 
     def entries(self, key: str) -> Iterator[tuple[str, dict[str, Any]]]:
         items = self.data.get(key, [])
@@ -486,19 +486,19 @@ class _Reader:
     def str_(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> str:
         v = self.raw(where, item, key, default)
         if not isinstance(v, str):
-            raise self.fail(where, key, f"{_shown(v)} is not a string")
+            raise self.fail(where, key, f"{shown(v)} is not a string")
         return v
 
     def int_(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> int:
         v = self.raw(where, item, key, default)
         if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(where, key, f"{_shown(v)} is not an integer")
+            raise self.fail(where, key, f"{shown(v)} is not an integer")
         return v
 
     def bool_(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> bool:
         v = self.raw(where, item, key, default)
         if not isinstance(v, bool):
-            raise self.fail(where, key, f"{_shown(v)} is not true/false")
+            raise self.fail(where, key, f"{shown(v)} is not true/false")
         return v
 
     def num(self, where: str, item: dict[str, Any], key: str) -> float | None:
@@ -506,7 +506,7 @@ class _Reader:
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise self.fail(where, key, f"{_shown(v)} is not a non-negative number")
+            raise self.fail(where, key, f"{shown(v)} is not a non-negative number")
         return float(v)
 
     def version(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> Version:
@@ -516,7 +516,7 @@ class _Reader:
         try:
             return Version(v) if isinstance(v, str) else _bad_version()
         except ValueError:  # NOTE: ValueError too: Version raises it for a part over 4300 digits
-            raise self.fail(where, key, f"{_shown(v)} is not a version") from None
+            raise self.fail(where, key, f"{shown(v)} is not a version") from None
 
     def opt_version(self, where: str, item: dict[str, Any], key: str) -> Version | None:
         v = item.get(key)
@@ -527,13 +527,13 @@ class _Reader:
     def versions(self, where: str, item: dict[str, Any], key: str) -> tuple[Version, ...]:
         v = self.raw(where, item, key, [])
         if not isinstance(v, list):
-            raise self.fail(where, key, f"{_shown(v)} is not an array")
+            raise self.fail(where, key, f"{shown(v)} is not an array")
         return tuple(self.version(where, {key: x}, key) for x in v)
 
     def strs(self, where: str, item: dict[str, Any], key: str, default: Any = ...) -> tuple[str, ...]:
         v = self.raw(where, item, key, default)
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise self.fail(where, key, f"{_shown(v)} is not an array of strings")
+            raise self.fail(where, key, f"{shown(v)} is not an array of strings")
         return tuple(v)
 
     def source(self, where: str, item: dict[str, Any]) -> str:
@@ -559,21 +559,8 @@ class _Reader:
                 raise self.fail(where, what, f"entries not sorted ({b} after {a})")
 
 
-def _shown(value: Any, limit: int = 200) -> str:
-    """*value* as an error message shows it: its repr, cut to *limit* characters."""
-    try:
-        text = repr(value)
-    except ValueError:  # NOTE: an integer longer than 4300 digits has no repr
-        text = f"<an integer of about {value.bit_length() * 3 // 10} digits>" if isinstance(value, int) else "<?>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _one_line(message: str) -> str:
-    """*message* with line breaks and other control characters escaped (errors are one line)."""
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], message)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 def _bad_version() -> Version:
@@ -778,7 +765,7 @@ def _host_compiler(r: _Reader) -> HostCompilerTable:
 def _int_list(r: _Reader, where: str, item: dict[str, Any], key: str) -> tuple[int, ...]:
     v = r.raw(where, item, key)
     if not isinstance(v, list) or not v or any(isinstance(x, bool) or not isinstance(x, int) for x in v):
-        raise r.fail(where, key, f"{_shown(v)} is not a non-empty array of integers")
+        raise r.fail(where, key, f"{shown(v)} is not a non-empty array of integers")
     return tuple(v)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cudadoctor.bench.results import BenchResults, DeviceResult, Measurement, NvmlSample, Thresholds
-from cudadoctor.checks.base import Check, Finding, Outcome, SkipCheck, Status
+from cudadoctor.checks.base import Check, Finding, Outcome, run_check
 from cudadoctor.facts import DriverFacts, Facts, GpuFacts, Unavailable, known
 
 if TYPE_CHECKING:
@@ -142,20 +142,8 @@ def bench_outcomes(
     annotated = annotate(results, tables, facts) if results is not None else None
     if annotated is not None and thresholds is not None:
         annotated = dataclasses.replace(annotated, thresholds=thresholds)
-    out = []
-    for cls in checks if checks is not None else bench_checks():
-        check = cls(annotated)  # type: ignore[call-arg]
-        try:
-            found = tuple(check.evaluate(facts, tables))
-        except SkipCheck as skip:
-            out.append(Outcome(code=cls.code, name=cls.name, status=Status.SKIPPED, reason=skip.reason))
-            continue
-        except Exception as e:  # noqa: BLE001 - a check that raises is a bug; report it, go on
-            out.append(Outcome(code=cls.code, name=cls.name, status=Status.ERROR,
-                               reason=f"internal error in check {cls.code}: {type(e).__name__}: {e}"))
-            continue
-        out.append(Outcome(code=cls.code, name=cls.name, status=Status.FOUND if found else Status.PASSED, findings=found))
-    return tuple(out)
+    return tuple(run_check(cls(annotated), facts, tables)  # type: ignore[call-arg]
+                 for cls in (checks if checks is not None else bench_checks()))
 
 
 def bench_findings(results: BenchResults, facts: Facts, tables: RuleTables, thresholds: Thresholds | None = None) -> list[Finding]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources, util
 from typing import Any
 
-from cudadoctor.childrecords import ChildRecords
+from cudadoctor.childrecords import ChildRecords, stderr_tail
 from cudadoctor.childrecords import parse_records as parse_child_records
 from cudadoctor._util import child_env, describe_returncode, run_command
 from cudadoctor.bench.results import (
@@ -39,7 +39,6 @@ QUICK_BUDGET_S = 3.0
 TIMEOUT_GRACE_S = 20.0
 #: Hard limit for the discovery child (import torch + device count).
 LIST_TIMEOUT_S = 60.0
-STDERR_TAIL_CHARS = 3000
 
 #: What the child was doing in each stage, for "timed out while ...".
 STAGE_ACTIONS = {
@@ -166,7 +165,7 @@ def discover(python: str, *, env: Mapping[str, str], timeout: float) -> list[int
     listed = records.stages.get("list")
     if listed is None or "error" in listed:
         why = listed.get("error") if listed else _stopped(records, child.returncode, timeout) or "it reported nothing"
-        return _nothing("failed", f"could not list the CUDA devices of torch in {python}: {why}. {tail(child.stderr)}".strip())
+        return _nothing("failed", f"could not list the CUDA devices of torch in {python}: {why}. {stderr_tail(child.stderr)}".strip())
     value = listed.get("value") or {}
     if not value.get("available"):
         return _nothing("no-gpu", f"no CUDA GPU is usable by torch {value.get('torch', '')} in {python}: "
@@ -208,16 +207,6 @@ def parse_records(stdout: str) -> Records:
     return parse_child_records(stdout, MARKER)
 
 
-def tail(stderr: str, limit: int = STDERR_TAIL_CHARS) -> str:
-    """The end of a child's stderr, trimmed to whole lines where possible."""
-    text = stderr.strip()
-    if len(text) <= limit:
-        return text
-    cut = text[-limit:]
-    newline = cut.find("\n")
-    return cut[newline + 1:] if 0 <= newline < 200 else cut
-
-
 def _stopped(records: Records, returncode: int | None, timeout: float | None) -> str:
     """'' when the child finished, else how and where it stopped."""
     if records.done:
@@ -255,7 +244,7 @@ def parse_device(
         status, stage, reason = "failed", "device", f"{label} could not start: {device_error}"
     elif imp is None:
         status, reason = "crashed", f"{label} reported nothing ({describe_returncode(returncode)})"
-    err = tail(stderr) if status != "ok" else ""
+    err = stderr_tail(stderr) if status != "ok" else ""
     nvml_reason = str(info.get("nvml_unavailable") or ("no NVML on the CPU" if cpu else "not sampled"))
     before = records.stages.get("nvml-before", {}).get("value")
     after = records.stages.get("nvml-after", {}).get("value")

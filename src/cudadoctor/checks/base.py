@@ -146,3 +146,16 @@ class Outcome:
     findings: tuple[Finding, ...] = ()
     reason: str = ""  #: why it was skipped, or the error text
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_check(check: Check, facts: Facts, tables: RuleTables) -> Outcome:
+    """Evaluate one check into its Outcome; a check that raises is reported as ERROR, never raised."""
+    try:
+        findings = tuple(check.evaluate(facts, tables))
+    except SkipCheck as skip:
+        return Outcome(code=check.code, name=check.name, status=Status.SKIPPED, reason=skip.reason)
+    except Exception as e:  # noqa: BLE001 - a check that raises is a bug; report it, go on
+        return Outcome(code=check.code, name=check.name, status=Status.ERROR,
+                       reason=f"internal error in check {check.code}: {type(e).__name__}: {e}")
+    return Outcome(code=check.code, name=check.name, status=Status.FOUND if findings else Status.PASSED,
+                   findings=findings)

@@ -303,23 +303,10 @@ def allreduce_test(*, device: Any, rank: int, world_size: int, schedule: Sequenc
 
 def group_outcomes(ranks: Sequence[Mapping[str, Any]], report: Report) -> tuple[Outcome, ...]:
     """Run the distributed checks on the gathered rank summaries; a check that raises is reported, not fatal."""
-    from cudadoctor.checks.base import Outcome, SkipCheck, Status
+    from cudadoctor.checks.base import run_check
     from cudadoctor.gating.checks import CHECKS
 
-    out = []
-    for cls in CHECKS:
-        check = cls(ranks)  # type: ignore[call-arg]
-        try:
-            found = tuple(check.evaluate(report.facts, report.tables))
-        except SkipCheck as skip:
-            out.append(Outcome(code=cls.code, name=cls.name, status=Status.SKIPPED, reason=skip.reason))
-            continue
-        except Exception as e:  # noqa: BLE001 - a check that raises is a bug; report it, go on
-            out.append(Outcome(code=cls.code, name=cls.name, status=Status.ERROR,
-                               reason=f"internal error in check {cls.code}: {type(e).__name__}: {e}"))
-            continue
-        out.append(Outcome(code=cls.code, name=cls.name, status=Status.FOUND if found else Status.PASSED, findings=found))
-    return tuple(out)
+    return tuple(run_check(cls(ranks), report.facts, report.tables) for cls in CHECKS)  # type: ignore[call-arg]
 
 
 def group_reasons(ranks: Sequence[Mapping[str, Any]], missing: Mapping[int, str], outcomes: Sequence[Outcome],

@@ -12,7 +12,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor._util import CommandResult, child_env, describe_returncode, run_command
-from cudadoctor.childrecords import ChildRecords
+from cudadoctor.childrecords import ChildRecords, stderr_tail
 from cudadoctor.childrecords import parse_records as parse_child_records
 from cudadoctor.facts import Distribution, LoadedLibrary, TorchDevice, TorchFacts, Unavailable
 from cudadoctor.probes.base import ProbeContext
@@ -52,7 +52,6 @@ STAGE_ACTIONS: dict[str, str] = {
 }
 
 #: Characters of stderr kept in error details.
-STDERR_TAIL_CHARS = 3000
 
 # auditwheel-repaired copies carry a content hash: libcudart-9335f6a2.so.11.0 is libcudart.
 _WHEEL_HASH = re.compile(r"-[0-9a-f]{8}$")
@@ -146,16 +145,6 @@ def parse_child_output(
             detail=tail,
         )
     return _Builder(records, returncode, tail, stopped).build(py)
-
-
-def stderr_tail(stderr: str, limit: int = STDERR_TAIL_CHARS) -> str:
-    """The end of a child's stderr, trimmed to whole lines where possible."""
-    text = stderr.strip()
-    if len(text) <= limit:
-        return text
-    cut = text[-limit:]
-    newline = cut.find("\n")
-    return cut[newline + 1:] if 0 <= newline < 200 else cut
 
 
 def _stop_description(records: ChildRecords, returncode: int | None, timeout: float | None) -> str:
