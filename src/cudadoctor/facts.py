@@ -33,6 +33,10 @@ class Unavailable:
         return False
 
 
+#: The reason of a fact that a facts file from an older cudadoctor does not have (checks skip it).
+NOT_RECORDED = "not recorded (these facts come from an older cudadoctor)"
+
+
 def known(value: object) -> bool:
     """True when *value* is real data rather than :class:`Unavailable`."""
     return not isinstance(value, Unavailable)
@@ -244,6 +248,11 @@ class ToolkitFacts:
     nvcc_version: Version | Unavailable  #: "release X.Y" from nvcc --version
     gcc_path: str | Unavailable
     gcc_version: Version | Unavailable
+    #: the cuda_runtime_api.h an extension build's host compiler finds ($CUDA_HOME/include, then
+    #: CUDA_INC_PATH, CPATH, CPLUS_INCLUDE_PATH, C_INCLUDE_PATH, /usr/local/include, /usr/include)
+    cuda_runtime_header: str | Unavailable = field(default_factory=lambda: Unavailable(probe="toolkit", reason=NOT_RECORDED))
+    #: copies under $CUDA_HOME/targets/*/include, which only nvcc itself searches
+    cuda_headers_elsewhere: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------

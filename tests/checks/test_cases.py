@@ -28,12 +28,19 @@ def _load_cases() -> list[tuple[str, str, int, dict[str, Any]]]:
 
 ALL_CASES = _load_cases()
 
+#: Keys a case may use (a misspelt key would otherwise be ignored and its assertion never run).
+CASE_KEYS = {
+    "env", "set", "bench", "bench_set", "ranks", "thresholds", "message_contains", "message_excludes", "fix_contains",
+    "fix_excludes", "severity", "count", "evidence", "reason_contains",
+}
+
 
 @pytest.mark.parametrize(
     ("code", "kind", "index", "case"), ALL_CASES, ids=[f"{c}-{k}-{i}" for c, k, i, _ in ALL_CASES]
 )
 def test_case(code: str, kind: str, index: int, case: dict[str, Any], tables) -> None:
     assert code in BY_CODE, f"cases file for unknown check {code}"
+    assert not set(case) - CASE_KEYS, f"unknown keys in the case: {sorted(set(case) - CASE_KEYS)}"
     facts = env_facts(case["env"], case.get("set"))
     if "bench" in case:
         from tests.bench.cases import bench_outcome
@@ -55,6 +62,8 @@ def test_case(code: str, kind: str, index: int, case: dict[str, Any], tables) ->
         fixes = "\n".join(f.fix for f in outcome.findings)
         for needle in _as_list(case.get("message_contains")):
             assert needle in text, f"{needle!r} not in message: {text}"
+        for needle in _as_list(case.get("message_excludes")):
+            assert needle not in text, f"{needle!r} unexpectedly in message: {text}"
         for needle in _as_list(case.get("fix_contains")):
             assert needle in fixes, f"{needle!r} not in fix: {fixes}"
         for needle in _as_list(case.get("fix_excludes")):

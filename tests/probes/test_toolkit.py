@@ -12,6 +12,8 @@ from packaging.version import Version
 from cudadoctor.facts import Unavailable
 from cudadoctor.probes.toolkit import (
     collect_toolkit,
+    find_cuda_header,
+    header_search_dirs,
     parse_cudart_header,
     parse_gcc_version,
     parse_nvcc_version,
@@ -230,3 +232,51 @@ def test_read_cuda_home_version_prefers_version_json(tmp_path: Path) -> None:
     assert read_cuda_home_version(str(tmp_path)) == Version("10.2.89")
     (tmp_path / "version.json").write_text(_raw("version_json_12.4.1.json"))
     assert read_cuda_home_version(str(tmp_path)) == Version("12.4.1")
+
+
+# --------------------------------------------------------------------------------------------
+# where the host compiler finds cuda_runtime_api.h
+
+
+def _header(root: Path, rel: str) -> Path:
+    path = root / rel / "cuda_runtime_api.h"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#define CUDART_VERSION 12040\n")
+    return path
+
+
+def test_header_in_cuda_home_include(tmp_path: Path) -> None:
+    home = tmp_path / "cuda"
+    want = _header(home, "include")
+    found, elsewhere = find_cuda_header(str(home), {})
+    assert found == str(want) and elsewhere == ()
+
+
+def test_header_only_under_targets_is_not_found_but_named(tmp_path: Path) -> None:
+    home = tmp_path / "conda-env"
+    hidden = _header(home, "targets/x86_64-linux/include")
+    found, elsewhere = find_cuda_header(str(home), {"CPATH": "", "C_INCLUDE_PATH": "::"})
+    assert isinstance(found, Unavailable)
+    assert f"{home}/include" in found.reason and "/usr/include" in found.reason
+    assert elsewhere == (str(hidden),)
+
+
+@pytest.mark.parametrize("variable", ["CUDA_INC_PATH", "CPATH", "CPLUS_INCLUDE_PATH", "C_INCLUDE_PATH"])
+def test_header_through_the_compiler_environment(tmp_path: Path, variable: str) -> None:
+    inc = _header(tmp_path, "extra").parent
+    # CUDA_INC_PATH is one directory (torch appends it as is); the others are gcc's lists
+    value = str(inc) if variable == "CUDA_INC_PATH" else f"/nonexistent:{inc}"
+    found, _ = find_cuda_header(str(tmp_path / "no-such-home"), {variable: value})
+    assert found == str(inc / "cuda_runtime_api.h")
+
+
+def test_header_search_order_follows_cpp_extension(tmp_path: Path) -> None:
+    dirs = header_search_dirs("/opt/cuda", {"CUDA_INC_PATH": "/a", "CPATH": "/b:/c", "CPLUS_INCLUDE_PATH": "/d"})
+    assert dirs == ["/opt/cuda/include", "/a", "/b", "/c", "/d", "/usr/local/include", "/usr/include"]
+    assert header_search_dirs(Unavailable(probe="toolkit", reason="none"), {})[0] == "/usr/local/include"
+
+
+@pytest.mark.skipif(not REAL_NVCC.exists(), reason="needs the CUDA 13.0 toolkit under /usr/local/cuda")
+def test_real_toolkit_headers() -> None:
+    facts = collect_toolkit(timeout=30, environ={"PATH": "/usr/bin:/bin"})
+    assert facts.cuda_runtime_header == "/usr/local/cuda/include/cuda_runtime_api.h"

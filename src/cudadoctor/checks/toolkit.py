@@ -9,6 +9,7 @@ from packaging.version import Version
 
 from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck, need
 from cudadoctor.facts import (
+    NOT_RECORDED,
     CudaLibsFacts,
     DriverFacts,
     EnvFacts,
@@ -392,4 +393,118 @@ class HostCompilerUnsupported(Check):
         )
 
 
-CHECKS: tuple[type[Check], ...] = (NvccTorchCudaMismatch, HostCompilerUnsupported)
+class CudaHomeIncomplete(Check):
+    """The CUDA_HOME that extension builds use lacks nvcc or the CUDA headers.
+
+    ## What it checks
+    Follows `torch.utils.cpp_extension`: CUDA_HOME (or CUDA_PATH), else the directory above the
+    first `nvcc` on PATH, else /usr/local/cuda. Checks that this directory exists, that
+    `$CUDA_HOME/bin/nvcc` exists (the compiler the build runs), and that the host compiler can
+    find `cuda_runtime_api.h` (`$CUDA_HOME/include`, `CUDA_INC_PATH`, `CPATH`,
+    `CPLUS_INCLUDE_PATH`, `C_INCLUDE_PATH`, then /usr/local/include and /usr/include). Runs only
+    for a CUDA build of torch, and only when some toolkit is there at all.
+
+    ## Why it matters
+    Building any CUDA extension (`pip install flash-attn`, apex, xformers or DeepSpeed ops from
+    source, `torch.utils.cpp_extension.load`) then fails: `error: [Errno 2] No such file or
+    directory: '/usr/local/cuda/bin/nvcc'` in a `-runtime` image whose /usr/local/cuda holds only
+    libraries; `fatal error: cuda_runtime_api.h: No such file or directory` when CUDA_HOME is a
+    directory list (`/usr/local/cuda:/usr/local/cuda`), a `bin` directory, or a guess from a
+    wrapper script such as /usr/local/bin/nvcc (CUDA_HOME becomes /usr/local); and with conda's
+    CUDA packages, whose headers sit in `targets/x86_64-linux/include`, which only nvcc searches.
+    Running torch is not affected. Severity: a warning when CUDA_HOME, CUDA_PATH or an nvcc on
+    PATH chose the directory (someone meant to build); information for torch's default
+    /usr/local/cuda (a runtime image that never builds needs nothing).
+
+    ## Example
+    `pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime`: /usr/local/cuda exists with libraries only;
+    `pip install flash-attn` fails looking for /usr/local/cuda/bin/nvcc.
+
+    ## Fix
+    Point CUDA_HOME at one complete toolkit directory (`export CUDA_HOME=/usr/local/cuda-12.4`), use
+    a `-devel` image, or install the toolkit (`cuda-toolkit-12-4`, `conda install -c nvidia
+    cuda-toolkit=12.4`). For conda headers under targets/: `export
+    CPATH=$CUDA_HOME/targets/x86_64-linux/include:$CPATH`.
+
+    ## References
+    - https://github.com/pytorch/pytorch/blob/main/torch/utils/cpp_extension.py (`_find_cuda_home`, `include_paths`)
+    - https://gcc.gnu.org/onlinedocs/cpp/Environment-Variables.html
+    - https://github.com/NVIDIA/MinkowskiEngine/issues/223
+    - https://hub.docker.com/r/pytorch/pytorch (runtime vs devel images)
+    """
+
+    code = "TLK003"
+    name = "cuda-home-incomplete"
+    severity = Severity.WARNING
+    requires = frozenset({"toolkit", "torch"})
+    tables = ("torch",)
+    fast = False  # about building extensions, not runtime health
+
+    def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
+        """Yield one finding listing what the build would not find under CUDA_HOME."""
+        tk, t = facts.toolkit, facts.torch
+        assert isinstance(tk, ToolkitFacts) and isinstance(t, TorchFacts)
+        if t.status != "ok":
+            raise SkipCheck(f"torch is not importable (status {t.status})")
+        build = need(t.build, "torch build")
+        if build != "cuda":
+            raise SkipCheck(f"torch is a {build} build: CUDA extensions are not built against it")
+        if isinstance(tk.cuda_home, Unavailable):
+            raise SkipCheck(f"no CUDA toolkit at all ({tk.cuda_home.reason}): nothing is built here")
+        if isinstance(tk.cuda_runtime_header, Unavailable) and tk.cuda_runtime_header.reason == NOT_RECORDED:
+            raise SkipCheck("the facts do not record where the CUDA headers are (an older cudadoctor saved them)")
+        home = tk.cuda_home
+        missing: list[str] = []
+        # NOTE: the toolkit probe says "CUDA home X does not exist" when the directory is missing.
+        if isinstance(tk.cuda_home_version, Unavailable) and "does not exist" in tk.cuda_home_version.reason:
+            missing.append(f"{home} does not exist")
+        else:
+            if isinstance(tk.nvcc_path, Unavailable) or not _under(tk.nvcc_path, home):
+                missing.append(f"no {home.rstrip('/')}/bin/nvcc")
+            if isinstance(tk.cuda_runtime_header, Unavailable):
+                missing.append(f"no cuda_runtime_api.h where the host compiler looks ({tk.cuda_runtime_header.reason})")
+        if not missing:
+            return
+        chosen = tk.cuda_home_source in ("CUDA_HOME", "CUDA_PATH", "nvcc-on-path")
+        torch_cuda = t.cuda_version if isinstance(t.cuda_version, Version) else None
+        yield self.finding(
+            severity=Severity.WARNING if chosen else Severity.INFO,
+            message=(
+                f"Extensions build with {_toolkit_label(tk)}, but: {'; '.join(missing)}. Building a CUDA "
+                "extension (flash-attn, apex, xformers from source, torch.utils.cpp_extension) will fail"
+                + ("" if chosen else "; running torch is not affected, so this matters only if you build one")
+                + "."
+            ),
+            evidence={
+                "toolkit.cuda_home": home,
+                "toolkit.cuda_home_source": tk.cuda_home_source,
+                "toolkit.nvcc_path": tk.nvcc_path,
+                "toolkit.cuda_runtime_header": tk.cuda_runtime_header,
+                "toolkit.cuda_headers_elsewhere": list(tk.cuda_headers_elsewhere),
+            },
+            fix=self._fix(facts, tk, home, torch_cuda),
+        )
+
+    def _fix(self, facts: Facts, tk: ToolkitFacts, home: str, torch_cuda: Version | None) -> str:
+        if ":" in home:
+            return (f"CUDA_HOME must be one directory, not a list: `export CUDA_HOME={home.split(':')[0]}` "
+                    "(the toolkit root, the directory holding bin/nvcc and include/).")
+        if home.rstrip("/").endswith("/bin"):
+            root = home.rstrip("/")[: -len("/bin")]
+            return f"CUDA_HOME is the toolkit root, not its bin directory: `export CUDA_HOME={root}`."
+        nvcc_ok = isinstance(tk.nvcc_path, str) and _under(tk.nvcc_path, home)
+        if nvcc_ok and tk.cuda_headers_elsewhere:
+            include = tk.cuda_headers_elsewhere[0].rsplit("/", 1)[0]
+            return (f"Tell the host compiler where the headers are: `export CPATH={include}:$CPATH` "
+                    "(conda CUDA packages keep them under targets/; only nvcc finds them by itself).")
+        dirs = known_toolkit_dirs(facts)
+        want = (torch_cuda.major, torch_cuda.minor) if torch_cuda is not None else None
+        if want in dirs and dirs[want] != home:
+            return f"Use the complete toolkit that is already here: `{_export_line(dirs[want])}`."
+        if torch_cuda is not None:
+            return ("Use a -devel image (e.g. `pytorch/pytorch:<version>-devel`, `nvidia/cuda:<version>-devel`) or "
+                    + _install_line(torch_cuda) + ".")
+        return "Point CUDA_HOME at a complete CUDA toolkit (one with bin/nvcc and include/cuda_runtime_api.h)."
+
+
+CHECKS: tuple[type[Check], ...] = (NvccTorchCudaMismatch, HostCompilerUnsupported, CudaHomeIncomplete)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -210,6 +211,7 @@ def collect_toolkit(
         gcc = pool.submit(_gcc, timeout, env)
         nvcc_path, nvcc_version = _nvcc(cuda_home, on_path, timeout, env)
         gcc_path, gcc_version = gcc.result()
+    header, elsewhere = find_cuda_header(cuda_home, env)
     return ToolkitFacts(
         cuda_home=cuda_home,
         cuda_home_source=source,
@@ -218,7 +220,46 @@ def collect_toolkit(
         nvcc_version=nvcc_version,
         gcc_path=gcc_path,
         gcc_version=gcc_version,
+        cuda_runtime_header=header,
+        cuda_headers_elsewhere=elsewhere,
     )
+
+
+#: The header every CUDA extension's C++ sources reach through torch's CUDA headers (c10/cuda).
+CUDA_HEADER = "cuda_runtime_api.h"
+#: The host compiler's own default include directories (gcc and clang on Linux).
+DEFAULT_INCLUDE_DIRS = ("/usr/local/include", "/usr/include")
+
+
+def header_search_dirs(cuda_home: str | Unavailable, env: Mapping[str, str]) -> list[str]:
+    """Where an extension build's host compiler looks for CUDA headers, in order.
+
+    torch.utils.cpp_extension.include_paths() passes $CUDA_HOME/include and CUDA_INC_PATH; gcc adds
+    CPATH, CPLUS_INCLUDE_PATH and C_INCLUDE_PATH, then its defaults.
+    https://gcc.gnu.org/onlinedocs/cpp/Environment-Variables.html
+    """
+    dirs = [os.path.join(cuda_home, "include")] if isinstance(cuda_home, str) else []
+    if env.get("CUDA_INC_PATH"):
+        dirs.append(env["CUDA_INC_PATH"])
+    for name in ("CPATH", "CPLUS_INCLUDE_PATH", "C_INCLUDE_PATH"):
+        dirs += [d for d in env.get(name, "").split(":") if d]
+    dirs += [d for d in DEFAULT_INCLUDE_DIRS if d not in dirs]
+    return dirs
+
+
+def find_cuda_header(cuda_home: str | Unavailable, env: Mapping[str, str]) -> tuple[str | Unavailable, tuple[str, ...]]:
+    """(the cuda_runtime_api.h the host compiler finds, or why none; copies only nvcc would find)."""
+    dirs = header_search_dirs(cuda_home, env)
+    elsewhere: tuple[str, ...] = ()
+    if isinstance(cuda_home, str):
+        # NOTE: toolkits from conda packages keep headers in targets/<arch>/include; nvcc's own
+        # nvcc.profile adds that directory, the host compiler does not know it.
+        elsewhere = tuple(sorted(glob.glob(os.path.join(glob.escape(cuda_home), "targets", "*", "include", CUDA_HEADER))))
+    for d in dirs:
+        path = os.path.join(d, CUDA_HEADER)
+        if os.path.isfile(path):
+            return path, elsewhere
+    return Unavailable(probe=PROBE, reason=f"no {CUDA_HEADER} in {', '.join(dirs)}"), elsewhere
 
 
 def probe_toolkit(ctx: ProbeContext) -> ToolkitFacts:
