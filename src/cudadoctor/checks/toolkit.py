@@ -73,6 +73,18 @@ def _toolkit_label(tk: ToolkitFacts) -> str:
     return f"the CUDA toolkit at {tk.cuda_home}" + (f" ({how})" if how else "")
 
 
+def _toolkit_and_cuda_torch(facts: Facts) -> tuple[ToolkitFacts, TorchFacts]:
+    """The toolkit and torch facts, or SkipCheck unless torch is an importable CUDA build."""
+    tk, t = facts.toolkit, facts.torch
+    assert isinstance(tk, ToolkitFacts) and isinstance(t, TorchFacts)
+    if t.status != "ok":
+        raise SkipCheck(f"torch is not importable (status {t.status})")
+    build = need(t.build, "torch build")
+    if build != "cuda":
+        raise SkipCheck(f"torch is a {build} build: CUDA extensions are not built against it")
+    return tk, t
+
+
 def known_toolkit_dirs(facts: Facts) -> dict[tuple[int, int], str]:
     """Versioned toolkit directories seen anywhere in the facts, by (major, minor).
 
@@ -153,13 +165,7 @@ class NvccTorchCudaMismatch(Check):
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding when the toolkit's CUDA major.minor differs from torch's."""
-        tk, t = facts.toolkit, facts.torch
-        assert isinstance(tk, ToolkitFacts) and isinstance(t, TorchFacts)
-        if t.status != "ok":
-            raise SkipCheck(f"torch is not importable (status {t.status})")
-        build = need(t.build, "torch build")
-        if build != "cuda":
-            raise SkipCheck(f"torch is a {build} build: CUDA extensions are not built against it")
+        tk, t = _toolkit_and_cuda_torch(facts)
         torch_cuda: Version = need(t.cuda_version, "torch's CUDA version")
         tk_cuda, source = toolkit_cuda(tk)
         if tk_cuda.release[:2] == torch_cuda.release[:2]:
@@ -442,13 +448,7 @@ class CudaHomeIncomplete(Check):
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding listing what the build would not find under CUDA_HOME."""
-        tk, t = facts.toolkit, facts.torch
-        assert isinstance(tk, ToolkitFacts) and isinstance(t, TorchFacts)
-        if t.status != "ok":
-            raise SkipCheck(f"torch is not importable (status {t.status})")
-        build = need(t.build, "torch build")
-        if build != "cuda":
-            raise SkipCheck(f"torch is a {build} build: CUDA extensions are not built against it")
+        tk, t = _toolkit_and_cuda_torch(facts)
         if isinstance(tk.cuda_home, Unavailable):
             raise SkipCheck(f"no CUDA toolkit at all ({tk.cuda_home.reason}): nothing is built here")
         if isinstance(tk.cuda_runtime_header, Unavailable) and tk.cuda_runtime_header.reason == NOT_RECORDED:
