@@ -42,6 +42,15 @@ def known(value: object) -> bool:
     return not isinstance(value, Unavailable)
 
 
+def parse_version(text: str, *, probe: str, what: str) -> Version | Unavailable:
+    """*text* as a Version, or Unavailable naming *what* it was (outside text may hold anything;
+    Version raises a plain ValueError, not InvalidVersion, for a part over 4300 digits)."""
+    try:
+        return Version(text.strip())
+    except ValueError:
+        return Unavailable(probe=probe, reason=f"{what} {text.strip()[:60]!r} is not a version number")
+
+
 def nv_version(v: Version) -> str:
     """Format a driver version the way NVIDIA prints it (580.159.04, not Version's 580.159.4)."""
     r = v.release

@@ -87,15 +87,16 @@ def decode_area(name: str, data: Any, *, origin: str = "facts") -> Any:
         raise FactsFileError(one_line(f"{origin}: {e.path or name}: {e.message}")) from None
 
 
-def save_facts(facts: Facts, path: Path) -> None:
+def save_facts(facts: Facts, path: Path, *, identity: bool = False) -> None:
     """Write *facts* to *path* as indented JSON (atomically: temp file, then rename), secrets masked.
 
     A saved facts file is made to be shared (attached to an issue, replayed elsewhere), so it gets
-    the redaction every report gets: credentials are replaced by [REDACTED].
+    the redaction every report gets: credentials are replaced by [REDACTED]; with *identity*
+    (``--redact``) user names, host names and home paths too.
     """
-    from cudadoctor.redact import redact_facts  # NOTE: local: redact imports report, which imports much
+    from cudadoctor.redact import redact_facts  # NOTE: local: only writing facts needs redaction
 
-    facts = redact_facts(facts)
+    facts = redact_facts(facts, identity=identity)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(facts_to_dict(facts), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -139,9 +140,6 @@ def _split_path(path: str) -> list[str | int]:
             parts.append(int(index))
             rest = rest.lstrip("[")
     return parts
-
-
-
 
 
 class _DecodeError(Exception):

@@ -190,7 +190,6 @@ def parse_policy(data: Mapping[str, Any], *, source: str) -> Policy:
     )
 
 
-
 def _version(data: Mapping[str, Any], key: str, bad: Any) -> Version | None:
     value = data.get(key)
     if value is None:

@@ -15,6 +15,7 @@ import json
 import shutil
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -495,6 +496,23 @@ def _one_line_naming(err: Exception, name: str) -> None:
     assert name in message, f"message does not name {name}: {message!r}"
 
 
+def parsed_or_one_line(parse: Callable[..., Any], arg: Any, error: type[Exception], name: str, **kwargs: Any) -> Any:
+    """parse(arg) within the call limit; if it raises *error*, the message is one line naming *name* (None)."""
+    try:
+        return bounded(parse, arg, **kwargs)
+    except error as e:
+        _one_line_naming(e, name)
+        return None
+
+
+def file_parsed_or_one_line(parse: Callable[[Path], Any], text: str, filename: str, error: type[Exception]) -> Any:
+    """parsed_or_one_line on *text* written (bytes as they are, lone surrogates too) to a file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / filename
+        path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+        return parsed_or_one_line(parse, path, error, str(path))
+
+
 SHIPPED = {name: tomllib.loads((default_rules_dir() / f"{name}.toml").read_text()) for name in TABLE_FILES}
 SHIPPED_TEXT = {name: (default_rules_dir() / f"{name}.toml").read_text() for name in TABLE_FILES}
 
@@ -516,10 +534,7 @@ def _load_copy(name: str, text: str) -> RuleTables | None:
         target = base / f"{name}.toml"
         target.write_text(text, encoding="utf-8")
         try:
-            return bounded(load_tables, base)
-        except RuleTableError as e:
-            _one_line_naming(e, str(target))
-            return None
+            return parsed_or_one_line(load_tables, base, RuleTableError, str(target))
         finally:
             _CACHE.pop(str(base.resolve()), None)
 
@@ -554,12 +569,8 @@ def test_rule_tables(case: tuple[str, str]) -> None:
 @example({"schema_version": True})
 @example({"kind": ["x"], "schema_version": 1})
 def test_facts_json(data: Any) -> None:
-    try:
-        facts = bounded(facts_from_dict, data, origin="fuzz.json")
-    except FactsFileError as e:
-        _one_line_naming(e, "fuzz.json")
-        return
-    assert isinstance(facts, Facts)
+    facts = parsed_or_one_line(facts_from_dict, data, FactsFileError, "fuzz.json", origin="fuzz.json")
+    assert facts is None or isinstance(facts, Facts)
 
 
 @fuzz_settings(40)
@@ -569,13 +580,7 @@ def test_facts_json(data: Any) -> None:
 @example('{"schema_version": ' + "9" * 5000 + "}")
 @example('{"schema_version": 1' + "," * 100_000)
 def test_facts_file(text: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "facts.json"
-        path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
-        try:
-            bounded(load_facts, path)
-        except FactsFileError as e:
-            _one_line_naming(e, str(path))
+    file_parsed_or_one_line(load_facts, text, "facts.json", FactsFileError)
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,12 +602,8 @@ POLICY_DOC = {
 @example({"schema": 10**30})
 @example({"max_temperature_c": float("nan")})
 def test_policy_data(data: Any) -> None:
-    try:
-        policy = bounded(parse_policy, data, source="fuzz.toml")
-    except PolicyError as e:
-        _one_line_naming(e, "fuzz.toml")
-        return
-    assert isinstance(policy, Policy)
+    policy = parsed_or_one_line(parse_policy, data, PolicyError, "fuzz.toml", source="fuzz.toml")
+    assert policy is None or isinstance(policy, Policy)
 
 
 @fuzz_settings(60)
@@ -614,15 +615,8 @@ def test_policy_data(data: Any) -> None:
 @example("schema = " + "9" * 5000)
 @example("min_gpus = " + "{a = " * 5000)
 def test_policy_file(text: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "policy.toml"
-        path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
-        try:
-            policy = bounded(load_policy, path)
-        except PolicyError as e:
-            _one_line_naming(e, str(path))
-            return
-        assert isinstance(policy, Policy)
+    policy = file_parsed_or_one_line(load_policy, text, "policy.toml", PolicyError)
+    assert policy is None or isinstance(policy, Policy)
 
 
 @pytest.mark.parametrize("name", TABLE_FILES)

@@ -16,7 +16,6 @@ from cudadoctor.checks.base import Severity
 from cudadoctor.errors import UsageError
 from cudadoctor.facts import Facts
 from cudadoctor.factsfile import load_facts, save_facts
-from cudadoctor.redact import redact_facts
 from cudadoctor.probes.base import ProbeContext
 from cudadoctor.render import OutputFormat, render
 
@@ -73,8 +72,7 @@ def build_report(opts: CheckOptions) -> Report:
                 facts = pending.result()
         source = "probe"
     if opts.save_facts is not None:
-        # NOTE: save_facts masks credentials itself; --redact also hides who and where.
-        save_facts(redact_facts(facts, identity=True) if opts.redact else facts, opts.save_facts)
+        save_facts(facts, opts.save_facts, identity=opts.redact)
     # NOTE: without --bench the benchmark checks have no data, and the distributed checks only
     # have data under `gate --distributed`; leave them out rather than list "not run" skips.
     ignore = tuple(opts.ignore) if opts.select else (*opts.ignore, "DST") if opts.bench else (*opts.ignore, "BEN", "DST")

@@ -293,12 +293,7 @@ def plan_dirs(roots: SearchRoots) -> list[str]:
 # reading
 
 
-def read_loader_cache(env: Mapping[str, str], timeout: float) -> str:
-    """``ldconfig -p`` output ("" when ldconfig is missing or fails)."""
-    return _loader_cache(env, timeout)[0]
-
-
-def _loader_cache(env: Mapping[str, str], timeout: float) -> tuple[str, str]:
+def read_loader_cache(env: Mapping[str, str], timeout: float) -> tuple[str, str]:
     """(``ldconfig -p`` output, "") or ("", why it could not be read; "" when there is no ldconfig)."""
     why = ""
     # NOTE: /sbin is not on a normal user's PATH on Debian/Ubuntu, so fall back to full paths.
@@ -593,7 +588,7 @@ def collect_cuda_libs(
     ld_library_path = tuple(p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cuda_libs") as pool:
-        cache_future = pool.submit(_loader_cache, env, timeout) if use_loader_cache else None
+        cache_future = pool.submit(read_loader_cache, env, timeout) if use_loader_cache else None
         sys_path = pool.submit(read_sys_path, python, timeout, env).result()
         cache_text, cache_problem = cache_future.result() if cache_future else ("", "")
     problems = [cache_problem] if cache_problem else []

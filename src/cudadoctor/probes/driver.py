@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor._util import CommandResult, child_env, describe_returncode, read_text, run_command
-from cudadoctor.facts import DriverFacts, GpuFacts, GpuProcess, MigDevice, Unavailable, known
+from cudadoctor.facts import DriverFacts, GpuFacts, GpuProcess, MigDevice, Unavailable, parse_version, known
 from cudadoctor.probes.base import ProbeContext
 
 T = TypeVar("T")
@@ -197,10 +197,7 @@ def _unavailable(reason: str, detail: str = "") -> Unavailable:
 
 
 def _version(text: str, what: str) -> Version | Unavailable:
-    try:
-        return Version(text.strip())
-    except ValueError:  # NOTE: ValueError too: Version raises it for a part over 4300 digits
-        return _unavailable(f"{what} {text.strip()[:60]!r} is not a version number")
+    return parse_version(text, probe=PROBE, what=what)
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor._util import child_env, describe_returncode, run_command
-from cudadoctor.facts import ToolkitFacts, Unavailable
+from cudadoctor.facts import ToolkitFacts, Unavailable, parse_version
 from cudadoctor.probes.base import ProbeContext
 
 PROBE = "toolkit"
@@ -51,11 +51,7 @@ def resolve_cuda_home(
 
 
 def _version(text: str, what: str) -> Version | Unavailable:
-    """*text* as a Version, or Unavailable (Version raises ValueError for a part over 4300 digits)."""
-    try:
-        return Version(text)
-    except ValueError:
-        return Unavailable(probe=PROBE, reason=f"{what} {text[:40]!r} is not a version number")
+    return parse_version(text, probe=PROBE, what=what)
 
 
 def parse_nvcc_version(text: str) -> Version | Unavailable:
@@ -144,14 +140,8 @@ def read_cuda_home_version(cuda_home: str) -> Version | Unavailable:
     )
 
 
-def read_tool_version(argv: list[str], timeout: float, env: Mapping[str, str]) -> tuple[str, str]:
-    """Run a ``--version``-style command; (stdout+stderr, "") or ("", why it failed)."""
-    text, why, _ = _run_tool(argv, timeout, env)
-    return text, why
-
-
-def _run_tool(argv: list[str], timeout: float, env: Mapping[str, str]) -> tuple[str, str, bool]:
-    """read_tool_version, plus whether the command hung (timed out)."""
+def read_tool_version(argv: list[str], timeout: float, env: Mapping[str, str]) -> tuple[str, str, bool]:
+    """Run a ``--version``-style command: (stdout+stderr, "", False), or ("", why it failed, whether it hung)."""
     try:
         result = run_command(argv, timeout=timeout, env=env)
     except (FileNotFoundError, PermissionError, OSError) as e:
@@ -177,7 +167,7 @@ def _nvcc(cuda_home: str | Unavailable, on_path: str | None, timeout: float, env
             f"$CUDA_HOME/bin/nvcc){elsewhere}",
         )
         return missing, missing
-    text, why = read_tool_version([path, "--version"], timeout, env)
+    text, why, _ = read_tool_version([path, "--version"], timeout, env)
     if why:
         return path, Unavailable(probe=PROBE, reason=why)
     return path, parse_nvcc_version(text)
@@ -188,12 +178,12 @@ def _gcc(timeout: float, env: Mapping[str, str]) -> tuple[str | Unavailable, Ver
     if path is None:
         missing = Unavailable(probe=PROBE, reason="gcc is not on PATH (nvcc needs it as the host compiler)")
         return missing, missing
-    text, why, hung = _run_tool([path, "-dumpfullversion"], timeout, env)
+    text, why, hung = read_tool_version([path, "-dumpfullversion"], timeout, env)
     version = parse_gcc_version(text) if not why else Unavailable(probe=PROBE, reason=why)
     # NOTE: -dumpfullversion exists since gcc 7; older gccs need the --version banner. A gcc that
     # hung once is not asked again: that would spend a second timeout on the same hang.
     if not hung and (isinstance(version, Unavailable) or not re.fullmatch(r"\s*\d+(\.\d+)*\s*", text)):
-        banner, why = read_tool_version([path, "--version"], timeout, env)
+        banner, why, _ = read_tool_version([path, "--version"], timeout, env)
         version = parse_gcc_version(banner) if not why else Unavailable(probe=PROBE, reason=why)
     return path, version
 

@@ -51,8 +51,6 @@ STAGE_ACTIONS: dict[str, str] = {
     "loaded_libraries": "while reading /proc/self/maps",
 }
 
-#: Characters of stderr kept in error details.
-
 # auditwheel-repaired copies carry a content hash: libcudart-9335f6a2.so.11.0 is libcudart.
 _WHEEL_HASH = re.compile(r"-[0-9a-f]{8}$")
 _LEADING_VERSION = re.compile(r"^\d+(?:\.\d+)*")
