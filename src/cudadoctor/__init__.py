@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from cudadoctor._version import __version__
 
 __all__ = ["EnvironmentNotReady", "Report", "__version__", "check", "collect_facts", "evaluate", "gate", "load_tables"]
 

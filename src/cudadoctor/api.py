@@ -92,7 +92,7 @@ def gate(
     Unlike the CLI, no watchdog kills the process: the collectives' timeouts bound the wait.
     Bad options or an invalid policy raise CudaDoctorError.
     """
-    from cudadoctor.checks.base import Severity
+    from cudadoctor.findings import Severity
     from cudadoctor.gating.local import DEFAULT_TIMEOUT, GateOptions, json_text, run_local_gate
 
     opts = GateOptions(

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cudadoctor import __version__
+from cudadoctor._version import __version__
 from cudadoctor.facts import (
     FACTS_SCHEMA_VERSION,
     CudaLibsFacts,

@@ -12,8 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from cudadoctor import __version__
-from cudadoctor.checks.base import Severity
+from cudadoctor._version import __version__
+from cudadoctor.findings import Severity
 from cudadoctor.errors import CudaDoctorError
 from cudadoctor.render import OutputFormat
 from cudadoctor.report import EXIT_INTERRUPTED, EXIT_TOOL_ERROR

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from cudadoctor.checks import CHECKS
-from cudadoctor.checks.base import Check, Outcome, Status, run_check
+from cudadoctor.checks.base import Check, run_check
+from cudadoctor.findings import Outcome, Status
 from cudadoctor.errors import UsageError
 from cudadoctor.facts import Facts, Unavailable
 from cudadoctor.report import Report

@@ -335,6 +335,13 @@ Area = Union[
 AREAS: tuple[str, ...] = ("host", "env", "container", "driver", "cuda_libs", "toolkit", "torch")
 
 
+#: Fact-area class -> its field name on :class:`Facts` (for the checks' typed accessor).
+AREA_OF_TYPE: dict[type, str] = {
+    HostFacts: "host", EnvFacts: "env", ContainerFacts: "container", DriverFacts: "driver",
+    CudaLibsFacts: "cuda_libs", ToolkitFacts: "toolkit", TorchFacts: "torch",
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Facts:
     """Everything the probes learned about one machine."""

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import types
 import typing
+from enum import Enum
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -29,6 +30,8 @@ def encode(value: Any) -> Any:
         return {"unavailable": True, "probe": value.probe, "reason": value.reason, "detail": value.detail}
     if isinstance(value, Version):
         return str(value)
+    if isinstance(value, Enum):
+        return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (tuple, list)):
@@ -183,6 +186,11 @@ def _decode(value: Any, tp: Any, path: str) -> Any:
             return Version(value)
         except ValueError:  # NOTE: ValueError too: Version raises it for a part over 4300 digits
             raise _DecodeError(path, f"{value!r} is not a version") from None
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            raise _DecodeError(path, f"expected one of {[m.value for m in tp]}, got {value!r}") from None
     if tp is bool:
         if not isinstance(value, bool):
             raise _DecodeError(path, f"expected true/false, got {value!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cudadoctor.checks.base import Finding, Outcome, Severity, Status
+from cudadoctor.findings import Finding, Outcome, Severity, Status
 from cudadoctor.facts import Facts
 
 if TYPE_CHECKING:

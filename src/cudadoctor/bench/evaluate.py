@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cudadoctor.bench.results import BenchResults, DeviceResult, Measurement, NvmlSample, Thresholds
-from cudadoctor.checks.base import Check, Finding, Outcome, run_check
+from cudadoctor.checks.base import Check, run_check
+from cudadoctor.findings import Finding, Outcome
 from cudadoctor.facts import DriverFacts, Facts, GpuFacts, Unavailable, known
 
 if TYPE_CHECKING:

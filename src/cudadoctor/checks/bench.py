@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from cudadoctor.bench.results import BenchResults, DeviceResult, Measurement, NvmlSample
-from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck
+from cudadoctor.checks.base import Check, SkipCheck
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import Facts, Unavailable, known
 
 if TYPE_CHECKING:

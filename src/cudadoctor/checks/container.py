@@ -7,7 +7,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck, need
+from cudadoctor.checks.base import Check, SkipCheck, need
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import (
     UNLIMITED,
     ContainerFacts,

@@ -15,7 +15,8 @@ from packaging.version import InvalidVersion, Version
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck, need
+from cudadoctor.checks.base import Check, SkipCheck, need
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import (
     CudaLibsFacts,
     Distribution,

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from packaging.version import Version
 
 from cudadoctor.archs import Coverage, coverage
-from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck, need
+from cudadoctor.checks.base import Check, SkipCheck, need
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import (
     ContainerFacts,
     CudaLibsFacts,

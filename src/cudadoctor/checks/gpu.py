@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck
+from cudadoctor.checks.base import Check, SkipCheck
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import DriverFacts, Facts, GpuFacts, Unavailable, known
 from cudadoctor.tables import RuleTables
 

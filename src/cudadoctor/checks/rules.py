@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck
+from cudadoctor.checks.base import Check, SkipCheck
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import CudaLibsFacts, DriverFacts, Facts, ToolkitFacts, TorchFacts, Unavailable
 from cudadoctor.tables import RuleTables
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 
 from packaging.version import Version
 
-from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck, need
+from cudadoctor.checks.base import Check, SkipCheck, need
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import (
     NOT_RECORDED,
     CudaLibsFacts,

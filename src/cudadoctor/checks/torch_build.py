@@ -11,7 +11,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from cudadoctor.archs import Coverage, cc_covered_by, coverage, parse_arch
-from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck, need
+from cudadoctor.checks.base import Check, SkipCheck, need
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.checks.driver import nv_version
 from cudadoctor.checks.cuda_libs import (
     classify_import_error,

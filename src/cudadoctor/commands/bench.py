@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cudadoctor.checks.base import Severity
+from cudadoctor.findings import Severity
 from cudadoctor.errors import UsageError
 from cudadoctor.render import OutputFormat
 

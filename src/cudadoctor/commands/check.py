@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from cudadoctor import probes
-from cudadoctor.checks.base import Severity
+from cudadoctor.findings import Severity
 from cudadoctor.errors import UsageError
 from cudadoctor.facts import Facts
 from cudadoctor.factsfile import load_facts, save_facts

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cudadoctor.checks.base import Severity
+from cudadoctor.findings import Severity
 from cudadoctor.errors import UsageError
 
 

@@ -383,7 +383,7 @@ class Run:
         import datetime as dt
         from pathlib import Path
 
-        from cudadoctor import __version__
+        from cudadoctor._version import __version__
         from cudadoctor.cache import (
             SLOW_AREAS,
             FactsCache,

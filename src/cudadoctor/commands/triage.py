@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cudadoctor.checks.base import Severity
+from cudadoctor.findings import Severity
 from cudadoctor.errors import CudaDoctorError, UsageError
 from cudadoctor.render import OutputFormat
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cudadoctor.checks.base import Check, Finding, Severity, SkipCheck
+from cudadoctor.checks.base import Check, SkipCheck
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import Facts
 
 if TYPE_CHECKING:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cudadoctor import __version__
+from cudadoctor._version import __version__
 from cudadoctor.errors import UsageError
 from cudadoctor.gating.local import (
     EXIT_GO,
@@ -55,7 +55,7 @@ from cudadoctor.gating.local import (
 from cudadoctor.render import OutputFormat
 
 if TYPE_CHECKING:
-    from cudadoctor.checks.base import Outcome
+    from cudadoctor.findings import Outcome
     from cudadoctor.policy import Policy, Reason
     from cudadoctor.report import Report
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cudadoctor.checks.base import Severity
+from cudadoctor.findings import Severity
 from cudadoctor.errors import UsageError
 from cudadoctor.render import OutputFormat
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import importlib
 from typing import Any
 
-from cudadoctor import __version__
+from cudadoctor._version import __version__
 from cudadoctor.facts import AREAS, Facts, Unavailable
 from cudadoctor.probes.base import Probe, ProbeContext, run_probe
 

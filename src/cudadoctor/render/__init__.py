@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from cudadoctor._util import assert_never
-from cudadoctor.report import Report
+
+if TYPE_CHECKING:
+    from cudadoctor.report import Report
 
 
 class OutputFormat(str, Enum):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from cudadoctor import __version__
-from cudadoctor.checks.base import Finding, Severity
+from cudadoctor._version import __version__
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.factsfile import encode
-from cudadoctor.report import Report
+
+if TYPE_CHECKING:
+    from cudadoctor.report import Report
 
 #: Bumped when a field is renamed or removed; adding fields is free.
 REPORT_SCHEMA_VERSION = 1

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 import json
 import re
 
-from cudadoctor import __version__
-from cudadoctor.checks.base import Finding, Severity
+from cudadoctor._version import __version__
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.factsfile import encode
 from cudadoctor.redact import Redactor, redact_facts, redactor_for
 from cudadoctor.render.summary import summarize
-from cudadoctor.report import Report
+
+if TYPE_CHECKING:
+    from cudadoctor.report import Report
 
 VERDICT_MARK = {"not-ready": "❌", "degraded": "⚠️", "ready": "✅"}
 SEVERITY_MARK = {Severity.ERROR: "❌ error", Severity.WARNING: "⚠️ warning", Severity.INFO: "ℹ️ info"}

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.text import Text
 
-from cudadoctor import __version__
-from cudadoctor.checks.base import Finding, Severity
+from cudadoctor._version import __version__
+from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import LibraryCopy, Unavailable, known
 from cudadoctor.factsfile import encode
 from cudadoctor.render.summary import AREA_CODES, summarize
-from cudadoctor.report import Report
 from cudadoctor.tables import directory_is_default
+
+if TYPE_CHECKING:
+    from cudadoctor.report import Report
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
 MARK = {Severity.ERROR: "✖", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
-from cudadoctor import __version__
+from cudadoctor._version import __version__
 from cudadoctor.checks import CHECKS, lookup
-from cudadoctor.checks.base import Finding, Outcome, Severity, Status
+from cudadoctor.findings import Finding, Outcome, Severity, Status
 from cudadoctor.errors import UsageError
 from cudadoctor.facts import AREAS, DriverFacts, Facts, TorchFacts, Unavailable
 from cudadoctor.report import Report

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from cudadoctor import __version__
+from cudadoctor._version import __version__
 from cudadoctor.facts import (
     CudaLibsFacts,
     Distribution,
