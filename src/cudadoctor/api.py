@@ -57,7 +57,8 @@ class EnvironmentNotReady(Exception):
     """
 
     def __init__(self, report: Report) -> None:
-        gate = report.extras["gate"]
+        gate = report.gate
+        assert gate is not None, "EnvironmentNotReady needs a report the gate decided"
         self.report = report
         self.reasons = tuple(gate.reasons)
         n = len(self.reasons)
@@ -85,7 +86,9 @@ def gate(
 ) -> Report:
     """The pre-training gate: check + quick benchmark + policy; return the Report, or raise EnvironmentNotReady.
 
-    Call it first in a training script. ``report.extras["gate"]`` holds the decision. With
+    Call it first in a training script. ``report.gate`` holds the decision (a GateResult: verdict,
+    blocking reasons, benchmark headlines); ``report.facts.bench`` the benchmark's results and,
+    distributed, ``report.facts.ranks`` what every rank reported. With
     ``distributed=True`` (under torchrun) every rank runs it: the ranks gather each other's
     summaries and test an all-reduce over torch.distributed (a process group is created and
     destroyed again, or an existing default group is reused), and every rank gets the same answer.
@@ -115,6 +118,7 @@ def gate(
         report = run_local_gate(opts)
     if opts.output is not None:
         opts.output.write_text(json_text(report), encoding="utf-8")
-    if not report.extras["gate"].go:
+    assert report.gate is not None  # every gate run decides
+    if not report.gate.go:
         raise EnvironmentNotReady(report)
     return report

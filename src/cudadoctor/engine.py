@@ -8,7 +8,7 @@ from cudadoctor.checks import CHECKS
 from cudadoctor.checks.base import Check, run_check
 from cudadoctor.findings import Outcome, Status
 from cudadoctor.errors import UsageError
-from cudadoctor.facts import Facts, Unavailable
+from cudadoctor.facts import OPTIONAL_AREAS, Facts, Unavailable
 from cudadoctor.report import Report
 from cudadoctor.tables import RuleTables
 
@@ -55,14 +55,30 @@ def evaluate(
     return Report(facts=facts, tables=tables, outcomes=tuple(outcomes), facts_source=source)
 
 
+def ungathered(facts: Facts, checks: Sequence[type[Check]] = CHECKS, *, keep: Iterable[str] = ()) -> tuple[str, ...]:
+    """Codes of the checks that need an optional area *facts* lack (the benchmark, the ranks), except
+    those of the areas in *keep*.
+
+    A command leaves these out unless they are selected by name, rather than list a "not run"
+    skip for every benchmark check on every plain ``check``.
+    """
+    missing = {a for a in OPTIONAL_AREAS if isinstance(facts.area(a), Unavailable)} - set(keep)
+    return tuple(c.code for c in checks if c.requires & missing)
+
+
+def needing(area: str, checks: Sequence[type[Check]] = CHECKS) -> tuple[str, ...]:
+    """Codes of the checks that require fact area *area* (e.g. "bench": the benchmark's checks)."""
+    return tuple(c.code for c in checks if area in c.requires)
+
+
 def _run_one(check: Check, facts: Facts, tables: RuleTables, source: str) -> Outcome:
     for area in sorted(check.requires):
         value = facts.area(area)
         if isinstance(value, Unavailable):
-            return Outcome(
-                code=check.code, name=check.name, status=Status.SKIPPED,
-                reason=f"{area} facts unavailable: {value.reason}",
-            )
+            # NOTE: an optional area was not gathered rather than unavailable; its reason says so
+            # ("the smoke benchmark was not run (use ...)").
+            reason = value.reason if area in OPTIONAL_AREAS else f"{area} facts unavailable: {value.reason}"
+            return Outcome(code=check.code, name=check.name, status=Status.SKIPPED, reason=reason)
     outcome = run_check(check, facts, tables)
     if source != "probe" and outcome.findings:
         from dataclasses import replace

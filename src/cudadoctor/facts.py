@@ -3,7 +3,8 @@
 Every area is either its ``<Area>Facts`` dataclass or :class:`Unavailable` (the probe failed,
 and why). Inside an area, a single value that could not be read is also ``Unavailable`` —
 never ``None`` or ``"N/A"``. Facts round-trip through JSON (``factsfile.py``) so a snapshot
-from one machine can be replayed on another (``--save-facts`` / ``--facts``).
+from one machine can be replayed on another (``--save-facts`` / ``--facts``). Two optional areas
+hold what only some commands gather: ``bench`` (facts_bench.py) and ``ranks`` (facts_ranks.py).
 """
 
 from __future__ import annotations
@@ -13,24 +14,15 @@ from typing import Literal, Union
 
 from packaging.version import Version
 
+from cudadoctor.facts_bench import BENCH_NOT_RUN, BenchFacts
+from cudadoctor.facts_ranks import RANKS_NOT_RUN, RanksFacts
+from cudadoctor.unavailable import Unavailable as Unavailable  # re-exported: every area's "unknown, because"
+
 #: Bumped whenever a field is renamed or removed (adding fields is free).
 FACTS_SCHEMA_VERSION = 1
 
 #: Value of a container limit that is not set (cgroup "max" / the v1 huge sentinel).
 UNLIMITED: Literal["unlimited"] = "unlimited"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unavailable:
-    """A fact that could not be determined, and why."""
-
-    probe: str  #: probe that tried, e.g. "driver"
-    reason: str  #: user-facing sentence: what is missing and the likely cause
-    detail: str = ""  #: technical detail (exception text, stderr tail), shown with -v
-
-    def __bool__(self) -> bool:
-        # NOTE: an unknown value is never truthy, so `if facts.x:` cannot mistake it for data.
-        return False
 
 
 #: The reason of a fact that a facts file from an older cudadoctor does not have (checks skip it).
@@ -328,17 +320,23 @@ class TorchFacts:
 
 
 Area = Union[
-    HostFacts, EnvFacts, ContainerFacts, DriverFacts, CudaLibsFacts, ToolkitFacts, TorchFacts
+    HostFacts, EnvFacts, ContainerFacts, DriverFacts, CudaLibsFacts, ToolkitFacts, TorchFacts, BenchFacts, RanksFacts
 ]
 
 #: Fact areas in report order; each is a field of :class:`Facts`.
 AREAS: tuple[str, ...] = ("host", "env", "container", "driver", "cuda_libs", "toolkit", "torch")
+
+#: Areas that only some commands gather (``bench``: the smoke benchmark; ``ranks``: what
+#: ``gate --distributed`` gathers from every rank). Not in :data:`AREAS`, which the probes fill:
+#: elsewhere they default to Unavailable ("not run"), so every older facts file still loads.
+OPTIONAL_AREAS: tuple[str, ...] = ("bench", "ranks")
 
 
 #: Fact-area class -> its field name on :class:`Facts` (for the checks' typed accessor).
 AREA_OF_TYPE: dict[type, str] = {
     HostFacts: "host", EnvFacts: "env", ContainerFacts: "container", DriverFacts: "driver",
     CudaLibsFacts: "cuda_libs", ToolkitFacts: "toolkit", TorchFacts: "torch",
+    BenchFacts: "bench", RanksFacts: "ranks",
 }
 
 
@@ -356,11 +354,15 @@ class Facts:
     cuda_libs: CudaLibsFacts | Unavailable
     toolkit: ToolkitFacts | Unavailable
     torch: TorchFacts | Unavailable
+    #: the smoke benchmark's results, annotated against the peaks (see facts_bench.py)
+    bench: BenchFacts | Unavailable = field(default_factory=lambda: Unavailable(probe="bench", reason=BENCH_NOT_RUN))
+    #: what gate --distributed gathered from every rank (see facts_ranks.py)
+    ranks: RanksFacts | Unavailable = field(default_factory=lambda: Unavailable(probe="ranks", reason=RANKS_NOT_RUN))
     #: seconds each probe took (wall), for the report and the benchmarks
     probe_seconds: dict[str, float] = field(default_factory=dict)
 
     def area(self, name: str) -> Area | Unavailable:
-        """Return one fact area by name (see :data:`AREAS`)."""
-        if name not in AREAS:
+        """Return one fact area by name (see :data:`AREAS` and :data:`OPTIONAL_AREAS`)."""
+        if name not in AREAS and name not in OPTIONAL_AREAS:
             raise KeyError(name)
         return getattr(self, name)  # type: ignore[no-any-return]

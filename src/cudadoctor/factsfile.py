@@ -18,7 +18,7 @@ from typing import Any, Literal, Union
 from packaging.version import Version
 
 from cudadoctor.errors import FactsFileError, one_line
-from cudadoctor.facts import AREAS, FACTS_SCHEMA_VERSION, Facts, Unavailable
+from cudadoctor.facts import AREAS, FACTS_SCHEMA_VERSION, OPTIONAL_AREAS, Facts, Unavailable
 
 #: Marks a saved facts document, so an unrelated JSON file fails with a clear message.
 FACTS_KIND = "cudadoctor-facts"
@@ -41,10 +41,29 @@ def encode(value: Any) -> Any:
     return value
 
 
+def encode_facts(facts: Facts) -> dict[str, Any]:
+    """*facts* as plain JSON data, without the optional areas no command gathered.
+
+    An optional area (the benchmark, the ranks) that was not run decodes to the same "not run"
+    Unavailable when it is absent, so leaving it out loses nothing and keeps a plain ``check``'s
+    facts as they were before these areas existed.
+    """
+    data: dict[str, Any] = encode(facts)
+    for name in OPTIONAL_AREAS:
+        if isinstance(getattr(facts, name), Unavailable) and getattr(facts, name) == _default(name):
+            del data[name]
+    return data
+
+
+def _default(name: str) -> Any:
+    """The value field *name* of Facts has when no one set it."""
+    f = next(f for f in dataclasses.fields(Facts) if f.name == name)
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
 def facts_to_dict(facts: Facts) -> dict[str, Any]:
     """Encode *facts* as the saved-facts JSON object."""
-    data = encode(facts)
-    return {"kind": FACTS_KIND, **data}
+    return {"kind": FACTS_KIND, **encode_facts(facts)}
 
 
 def facts_from_dict(data: Any, *, origin: str = "facts") -> Facts:
@@ -177,6 +196,12 @@ def _decode(value: Any, tp: Any, path: str) -> Any:
         return {str(k): _decode(v, args[1], f"{path}.{k}") for k, v in value.items()}
     if tp is Unavailable:
         return _decode_unavailable(value, path)
+    if tp is type(None):
+        # NOTE: only raw values reported by a program (a torch setting it has no value for) are
+        # typed with None; an unknown fact is Unavailable.
+        if value is not None:
+            raise _DecodeError(path, f"expected null, got {value!r}")
+        return None
     if dataclasses.is_dataclass(tp):
         return _decode_dataclass(value, tp, path)
     if tp is Version:

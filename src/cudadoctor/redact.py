@@ -229,7 +229,8 @@ def redact_facts(facts: Facts, *, identity: bool = False, redactor: Redactor | N
 
 
 def redact_report(report: Report, *, identity: bool = False) -> Report:
-    """A copy of *report* whose facts, findings and skip reasons are redacted (every output format).
+    """A copy of *report* whose facts (the benchmark and the ranks included), findings, skip reasons,
+    gate decision and triage summary are redacted (every output format).
 
     Secrets are always masked; *identity* also hides user names, host names and home paths.
     """
@@ -254,5 +255,6 @@ def redact_report(report: Report, *, identity: bool = False) -> Report:
         report,
         facts=redact_facts(report.facts, redactor=r),
         outcomes=outcomes,
-        extras=_map(report.extras, r.text),
+        gate=_map(report.gate, r.text),
+        triage=_map(report.triage, r.text),
     )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cudadoctor.findings import Finding, Outcome, Severity, Status
 from cudadoctor.facts import Facts
 
 if TYPE_CHECKING:
+    from cudadoctor.gating.local import GateResult
     from cudadoctor.tables import RuleTables
+    from cudadoctor.triage.summary import TriageSummary
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -24,8 +26,12 @@ class Report:
     facts: Facts
     tables: RuleTables
     outcomes: tuple[Outcome, ...]
-    facts_source: str = "probe"  #: "probe" or "facts-file"
-    extras: dict[str, Any] = field(default_factory=dict)  #: e.g. benchmark results (later issues)
+    facts_source: str = "probe"  #: "probe", "facts-file" or "triage"
+    #: the gate's decision (``cudadoctor gate`` / ``cudadoctor.gate()``); None for other commands.
+    #: The benchmark and the distributed ranks are facts: ``facts.bench``, ``facts.ranks``.
+    gate: GateResult | None = None
+    #: what ``cudadoctor triage`` made of the pasted text; None for other commands
+    triage: TriageSummary | None = None
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -11,7 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cudadoctor.bench.evaluate import bench_outcomes
+from cudadoctor import engine
+from cudadoctor.bench.evaluate import with_bench
 from cudadoctor.bench.results import Thresholds, decode_results
 from cudadoctor.checks.base import Outcome
 from cudadoctor.facts import Facts
@@ -40,13 +41,26 @@ def bench_results_for(case: dict[str, Any]):  # type: ignore[no-untyped-def]
     return decode_results(data)
 
 
-def bench_outcome(code: str, case: dict[str, Any], facts: Facts, tables: RuleTables) -> Outcome:
-    """The outcome of check *code* on the case's bench results and *facts*."""
-    from cudadoctor.checks.bench import CHECKS
-
-    (cls,) = [c for c in CHECKS if c.code == code]
+def bench_facts_for(case: dict[str, Any], facts: Facts, tables: RuleTables) -> Facts:
+    """*facts* with the case's bench results (annotated, with its thresholds) as their bench area."""
+    results = bench_results_for(case)
+    if results is None:
+        return facts
     thresholds = Thresholds(**case["thresholds"]) if "thresholds" in case else None
-    (outcome,) = bench_outcomes(bench_results_for(case), facts, tables, thresholds=thresholds, checks=[cls])
+    return with_bench(facts, results, tables, thresholds)
+
+
+def bench_report(results: Any, facts: Facts, tables: RuleTables, thresholds: Thresholds | None = None,
+                 select: tuple[str, ...] = ("BEN",)):  # type: ignore[no-untyped-def]
+    """The engine's report on *facts* with *results* as their bench area (None: not run)."""
+    if results is not None:
+        facts = with_bench(facts, results, tables, thresholds)
+    return engine.evaluate(facts, tables, select=select)
+
+
+def bench_outcome(code: str, case: dict[str, Any], facts: Facts, tables: RuleTables) -> Outcome:
+    """The outcome of check *code* on the case's bench results and *facts*, judged by the engine."""
+    (outcome,) = engine.evaluate(bench_facts_for(case, facts, tables), tables, select=[code]).outcomes
     return outcome
 
 

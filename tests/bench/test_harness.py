@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from cudadoctor._util import child_env
-from cudadoctor.bench.evaluate import attach_bench, bench_outcomes
+from cudadoctor import engine
+from cudadoctor.bench.evaluate import with_bench
 from cudadoctor.bench.render import TITLE, render_text
 from cudadoctor.bench.runner import INJECT_ENV, run_bench
 from cudadoctor.checks.base import Status
 from cudadoctor.render.json_report import report_dict
-from cudadoctor.report import Report
+from tests.bench.cases import bench_report
 from tests.conftest import env_facts
 
 torch_missing = False
@@ -33,7 +34,7 @@ needs_torch = pytest.mark.skipif(torch_missing, reason="the CPU harness tests ne
 
 
 def _outcomes(results, tables):
-    return {o.code: o for o in bench_outcomes(results, env_facts("no_driver"), tables)}
+    return {o.code: o for o in bench_report(results, env_facts("no_driver"), tables).outcomes}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_cpu_run_judged_and_rendered(cpu_results, tables) -> None:
 @needs_torch
 def test_json_report_carries_every_measurement(cpu_results, tables) -> None:
     facts = env_facts("no_driver")
-    report = attach_bench(Report(facts=facts, tables=tables, outcomes=()), cpu_results)
+    report = engine.evaluate(with_bench(facts, cpu_results, tables), tables, select=["BEN"])
     data = json.loads(json.dumps(report_dict(report)))
     bench = data["bench"]
     assert bench["status"] == "ok" and bench["mode"] == "cpu"
@@ -199,7 +200,7 @@ def test_gpus_run_in_parallel_and_a_hang_names_its_gpu(fake_python, tables) -> N
     assert [d.status for d in results.devices] == ["ok", "timeout", "ok"]
     assert results.devices[0].measurements[0].value == 700.0
     assert results.devices[1].stage == "gemm-bf16"
-    outcomes = {o.code: o for o in bench_outcomes(results, env_facts("healthy_h100_cu128"), tables)}
+    outcomes = {o.code: o for o in bench_report(results, env_facts("healthy_h100_cu128"), tables).outcomes}
     (finding,) = outcomes["BEN002"].findings
     assert finding.message.startswith("The benchmark of GPU 1 (NVIDIA H100 80GB HBM3) did not finish within 4 s")
     assert "during the gemm-bf16 workload" in finding.message

@@ -11,18 +11,19 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
+from cudadoctor import engine
 from cudadoctor.bench import evaluate
-from cudadoctor.bench.evaluate import PCIE_LANE_GBS, annotate, attach_bench, bench_findings
+from cudadoctor.bench.collect import BenchRequest, bench_facts, devices_from_facts
+from cudadoctor.bench.evaluate import PCIE_LANE_GBS, annotate, with_bench
 from cudadoctor.bench.results import Thresholds, decode_results
 from cudadoctor.bench.runner import MARKER, parse_device, parse_records
-from cudadoctor.checks.base import Outcome, Status
+from cudadoctor.checks.base import Status
 from cudadoctor.commands import bench as cmd
 from cudadoctor.errors import UsageError
 from cudadoctor.facts import Unavailable
 from cudadoctor.render.json_report import report_dict
-from cudadoctor.report import Report
 from cudadoctor.tables import GpuModel, GpuTable
-from tests.bench.cases import FIXTURES
+from tests.bench.cases import FIXTURES, bench_report
 from tests.conftest import env_facts
 
 HEALTHY = json.loads((FIXTURES / "h100x2_healthy.json").read_text())
@@ -99,8 +100,8 @@ def test_facts_gpu_matches_by_uuid_or_bus_id(tables) -> None:
 
 def test_bench_findings_healthy_is_empty_and_thresholds_apply(tables) -> None:
     facts = env_facts("healthy_h100_cu128")
-    assert bench_findings(_results(), facts, tables) == []
-    strict = bench_findings(_results(), facts, tables, Thresholds(min_efficiency=0.9))
+    assert list(bench_report(_results(), facts, tables).findings) == []
+    strict = bench_report(_results(), facts, tables, Thresholds(min_efficiency=0.9)).findings
     assert {f.code for f in strict} == {"BEN003"}
 
 
@@ -171,10 +172,10 @@ def test_no_torch_says_so_plainly(capsys) -> None:
 
 def test_devices_from_facts_filters_and_validates() -> None:
     facts = env_facts("healthy_h100_cu128")
-    assert cmd.devices_from_facts(facts, "py", None) == [0, 1]
-    assert cmd.devices_from_facts(facts, "py", (1,)) == [1]
+    assert devices_from_facts(facts, "py", None) == [0, 1]
+    assert devices_from_facts(facts, "py", (1,)) == [1]
     with pytest.raises(UsageError, match="CUDA device 5 does not exist"):
-        cmd.devices_from_facts(facts, "py", (5,))
+        devices_from_facts(facts, "py", (5,))
 
 
 @pytest.mark.parametrize("text", ["a", "0,-1"])
@@ -189,22 +190,19 @@ def test_thresholds_are_validated() -> None:
     assert cmd.thresholds_of(cmd.BenchOptions(min_host_efficiency=0.4)).min_host_efficiency == 0.4
 
 
-def test_attach_replaces_the_engines_not_run_skips(tables) -> None:
+def test_bench_facts_are_judged_with_the_other_checks(tables) -> None:
     facts = env_facts("healthy_h100_cu128")
-    skip = Outcome(code="BEN003", name="bench-slow", status=Status.SKIPPED, reason="not run")
-    other = Outcome(code="DRV001", name="driver-too-old-for-torch", status=Status.PASSED)
-    report = Report(facts=facts, tables=tables, outcomes=(other, skip))
     res = _results()
     data = json.loads(json.dumps(HEALTHY))
     data["devices"][0]["measurements"][0]["value"] = 100.0
     slow = decode_results(data)
-    out = attach_bench(report, slow)
+    out = engine.evaluate(with_bench(facts, slow, tables), tables, select=["DRV001", "BEN"])
     codes = [o.code for o in out.outcomes]
     assert codes[0] == "DRV001" and "BEN003" in codes
     assert any(f.code == "BEN003" for f in out.findings)
-    assert out.extras["bench"].devices[0].measurements[0].efficiency == pytest.approx(100.0 / 989.0)
+    assert out.facts.bench.devices[0].measurements[0].efficiency == pytest.approx(100.0 / 989.0)
     assert report_dict(out)["bench"]["devices"][0]["measurements"][0]["efficiency"] == pytest.approx(100.0 / 989.0)
-    empty = attach_bench(Report(facts=facts, tables=tables, outcomes=()), res)
+    empty = engine.evaluate(with_bench(facts, res, tables), tables, select=["BEN"])
     assert {o.code for o in empty.outcomes} == {"BEN001", "BEN002", "BEN003", "BEN004", "BEN005", "BEN006"}
 
 
@@ -232,13 +230,13 @@ def test_tolerance_grows_with_k_and_dtype() -> None:
 
 
 def test_check_bench_path_adds_outcomes_to_an_existing_report(tables) -> None:
-    """What `check --bench` does: bench_into() on the engine's report (no GPU here: a plain not-run)."""
+    """What `check --bench` does: bench_facts() on the probed facts, then the engine (no GPU here: a plain not-run)."""
     from cudadoctor.engine import evaluate as run_checks
 
     report = run_checks(env_facts("no_driver"), tables)
-    out = cmd.bench_into(report, cmd.BenchOptions())
-    assert out.extras["bench"].status == "no-gpu"
-    # The engine already ran the (registered) bench checks as skips; bench_into replaces them.
+    out = run_checks(bench_facts(env_facts("no_driver"), tables, BenchRequest()), tables)
+    assert out.facts.bench.status == "no-gpu"
+    # The engine judges the bench checks once, on the bench facts, beside every other check.
     assert len(out.outcomes) == len(report.outcomes)
     bench = [o for o in out.outcomes if o.code.startswith("BEN")]
     assert len(bench) == 6 and all(o.status is Status.SKIPPED for o in bench)

@@ -47,10 +47,10 @@ def test_case(code: str, kind: str, index: int, case: dict[str, Any], tables) ->
 
         outcome = bench_outcome(code, case, facts, tables)
     elif "ranks" in case:
-        # Distributed checks judge the summaries every rank sent (gate --distributed).
-        from cudadoctor.engine import _run_one
+        # Distributed checks judge the summaries every rank sent (gate --distributed): the ranks facts.
+        from tests.gate.ranks import with_ranks
 
-        outcome = _run_one(BY_CODE[code](case["ranks"]), facts, tables, "probe")
+        (outcome,) = evaluate(with_ranks(facts, case["ranks"]), tables, select=[code]).outcomes
     else:
         report = evaluate(facts, tables, select=[code])
         (outcome,) = report.outcomes

@@ -17,8 +17,10 @@ from cudadoctor.gating.distributed import (
     silent_ranks,
     table_text,
 )
+from cudadoctor.facts_ranks import rank_from_wire
 from cudadoctor.policy import load_policy
 from tests.conftest import env_facts
+from tests.gate.ranks import with_ranks
 
 VERSIONS = {"torch": "2.5.1+cu124", "cuda": "12.4", "cudnn": "9.1.0", "nccl": "2.21.5", "driver": "550.54.15"}
 
@@ -29,8 +31,10 @@ def _rank(rank: int, host: str = "", **versions: str) -> dict:
             "allreduce": {"sizes": [{"mib": 256.0, "correct": True, "busbw_gbs": 180.0}], "busbw_gbs": 180.0}}
 
 
-def _findings(check, tables):
-    return list(check.evaluate(env_facts("healthy_h100_cu128"), tables))
+def _findings(check, ranks, tables):
+    """What *check* finds in *ranks* (wire-form summaries; None: no distributed gate ran)."""
+    facts = env_facts("healthy_h100_cu128")
+    return list(check().evaluate(with_ranks(facts, ranks) if ranks is not None else facts, tables))
 
 
 def test_rank_ranges() -> None:
@@ -39,12 +43,12 @@ def test_rank_ranges() -> None:
 
 
 def test_identical_versions_are_quiet(tables) -> None:
-    assert _findings(DistributedVersionMismatch([_rank(r) for r in range(16)]), tables) == []
+    assert _findings(DistributedVersionMismatch, [_rank(r) for r in range(16)], tables) == []
 
 
 def test_torch_mismatch_is_an_error_naming_the_odd_host(tables) -> None:
     ranks = [_rank(r) for r in range(15)] + [_rank(15, torch="2.4.0+cu121", cuda="12.1")]
-    found = _findings(DistributedVersionMismatch(ranks), tables)
+    found = _findings(DistributedVersionMismatch, ranks, tables)
     by = {f.message.split(" differs")[0]: f for f in found}
     torch = by["torch"]
     assert torch.severity is Severity.ERROR and torch.name == "distributed-version-mismatch"
@@ -56,45 +60,46 @@ def test_torch_mismatch_is_an_error_naming_the_odd_host(tables) -> None:
 
 def test_driver_only_mismatch_is_a_warning(tables) -> None:
     ranks = [_rank(r) for r in range(8)] + [_rank(r, driver="535.183.01") for r in range(8, 16)]
-    (found,) = _findings(DistributedVersionMismatch(ranks), tables)
+    (found,) = _findings(DistributedVersionMismatch, ranks, tables)
     assert found.severity is Severity.WARNING
     assert "NVIDIA driver differs" in found.message and "535.183.01" in found.message
 
 
 def test_nccl_mismatch_is_an_error_and_unknown_values_are_not_a_mismatch(tables) -> None:
     ranks = [_rank(0), _rank(1, nccl="2.18.1"), _rank(2, cudnn="")]
-    found = _findings(DistributedVersionMismatch(ranks), tables)
+    found = _findings(DistributedVersionMismatch, ranks, tables)
     assert [f.severity for f in found] == [Severity.ERROR]
     assert "NCCL differs" in found[0].message
 
 
 def test_bare_and_single_rank_skip(tables) -> None:
     with pytest.raises(SkipCheck, match="not run"):
-        _findings(DistributedVersionMismatch(), tables)
+        _findings(DistributedVersionMismatch, None, tables)
     with pytest.raises(SkipCheck, match="only 1 rank"):
-        _findings(DistributedVersionMismatch([_rank(0)]), tables)
+        _findings(DistributedVersionMismatch, [_rank(0)], tables)
     with pytest.raises(SkipCheck, match="not run"):
-        _findings(AllreduceWrongResult(), tables)
+        _findings(AllreduceWrongResult, None, tables)
 
 
 def test_wrong_allreduce_result_names_the_rank(tables) -> None:
     bad = _rank(3, host="gpu-17")
     bad["allreduce"]["sizes"] = [{"mib": 32.0, "correct": False, "wrong_elements": 12, "max_error": 4.0}]
-    (found,) = _findings(AllreduceWrongResult([_rank(0), bad]), tables)
+    (found,) = _findings(AllreduceWrongResult, [_rank(0), bad], tables)
     assert found.severity is Severity.ERROR and found.name == "allreduce-wrong-result"
     assert "rank 3 (host gpu-17" in found.message and "12 wrong element(s)" in found.message
     assert "gpu-17" in found.fix and "NCCL_P2P_DISABLE=1" in found.fix
-    assert _findings(AllreduceWrongResult([_rank(0), _rank(1)]), tables) == []
+    assert _findings(AllreduceWrongResult, [_rank(0), _rank(1)], tables) == []
 
 
 def test_group_outcomes_and_reasons(tables) -> None:
     from cudadoctor import engine
 
-    report = engine.evaluate(env_facts("healthy_h100_cu128"), tables)
     failing = _rank(1)
     failing["reasons"] = [{"name": "gpu-ecc-errors", "code": "GPU001", "severity": "error", "message": "GPU 0 has 3 errors"}]
-    ranks = [_rank(0), failing, _rank(2, driver="535.183.01")]
-    outcomes = group_outcomes(ranks, report)
+    wire = [_rank(0), failing, _rank(2, driver="535.183.01")]
+    report = engine.evaluate(with_ranks(env_facts("healthy_h100_cu128"), wire), tables)
+    ranks = report.facts.ranks.ranks
+    outcomes = group_outcomes(report)
     assert {o.code: o.status for o in outcomes} == {"DST001": Status.FOUND, "DST002": Status.PASSED}
     policy = load_policy(None)
     reasons = group_reasons(ranks, {3: "never reached the rendezvous before the timeout"}, outcomes, policy, 200.0)
@@ -120,7 +125,7 @@ def test_table_lists_every_rank_and_names_the_bad_one() -> None:
 
     bad = _rank(1)
     bad["reasons"] = [{"name": "bench-slow", "severity": "warning", "message": "slow"}]
-    text = table_text([_rank(0), bad], 3, {2: "never reached the rendezvous [x]"}, verdict="stop",
+    text = table_text([rank_from_wire(_rank(0)), rank_from_wire(bad)], 3, {2: "never reached the rendezvous [x]"}, verdict="stop",
                       reasons=[Reason(name="bench-slow", severity="warning", message="rank 1 (node0): slow")], backend="nccl")
     lines = text.splitlines()
     assert lines[0].startswith("cudadoctor gate --distributed: STOP — 3 ranks, backend nccl")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cudadoctor import engine
-from cudadoctor.bench.results import BenchResults
+from cudadoctor.facts_bench import BenchFacts
 from cudadoctor.checks.base import Severity
 from cudadoctor.errors import UsageError
 from cudadoctor.gating.local import (
@@ -26,10 +26,10 @@ from cudadoctor.policy import PolicyError
 from tests.conftest import env_facts
 
 
-def _report(tables, env: str, overrides=None, bench: BenchResults | None = None):
+def _report(tables, env: str, overrides=None, bench: BenchFacts | None = None):
     report = engine.evaluate(env_facts(env, overrides), tables, ignore=["BEN"])
     if bench is not None:
-        report = dataclasses.replace(report, extras={"bench": bench})
+        report = dataclasses.replace(report, facts=dataclasses.replace(report.facts, bench=bench))
     return report
 
 
@@ -139,8 +139,8 @@ def test_bad_thresholds_are_usage_errors() -> None:
         resolve_settings(GateOptions(timeout=0))
 
 
-def _bench(status: str = "no-gpu", reason: str = "torch was built without CUDA") -> BenchResults:
-    return BenchResults(status=status, reason=reason, mode="gpu", python="/usr/bin/python3", quick=True, budget_s=3,
+def _bench(status: str = "no-gpu", reason: str = "torch was built without CUDA") -> BenchFacts:
+    return BenchFacts(status=status, reason=reason, mode="gpu", python="/usr/bin/python3", quick=True, budget_s=3,
                         timeout_s=23, wall_s=0.1, devices=())
 
 
@@ -150,7 +150,7 @@ def test_bench_not_run_is_blocking_and_said_in_the_summary(tables) -> None:
     result = decide(report, resolve_settings(opts), opts)
     assert [r.name for r in result.reasons] == ["gate-bench-not-run"]
     assert result.bench == ("not run: torch was built without CUDA",)
-    text = summary_text(dataclasses.replace(report, extras={**report.extras, "gate": result}))
+    text = summary_text(dataclasses.replace(report, gate=result))
     assert text.startswith("cudadoctor gate: STOP — 1 blocking reason\n")
     assert "gate-bench-not-run: the smoke benchmark did not run" in text
 

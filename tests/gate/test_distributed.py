@@ -161,8 +161,9 @@ def test_hung_rank_without_a_launcher_to_kill_it_exits_by_its_watchdog(tmp_path:
 def test_python_api_in_a_one_rank_job(tmp_path: Path) -> None:
     script = ("import cudadoctor, torch.distributed as dist\n"
               "r = cudadoctor.gate(distributed=True, cpu=True, timeout=60)\n"
-              "d = r.extras['distributed']\n"
-              "print('RESULT', r.extras['gate'].verdict, d['world_size'], d['ranks'][0]['allreduce']['busbw_gbs'], "
+              "from cudadoctor.render.json_report import report_dict\n"
+              "d = report_dict(r)['distributed']\n"
+              "print('RESULT', r.gate.verdict, d['world_size'], d['ranks'][0]['allreduce']['busbw_gbs'], "
               "dist.is_initialized())\n")
     env = child_env({"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
                      "MASTER_PORT": str(free_port())}, drop=DROP[5:])

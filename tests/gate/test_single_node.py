@@ -109,7 +109,7 @@ def test_python_api_raises_environment_not_ready_with_the_report() -> None:
         cudadoctor.gate(require_gpus=1, bench=False, timeout=60)
     error = exc.value
     assert isinstance(error.report, cudadoctor.Report)
-    assert error.report.extras["gate"].verdict == "stop"
+    assert error.report.gate.verdict == "stop"
     assert "policy-min-gpus" in [r.name for r in error.reasons]
     assert str(error).startswith("environment not ready for training: ")
     assert "no-nvidia-driver: No NVIDIA driver is installed" in str(error)
@@ -121,7 +121,7 @@ def test_python_api_returns_the_report_on_go(tmp_path: Path) -> None:
 
     out = tmp_path / "api.json"
     report = cudadoctor.gate(cpu=True, timeout=120, output=out)
-    assert report.extras["gate"].go and report.extras["bench"].status == "ok"
+    assert report.gate.go and report.facts.bench.status == "ok"
     assert json.loads(out.read_text())["gate"]["verdict"] == "go"
     # importing the gate package must not shadow the function (the package module is callable too)
     import cudadoctor.gating.local  # noqa: F401

@@ -180,7 +180,7 @@ def test_signature_int_decoders(value: str) -> None:
 @_texts(text_for(EVERY_TEXT))
 def test_triage_engine(text: str) -> None:
     report = bounded(triage_engine.triage, text, TABLES, limit=4.0)
-    assert report.extras["triage"]["verdict"]
+    assert report.triage.verdict
 
 
 def test_triage_engine_huge_driver_version() -> None:

@@ -56,10 +56,10 @@ def test_corpus_through_the_engine(name: str, tables, no_parse) -> None:
     spec = EXPECTED[name]
     report = engine.triage((CORPUS / name).read_text(encoding="utf-8"), tables)
     texts = _text_findings(report)
-    hyps = report.extras["triage"]["hypotheses"]
+    hyps = list(report.triage.hypotheses)
     if spec.get("none"):
         assert texts == {} and hyps == []
-        assert "no known" in report.extras["triage"]["verdict"]
+        assert "no known" in report.triage.verdict
         return
     assert set(spec.get("expect", [])) <= set(texts)
     if "first" in spec:
@@ -171,7 +171,7 @@ def test_insufficient_driver_with_torch_context_is_torch_driver() -> None:
 def test_consequences_rank_after_roots_and_drop_to_info(tables, no_parse) -> None:
     text = (CORPUS / "mixed_nvml_mismatch_then_no_gpus.txt").read_text()
     report = engine.triage(text, tables)
-    hyps = report.extras["triage"]["hypotheses"]
+    hyps = list(report.triage.hypotheses)
     assert [h["name"] for h in hyps] == ["driver-library-mismatch", "no-gpu-visible"]
     assert hyps[1]["consequence_of"] == ["driver-library-mismatch"]
     f = _text_findings(report)["no-gpu-visible"]
@@ -201,20 +201,20 @@ def test_live_probe_confirms_refutes_and_marks_unverified(tables, no_parse) -> N
     # a healthy machine: the driver is new enough -> refuted
     healthy = env_facts("healthy_h100_cu128")
     report = engine.triage(text, tables, live=healthy)
-    status = {h["name"]: h["status"] for h in report.extras["triage"]["hypotheses"]}
+    status = {h["name"]: h["status"] for h in report.triage.hypotheses}
     assert status == {"driver-library-mismatch": "refuted", "driver-too-old-for-torch": "refuted"}
     f = _text_findings(report)["driver-too-old-for-torch"]
     assert f.severity is Severity.INFO and "Refuted by the live probe" in f.message
     assert report.facts_source == "probe"
     # a machine without a driver: cannot judge the driver version -> unverified; no-nvidia-driver from the probe
     report = engine.triage(text, tables, live=env_facts("no_driver"))
-    status = {h["name"]: h["status"] for h in report.extras["triage"]["hypotheses"]}
+    status = {h["name"]: h["status"] for h in report.triage.hypotheses}
     assert status["driver-too-old-for-torch"] == "unverified"
     probe_names = {f.name for f in report.findings if f.source == "probe"}
     assert "no-nvidia-driver" in probe_names
     # the same name in the text and on the machine -> confirmed
     report = engine.triage("RuntimeError: Found no NVIDIA driver on your system.", tables, live=env_facts("no_driver"))
-    assert report.extras["triage"]["hypotheses"][0]["status"] == "confirmed"
+    assert report.triage.hypotheses[0]["status"] == "confirmed"
     assert "confirms it" in _text_findings(report)["no-nvidia-driver"].message
 
 
@@ -225,7 +225,7 @@ def test_parsed_facts_are_judged_by_the_checks_with_source_parsed(tables, monkey
     sources = {(f.name, f.source) for f in report.findings}
     assert ("no-nvidia-driver", "parsed") in sources
     assert ("nvidia-kernel-module-not-loaded", "text") in sources
-    assert report.extras["triage"]["sections"] == ["nvidia-smi"]
+    assert list(report.triage.sections) == ["nvidia-smi"]
     assert report.facts is parsed and report.facts_source == "triage"
 
 

@@ -1,9 +1,12 @@
 """The smoke benchmark: per-GPU child processes that time GEMM, convolution and copies, check every
-result against a reference, and judge the numbers against the GPU model's peak.
+result against a reference, and compare the numbers with the GPU model's peak.
 
-Public entry points (imported lazily, so ``import cudadoctor.bench`` stays cheap):
-``run_bench(...) -> BenchResults`` runs it; ``bench_findings(results, facts, tables)`` judges it;
-``attach_bench(report, results)`` puts both into a Report (``Report.extras["bench"]``).
+Its results are the ``bench`` fact area (cudadoctor.facts_bench.BenchFacts), judged by the bench
+checks (checks/bench.py) like any other facts. Public entry points (imported lazily, so
+``import cudadoctor.bench`` stays cheap): ``run_bench(...) -> BenchFacts`` runs it;
+``annotate(results, tables, facts)`` compares it with the peaks; ``with_bench(facts, results,
+tables)`` makes it the Facts' ``bench`` area; ``bench_facts(facts, tables, request)`` does all three
+for the devices the facts show.
 """
 
 from __future__ import annotations
@@ -11,19 +14,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cudadoctor.bench.evaluate import annotate, attach_bench, bench_findings, bench_outcomes
-    from cudadoctor.bench.results import BenchResults, Thresholds, decode_results
+    from cudadoctor.bench.collect import BenchRequest, bench_facts
+    from cudadoctor.bench.evaluate import annotate, with_bench
+    from cudadoctor.bench.results import BenchFacts, Thresholds, decode_results
     from cudadoctor.bench.runner import run_bench
 
 __all__ = [
-    "BenchResults", "Thresholds", "annotate", "attach_bench", "bench_findings", "bench_outcomes",
-    "decode_results", "run_bench",
+    "BenchFacts", "BenchRequest", "Thresholds", "annotate", "bench_facts", "decode_results", "run_bench", "with_bench",
 ]
 
 _HOMES = {
     "run_bench": "runner",
-    "annotate": "evaluate", "attach_bench": "evaluate", "bench_findings": "evaluate", "bench_outcomes": "evaluate",
-    "BenchResults": "results", "Thresholds": "results", "decode_results": "results",
+    "annotate": "evaluate", "with_bench": "evaluate",
+    "BenchRequest": "collect", "bench_facts": "collect",
+    "BenchFacts": "results", "Thresholds": "results", "decode_results": "results",
 }
 
 

@@ -1,22 +1,21 @@
-"""Judge benchmark results: compare them with the peaks in the rule tables, run the bench checks,
-and attach both to a Report (``Report.extras["bench"]``). Pure: no I/O."""
+"""Compare benchmark results with the peaks in the rule tables and make them the ``bench`` fact area.
+
+:func:`annotate` fills every measurement's peak and efficiency; :func:`with_bench` puts the
+annotated results into the Facts, where the bench checks (checks/bench.py) judge them. The
+helpers that match a benchmarked device with its NVML facts (:func:`facts_gpu`, :func:`samples`)
+are shared with those checks. Pure: no I/O.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cudadoctor.bench.results import BenchResults, DeviceResult, Measurement, NvmlSample, Thresholds
-from cudadoctor.checks.base import Check, run_check
-from cudadoctor.findings import Finding, Outcome
 from cudadoctor.facts import DriverFacts, Facts, GpuFacts, Unavailable, known
+from cudadoctor.facts_bench import PROBE, BenchFacts, DeviceResult, Measurement, NvmlSample, Thresholds
 
 if TYPE_CHECKING:
-    from cudadoctor.report import Report
     from cudadoctor.tables import GpuModel, RuleTables
-
-PROBE = "bench"
 
 #: Usable bandwidth of one PCIe lane per direction, GB/s, by generation: transfer rate times the
 #: line-code efficiency (8b/10b up to Gen2, 128b/130b for Gen3-5, 242/256 FLIT for Gen6).
@@ -103,7 +102,7 @@ def peak_for(device: DeviceResult, m: Measurement, tables: RuleTables, facts: Fa
     return float(peak), f"rules/gpus.toml {model.model}: {what}{slice_note}"
 
 
-def annotate(results: BenchResults, tables: RuleTables, facts: Facts | None = None) -> BenchResults:
+def annotate(results: BenchFacts, tables: RuleTables, facts: Facts | None = None) -> BenchFacts:
     """*results* with every measurement's peak, efficiency and peak source filled in (idempotent)."""
     devices = []
     for device in results.devices:
@@ -121,55 +120,10 @@ def annotate(results: BenchResults, tables: RuleTables, facts: Facts | None = No
     return dataclasses.replace(results, devices=tuple(devices))
 
 
-# --------------------------------------------------------------------------------------- checks
-
-
-def bench_checks() -> tuple[type[Check], ...]:
-    """The bench check classes (imported lazily: checks/bench.py imports this module)."""
-    from cudadoctor.checks.bench import CHECKS
-
-    return CHECKS
-
-
-def bench_outcomes(
-    results: BenchResults | None,
-    facts: Facts,
-    tables: RuleTables,
-    *,
-    thresholds: Thresholds | None = None,
-    checks: Sequence[type[Check]] | None = None,
-) -> tuple[Outcome, ...]:
-    """Run every bench check on *results* (None: the bench was not run); never raises for a check bug."""
-    annotated = annotate(results, tables, facts) if results is not None else None
-    if annotated is not None and thresholds is not None:
-        annotated = dataclasses.replace(annotated, thresholds=thresholds)
-    return tuple(run_check(cls(annotated), facts, tables)  # type: ignore[call-arg]
-                 for cls in (checks if checks is not None else bench_checks()))
-
-
-def bench_findings(results: BenchResults, facts: Facts, tables: RuleTables, thresholds: Thresholds | None = None) -> list[Finding]:
-    """Every finding the bench checks make of *results*, worst first."""
-    found = [f for o in bench_outcomes(results, facts, tables, thresholds=thresholds) for f in o.findings]
-    return sorted(found, key=lambda f: (-f.severity.rank, f.code))
-
-
-def attach_bench(report: Report, results: BenchResults, thresholds: Thresholds | None = None) -> Report:
-    """*report* with the bench outcomes in place of the engine's 'not run' skips, and the
-    annotated results under ``extras["bench"]``.
-
-    When the engine ran the bench checks (as skips), only those it selected (--select/--ignore)
-    are replaced; when it did not run any of them, all are appended.
-    """
-    from cudadoctor.checks import BY_CODE
-
-    annotated = annotate(results, report.tables, report.facts)
+def with_bench(facts: Facts, results: BenchFacts, tables: RuleTables, thresholds: Thresholds | None = None) -> Facts:
+    """*facts* with *results*, annotated against the peaks (and with *thresholds*, when given), as
+    their ``bench`` area: what the bench checks then judge like any other fact."""
+    annotated = annotate(results, tables, facts)
     if thresholds is not None:
         annotated = dataclasses.replace(annotated, thresholds=thresholds)
-    new = {o.code: o for o in bench_outcomes(annotated, report.facts, report.tables)}
-    registered = any(code in BY_CODE for code in new)
-    selected = any(o.code in new for o in report.outcomes)
-    if registered and selected:
-        outcomes = tuple(new.get(o.code, o) for o in report.outcomes)
-    else:
-        outcomes = report.outcomes + tuple(new.values())
-    return dataclasses.replace(report, outcomes=outcomes, extras={**report.extras, "bench": annotated})
+    return dataclasses.replace(facts, bench=annotated)

@@ -9,10 +9,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from cudadoctor.bench.results import BenchResults, DeviceResult, Measurement, NvmlSample
 from cudadoctor.facts import Unavailable, known
+from cudadoctor.facts_bench import BenchFacts, DeviceResult, Measurement, NvmlSample
 
-#: The table's title; also how `cudadoctor bench` tells whether the report renderer showed it.
+#: The table's title.
 TITLE = "Smoke benchmark"
 
 STATUS_STYLE = {"ok": "green", "wrong": "bold red", "failed": "bold red", "skipped": "dim"}
@@ -77,7 +77,7 @@ def device_table(device: DeviceResult) -> Table:
     return table
 
 
-def bench_renderable(results: BenchResults) -> Group:
+def bench_renderable(results: BenchFacts) -> Group:
     """The whole benchmark section: a heading, then per device its status, table and NVML lines."""
     mode = "CPU harness (--cpu)" if results.mode == "cpu" else "GPU"
     head = Text()
@@ -117,7 +117,7 @@ def _indented(renderable: Any) -> Any:
     return Padding(renderable, (0, 0, 0, 4), expand=False)
 
 
-def render_text(results: BenchResults, *, width: int | None = None, color: bool = False) -> str:
+def render_text(results: BenchFacts, *, width: int | None = None, color: bool = False) -> str:
     """The benchmark section as text (colour only when *color*)."""
     buf = io.StringIO()
     console = Console(file=buf, width=width or 110, force_terminal=color, no_color=not color,

@@ -1,160 +1,31 @@
-"""Typed results of the smoke benchmark: one Measurement per workload, one DeviceResult per GPU.
+"""Read the smoke benchmark's results from their JSON forms: a child's records and saved results.
 
-These are measurements, not facts: they live in ``Report.extras["bench"]`` (the JSON renderer
-encodes them with the facts codec) and feed the bench checks through
-``cudadoctor.bench.evaluate``. An unknown value is :class:`Unavailable` with its reason, as in
-the facts. :func:`decode_results` reads the JSON form back (fixtures, saved reports).
+The results themselves are the ``bench`` fact area (cudadoctor.facts_bench: BenchFacts, one
+DeviceResult per GPU, one Measurement per workload; re-exported here). The decoders are lenient,
+unlike the facts codec: a child (or a bench fixture written by hand) may leave keys out, and a
+missing value becomes :class:`Unavailable` with its reason. :func:`decode_results` reads the JSON
+form of a whole run back (fixtures, the JSON report's ``bench`` object).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from cudadoctor.facts import Unavailable
-
-PROBE = "bench"
-
-#: Measurement status values: measured and correct; skipped (with reason); raised an error;
-#: measured but the result differs from its reference.
-MEASUREMENT_STATUSES = ("ok", "skipped", "failed", "wrong")
-#: DeviceResult status values.
-DEVICE_STATUSES = ("ok", "timeout", "crashed", "failed")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Thresholds:
-    """Fractions of peak below which the bench checks fire (``--min-*-efficiency``)."""
-
-    #: GEMM TFLOP/s over the model's dense peak for that dtype (bench-slow)
-    min_efficiency: float = 0.5
-    #: device-to-device copy GB/s over the memory bandwidth in rules/gpus.toml (memory-bandwidth-low)
-    min_memory_efficiency: float = 0.6
-    #: pinned host<->device GB/s over the PCIe link's theoretical rate (host-device-bandwidth-low)
-    min_host_efficiency: float = 0.5
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Spread:
-    """Spread of the per-sample rates around the median."""
-
-    min: float
-    p25: float
-    p75: float
-    max: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Correctness:
-    """How a result compared with its reference."""
-
-    ok: bool
-    max_error: float  #: max |result - reference| / rms(reference) over the checked elements
-    spot_max_error: float  #: the same for the elements recomputed on the CPU
-    spot_points: int
-    tolerance: float  #: largest acceptable error for the dtype and K (see the child's tolerance())
-    nonfinite: int  #: NaN/Inf elements in the whole result
-    reference: str  #: what the result was compared with
-    metric: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NvmlSample:
-    """Clocks, temperature, power, throttle reasons and PCIe link of a GPU at one moment."""
-
-    at_s: float  #: seconds since the child started
-    sm_clock_mhz: int | Unavailable
-    mem_clock_mhz: int | Unavailable
-    max_sm_clock_mhz: int | Unavailable
-    temperature_c: int | Unavailable
-    power_w: float | Unavailable
-    power_limit_w: float | Unavailable
-    default_power_limit_w: float | Unavailable
-    throttle_reasons: tuple[str, ...] | Unavailable
-    pcie_gen: int | Unavailable
-    pcie_width: int | Unavailable
-    pcie_gen_max: int | Unavailable
-    pcie_width_max: int | Unavailable
-    mig: bool  #: the benchmarked device is a MIG instance (values are its parent GPU's)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Measurement:
-    """One workload on one device: the median rate, its spread, and how it compares."""
-
-    name: str  #: "gemm-bf16", "conv-fp16-channels_last", "copy-d2d", "copy-h2d", "copy-d2h"
-    kind: str  #: "gemm", "conv" or "copy"
-    dtype: str  #: "fp32", "tf32", "fp16", "bf16" or "bytes"
-    layout: str  #: "nchw" / "channels_last" for convolutions, "" otherwise
-    unit: str  #: "TFLOP/s" or "GB/s"
-    status: str  #: one of MEASUREMENT_STATUSES
-    reason: str  #: why skipped / failed / wrong ("" when ok)
-    value: float | Unavailable  #: median rate
-    spread: Spread | Unavailable
-    shape: tuple[int, ...]  #: GEMM (M, N, K); conv (N, C, H, W, K, R, S); copy (bytes,)
-    repeats: int  #: timed samples
-    inner: int  #: operations per timed sample
-    seconds: float | Unavailable  #: median seconds per operation
-    work: float  #: FLOP or bytes per operation
-    peak: float | Unavailable = Unavailable(probe=PROBE, reason="not compared with a peak yet")
-    efficiency: float | Unavailable = Unavailable(probe=PROBE, reason="not compared with a peak yet")
-    peak_source: str = ""  #: where the peak came from (rules/gpus.toml model, PCIe link)
-    correctness: Correctness | Unavailable = Unavailable(probe=PROBE, reason="not checked")
-    during: NvmlSample | Unavailable = Unavailable(probe=PROBE, reason="not sampled")
-    note: str = ""
-    wall_s: float = 0.0  #: wall time of the whole workload (sizing, warm-up, check included)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceResult:
-    """Everything one benchmark child reported (or why it stopped)."""
-
-    index: int  #: CUDA ordinal as torch sees it (honours CUDA_VISIBLE_DEVICES); 0 for the CPU
-    device: str  #: "cuda:0" or "cpu"
-    name: str  #: torch's device name, e.g. "NVIDIA H100 80GB HBM3"
-    capability: str  #: "9.0" ("" for the CPU)
-    uuid: str  #: as torch reports it ("" unknown)
-    pci_bus_id: str  #: "00000000:18:00.0" ("" unknown)
-    status: str  #: one of DEVICE_STATUSES
-    reason: str  #: why it is not "ok"
-    stage: str  #: what the child was doing when it stopped ("" when it finished)
-    wall_s: float
-    torch_version: str
-    settings: dict[str, Any]
-    nvml_before: NvmlSample | Unavailable
-    nvml_after: NvmlSample | Unavailable
-    measurements: tuple[Measurement, ...]
-    stderr_tail: str = ""
-
-    @property
-    def label(self) -> str:
-        """'GPU 0 (NVIDIA H100 80GB HBM3)' or 'CPU'."""
-        if self.device == "cpu":
-            return "CPU"
-        return f"GPU {self.index}" + (f" ({self.name})" if self.name else "")
-
-    def get(self, name: str) -> Measurement | None:
-        """The measurement called *name*, if it ran."""
-        return next((m for m in self.measurements if m.name == name), None)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BenchResults:
-    """The whole benchmark run: every device, or why none could be benchmarked."""
-
-    #: "ok" (devices were benchmarked; see each one's status), "no-torch", "no-gpu", "failed"
-    status: str
-    reason: str
-    mode: str  #: "gpu" or "cpu"
-    python: str  #: the interpreter the children ran in
-    quick: bool
-    budget_s: float  #: target wall time per device
-    timeout_s: float  #: hard limit per device child
-    wall_s: float
-    devices: tuple[DeviceResult, ...]
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    inject: str = ""  #: CUDADOCTOR_BENCH_INJECT as passed to the children (tests only)
+from cudadoctor.facts_bench import (
+    DEVICE_STATUSES as DEVICE_STATUSES,
+    MEASUREMENT_STATUSES as MEASUREMENT_STATUSES,
+    PROBE as PROBE,
+    BenchFacts as BenchFacts,
+    SettingValue as SettingValue,
+    Correctness as Correctness,
+    DeviceResult as DeviceResult,
+    Measurement as Measurement,
+    NvmlSample as NvmlSample,
+    Spread as Spread,
+    Thresholds as Thresholds,
+)
+from cudadoctor.unavailable import Unavailable
 
 
 # -------------------------------------------------------------------------------------- decoding
@@ -247,6 +118,13 @@ def decode_measurement(data: Mapping[str, Any]) -> Measurement:
     )
 
 
+def decode_settings(data: Any) -> dict[str, SettingValue]:
+    """A device's torch settings, each a plain scalar (anything else is kept as its text)."""
+    if not isinstance(data, Mapping):
+        return {}
+    return {str(k): v if v is None or isinstance(v, (str, bool, int, float)) else str(v) for k, v in data.items()}
+
+
 def decode_device(data: Mapping[str, Any]) -> DeviceResult:
     """A DeviceResult from its JSON form."""
     return DeviceResult(
@@ -254,18 +132,19 @@ def decode_device(data: Mapping[str, Any]) -> DeviceResult:
         capability=str(data.get("capability", "")), uuid=str(data.get("uuid", "")),
         pci_bus_id=str(data.get("pci_bus_id", "")), status=str(data.get("status", "ok")),
         reason=str(data.get("reason", "")), stage=str(data.get("stage", "")), wall_s=float(data.get("wall_s", 0.0)),
-        torch_version=str(data.get("torch_version", "")), settings=dict(data.get("settings") or {}),
+        torch_version=str(data.get("torch_version", "")), settings=decode_settings(data.get("settings")),
         nvml_before=decode_sample(data.get("nvml_before")), nvml_after=decode_sample(data.get("nvml_after")),
         measurements=tuple(decode_measurement(m) for m in data.get("measurements") or ()),
         stderr_tail=str(data.get("stderr_tail", "")),
     )
 
 
-def decode_results(data: Mapping[str, Any]) -> BenchResults:
-    """BenchResults from its JSON form (``Report.extras["bench"]`` as rendered, or a fixture)."""
+def decode_results(data: Mapping[str, Any]) -> BenchFacts:
+    """BenchFacts from its JSON form (the JSON report's ``bench`` object, or a fixture)."""
     th = data.get("thresholds") if isinstance(data.get("thresholds"), Mapping) else {}
-    return BenchResults(
-        status=str(data.get("status", "ok")), reason=str(data.get("reason", "")), mode=str(data.get("mode", "gpu")),
+    return BenchFacts(
+        status=str(data.get("status", "ok")), reason=str(data.get("reason", "")),
+        mode="cpu" if data.get("mode") == "cpu" else "gpu",
         python=str(data.get("python", "")), quick=bool(data.get("quick", False)),
         budget_s=float(data.get("budget_s", 10.0)), timeout_s=float(data.get("timeout_s", 30.0)),
         wall_s=float(data.get("wall_s", 0.0)), devices=tuple(decode_device(d) for d in data.get("devices") or ()),

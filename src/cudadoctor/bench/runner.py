@@ -1,5 +1,5 @@
 """Run the smoke benchmark: one child of the inspected interpreter per GPU, in parallel, each
-under a hard timeout, and turn what each child reported into :class:`BenchResults`."""
+under a hard timeout, and turn what each child reported into :class:`BenchFacts`."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from cudadoctor.childrecords import ChildRecords, stderr_tail
 from cudadoctor.childrecords import parse_records as parse_child_records
 from cudadoctor._util import child_env, describe_returncode, run_command
 from cudadoctor.bench.results import (
-    BenchResults,
+    BenchFacts,
     DeviceResult,
     Thresholds,
     Unavailable,
     decode_measurement,
     decode_sample,
+    decode_settings,
 )
 
 #: Prefix of every record line the child writes (must equal _bench_child.MARKER).
@@ -106,7 +107,7 @@ def run_bench(
     timeout_s: float | None = None,
     env: Mapping[str, str] | None = None,
     thresholds: Thresholds | None = None,
-) -> BenchResults:
+) -> BenchFacts:
     """Benchmark every GPU (or *devices*, CUDA ordinals) of *python*'s torch, or the CPU with *cpu*.
 
     Each device gets its own child process, all started at once; each is killed (with its
@@ -126,13 +127,13 @@ def run_bench(
         indices = list(devices)
     else:
         found = discover(python, env=env, timeout=min(LIST_TIMEOUT_S, max(timeout, 10.0)))
-        if isinstance(found, BenchResults):
-            return BenchResults(**{**base, "status": found.status, "reason": found.reason,
-                                   "wall_s": time.monotonic() - t0, "devices": ()})
+        if isinstance(found, BenchFacts):
+            return BenchFacts(**{**base, "status": found.status, "reason": found.reason,
+                                 "wall_s": time.monotonic() - t0, "devices": ()})
         indices = found
     if not indices:
-        return BenchResults(**base, status="no-gpu", reason=f"torch in {python} sees no CUDA device",
-                            wall_s=time.monotonic() - t0, devices=())
+        return BenchFacts(**base, status="no-gpu", reason=f"torch in {python} sees no CUDA device",
+                          wall_s=time.monotonic() - t0, devices=())
     lock_dir = tempfile.mkdtemp(prefix="cudadoctor-bench-")
     try:
         configs = [
@@ -149,11 +150,11 @@ def run_bench(
         for c, r in zip(configs, runs)
     )
     status, reason = overall_status(results, python)
-    return BenchResults(**base, status=status, reason=reason, wall_s=time.monotonic() - t0, devices=results)
+    return BenchFacts(**base, status=status, reason=reason, wall_s=time.monotonic() - t0, devices=results)
 
 
-def discover(python: str, *, env: Mapping[str, str], timeout: float) -> list[int] | BenchResults:
-    """CUDA ordinals torch sees in *python*, or a device-less BenchResults saying why there are none."""
+def discover(python: str, *, env: Mapping[str, str], timeout: float) -> list[int] | BenchFacts:
+    """CUDA ordinals torch sees in *python*, or a device-less BenchFacts saying why there are none."""
     try:
         child = _run_child(python, {"mode": "list"}, timeout, env)
     except OSError as e:
@@ -173,9 +174,9 @@ def discover(python: str, *, env: Mapping[str, str], timeout: float) -> list[int
     return [int(d["index"]) for d in value.get("devices") or ()]
 
 
-def _nothing(status: str, reason: str) -> BenchResults:
-    return BenchResults(status=status, reason=reason, mode="gpu", python="", quick=False, budget_s=0.0,
-                        timeout_s=0.0, wall_s=0.0, devices=())
+def _nothing(status: str, reason: str) -> BenchFacts:
+    return BenchFacts(status=status, reason=reason, mode="gpu", python="", quick=False, budget_s=0.0,
+                      timeout_s=0.0, wall_s=0.0, devices=())
 
 
 def torch_missing_reason(python: str, record: Mapping[str, Any]) -> str:
@@ -225,7 +226,7 @@ def parse_device(
     """Turn one device child's output (returncode None = timed out) into a DeviceResult."""
     records = parse_records(stdout)
     info = (records.stages.get("device") or {}).get("value") or {}
-    settings = (records.stages.get("settings") or {}).get("value") or {}
+    settings = decode_settings((records.stages.get("settings") or {}).get("value"))
     measurements = tuple(decode_measurement(m) for m in records.measurements)
     stopped = _stopped(records, returncode, timeout)
     name = str(info.get("name", ""))
@@ -252,7 +253,7 @@ def parse_device(
         index=index, device=str(info.get("device") or ("cpu" if cpu else f"cuda:{index}")),
         name=str(info.get("name", "")), capability=str(info.get("capability", "")), uuid=str(info.get("uuid", "")),
         pci_bus_id=str(info.get("pci_bus_id", "")), status=status, reason=reason, stage=stage, wall_s=wall_s,
-        torch_version=str(info.get("torch", "")), settings={str(k): v for k, v in settings.items()},
+        torch_version=str(info.get("torch", "")), settings=settings,
         nvml_before=decode_sample(before, nvml_reason) if before else Unavailable(probe="bench", reason=nvml_reason),
         nvml_after=decode_sample(after, nvml_reason) if after else Unavailable(probe="bench", reason=nvml_reason),
         measurements=measurements, stderr_tail=err,

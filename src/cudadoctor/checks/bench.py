@@ -1,8 +1,8 @@
 """Smoke-benchmark checks: wrong results, hangs, failures, slow GEMMs, low memory and host-link bandwidth.
 
-Benchmark results are measurements, not facts. Each check here is built with the results
-(``cls(results)``, done by ``cudadoctor.bench.evaluate.bench_outcomes``); built bare, as the
-engine does for a plain ``cudadoctor check``, it skips with "the benchmark was not run".
+They judge the ``bench`` fact area (BenchFacts, annotated with the peaks), which only
+``cudadoctor bench``, ``check --bench`` and ``gate`` gather; elsewhere the area is "not run" and
+the engine skips these checks with that reason.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from cudadoctor.bench.results import BenchResults, DeviceResult, Measurement, NvmlSample
+from cudadoctor.bench.evaluate import facts_gpu, samples
 from cudadoctor.checks.base import Check, SkipCheck
-from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import Facts, Unavailable, known
+from cudadoctor.facts_bench import BenchFacts, DeviceResult, Measurement, NvmlSample
+from cudadoctor.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from cudadoctor.tables import RuleTables
@@ -27,8 +28,6 @@ SLOWDOWN_REASONS = {
 }
 #: A clock under this fraction of the maximum during a workload is called out.
 LOW_CLOCK_FRACTION = 0.8
-
-NOT_RUN = "the smoke benchmark was not run (use `cudadoctor bench` or `cudadoctor check --bench`)"
 
 
 def _pct(x: float) -> str:
@@ -66,18 +65,19 @@ def _smi(device: DeviceResult) -> str:
 
 
 class BenchCheck(Check):
-    """Base of the bench checks: holds the benchmark results the check judges."""
+    """Base of the bench checks: they need the ``bench`` fact area."""
 
-    def __init__(self, results: BenchResults | None = None) -> None:
-        self.results = results
+    requires = frozenset({"bench"})
 
-    def bench(self) -> BenchResults:
-        """The results, or skip when the benchmark did not run or could not start."""
-        if self.results is None:
-            raise SkipCheck(NOT_RUN)
-        if self.results.status != "ok":
-            raise SkipCheck(f"the smoke benchmark could not run: {self.results.reason}")
-        return self.results
+    @staticmethod
+    def bench(facts: Facts) -> BenchFacts:
+        """The benchmark results, or skip when the benchmark did not run or could not start."""
+        results = facts.bench
+        if isinstance(results, Unavailable):
+            raise SkipCheck(results.reason)
+        if results.status != "ok":
+            raise SkipCheck(f"the smoke benchmark could not run: {results.reason}")
+        return results
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:  # pragma: no cover - abstract
         """Yield findings about the benchmark results."""
@@ -88,8 +88,6 @@ def slowdown_causes(
     device: DeviceResult, m: Measurement | None, facts: Facts | None, *, clocks: bool = True, power_cap: bool = True
 ) -> list[str]:
     """Why a device may be slow, from NVML (during the workload, else after/before) and the facts."""
-    from cudadoctor.bench.evaluate import facts_gpu, samples
-
     causes: list[str] = []
     if "MIG" in device.name or any(s.mig for s in samples(device, m)):
         causes.append(f"{device.name} is a MIG slice: it has a fraction of the GPU's SMs and memory bandwidth, "
@@ -167,7 +165,7 @@ class BenchWrongResult(BenchCheck):
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per device with a wrong result."""
-        results = self.bench()
+        results = self.bench(facts)
         checked = [m for d in results.devices for m in d.measurements if known(m.correctness)]
         if not checked:
             raise SkipCheck("no benchmark result was compared with a reference (every workload was skipped, failed or timed out)")
@@ -244,7 +242,7 @@ class BenchTimeout(BenchCheck):
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per device child that was killed at its timeout."""
-        results = self.bench()
+        results = self.bench(facts)
         for device in results.devices:
             if device.status != "timeout":
                 continue
@@ -305,7 +303,7 @@ class BenchFailed(BenchCheck):
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per device that crashed, could not start, or had a failing workload."""
-        results = self.bench()
+        results = self.bench(facts)
         for device in results.devices:
             failed = [m for m in device.measurements if m.status == "failed"]
             if device.status not in ("crashed", "failed") and not failed:
@@ -370,7 +368,7 @@ class BenchSlow(BenchCheck):
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per device whose GEMMs are below the threshold."""
-        results = self.bench()
+        results = self.bench(facts)
         floor = results.thresholds.min_efficiency
         judged = [(d, m) for d in results.devices for m in d.measurements
                   if m.kind == "gemm" and m.status == "ok" and known(m.efficiency)]
@@ -465,7 +463,7 @@ class MemoryBandwidthLow(BenchCheck):
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per device whose device copy is below the threshold."""
-        results = self.bench()
+        results = self.bench(facts)
         floor = results.thresholds.min_memory_efficiency
         judged = [(d, d.get("copy-d2d")) for d in results.devices]
         judged = [(d, m) for d, m in judged if m is not None and m.status == "ok" and known(m.efficiency)]
@@ -533,7 +531,7 @@ class HostDeviceBandwidthLow(BenchCheck):
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per device whose host copies are below the threshold."""
-        results = self.bench()
+        results = self.bench(facts)
         floor = results.thresholds.min_host_efficiency
         judged = [(d, m) for d in results.devices for m in d.measurements
                   if m.name in ("copy-h2d", "copy-d2h") and m.status == "ok" and known(m.efficiency)]
@@ -573,8 +571,6 @@ class HostDeviceBandwidthLow(BenchCheck):
     @staticmethod
     def _degraded(device: DeviceResult, slow: list[Measurement], facts: Facts) -> str:
         """'The link ran at Gen4 x8 during the copy.' when NVML saw it below its maximum."""
-        from cudadoctor.bench.evaluate import facts_gpu
-
         for m in slow:
             s = m.during if isinstance(m.during, NvmlSample) else None
             if s is None:

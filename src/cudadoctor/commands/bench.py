@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cudadoctor.findings import Severity
 from cudadoctor.errors import UsageError
+from cudadoctor.facts_bench import BenchFacts
+from cudadoctor.findings import Severity
 from cudadoctor.render import OutputFormat
 
 if TYPE_CHECKING:
-    from cudadoctor.bench.results import BenchResults, Thresholds
+    from cudadoctor.bench.collect import BenchRequest
     from cudadoctor.facts import Facts
+    from cudadoctor.facts_bench import Thresholds
     from cudadoctor.report import Report
     from cudadoctor.tables import RuleTables
 
@@ -48,14 +50,20 @@ class BenchOptions:
 
 def thresholds_of(opts: BenchOptions) -> Thresholds:
     """The Thresholds the options ask for; a value outside (0, 2] is a usage error."""
-    from cudadoctor.bench.results import Thresholds
+    from cudadoctor.bench.collect import thresholds
 
-    for flag, value in (("--min-efficiency", opts.min_efficiency), ("--min-memory-efficiency", opts.min_memory_efficiency),
-                        ("--min-host-efficiency", opts.min_host_efficiency)):
-        if not 0 < value <= 2:
-            raise UsageError(f"{flag} must be a fraction of peak in (0, 2], got {value:g}", hint="e.g. 0.5 for 50%")
-    return Thresholds(min_efficiency=opts.min_efficiency, min_memory_efficiency=opts.min_memory_efficiency,
-                      min_host_efficiency=opts.min_host_efficiency)
+    return thresholds(opts.min_efficiency, opts.min_memory_efficiency, opts.min_host_efficiency)
+
+
+def request_of(opts: BenchOptions) -> BenchRequest:
+    """What to benchmark, from the options; bad values are usage errors."""
+    from cudadoctor.bench.collect import BenchRequest
+
+    for flag, value in (("--budget", opts.budget), ("--timeout", opts.timeout)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{flag} must be positive, got {value:g}")
+    return BenchRequest(python=opts.python or sys.executable, cpu=opts.cpu, quick=opts.quick, devices=opts.devices,
+                        budget=opts.budget, timeout=opts.timeout, thresholds=thresholds_of(opts))
 
 
 def parse_devices(text: str | None) -> tuple[int, ...] | None:
@@ -71,92 +79,27 @@ def parse_devices(text: str | None) -> tuple[int, ...] | None:
     return out
 
 
-def devices_from_facts(facts: Facts, python: str, wanted: Sequence[int] | None) -> list[int] | tuple[str, str]:
-    """CUDA ordinals torch sees per the facts (filtered by *wanted*), or (status, plain reason) when none."""
-    from cudadoctor.facts import TorchFacts
-
-    torch = facts.torch
-    if not isinstance(torch, TorchFacts):
-        return "no-torch", f"torch could not be inspected in {python}: {torch.reason}"
-    if torch.status == "not-installed":
-        return "no-torch", (f"torch is not installed in {python}; the benchmark needs torch "
-                            "(install it, or pass --python with an interpreter that has it)")
-    if torch.status != "ok":
-        first = torch.import_error.strip().splitlines()[-1] if torch.import_error.strip() else torch.status
-        return "no-torch", f"`import torch` fails in {python}: {first}"
-    if torch.cuda_available is not True:
-        why = torch.cuda_unavailable_reason or "torch.cuda.is_available() is False"
-        return "no-gpu", f"no CUDA GPU is usable by torch in {python}: {why}"
-    indices = [d.index for d in torch.devices]
-    if wanted is not None:
-        missing = [i for i in wanted if i not in indices]
-        if missing:
-            raise UsageError(f"--devices: CUDA device {missing[0]} does not exist (torch sees {len(indices)})")
-        indices = [i for i in indices if i in wanted]
-    if not indices:
-        return "no-gpu", f"torch in {python} sees no CUDA device"
-    return indices
-
-
-def not_run(status: str, reason: str, opts: BenchOptions, python: str) -> BenchResults:
-    """Device-less results that say why nothing was benchmarked."""
-    from cudadoctor.bench.runner import DEFAULT_BUDGET_S, QUICK_BUDGET_S, TIMEOUT_GRACE_S
-    from cudadoctor.bench.results import BenchResults
-
-    budget = opts.budget or (QUICK_BUDGET_S if opts.quick else DEFAULT_BUDGET_S)
-    return BenchResults(status=status, reason=reason, mode="cpu" if opts.cpu else "gpu", python=python,
-                        quick=opts.quick, budget_s=budget, timeout_s=opts.timeout or budget + TIMEOUT_GRACE_S,
-                        wall_s=0.0, devices=(), thresholds=thresholds_of(opts))
-
-
 def build_report(opts: BenchOptions, *, facts: Facts | None = None, tables: RuleTables | None = None) -> Report:
-    """Probe (unless *facts* are given), benchmark, and return the Report with the bench outcomes."""
-    from cudadoctor.report import Report
+    """Probe (unless *facts* are given), benchmark, and judge the results: a Report of the bench checks."""
+    from cudadoctor import engine
+    from cudadoctor.bench.collect import bench_facts
     from cudadoctor.tables import load_tables
 
-    for flag, value in (("--budget", opts.budget), ("--timeout", opts.timeout)):
-        if value is not None and value <= 0:
-            raise UsageError(f"{flag} must be positive, got {value:g}")
-    thresholds_of(opts)  # bad thresholds fail before the probes run
+    request = request_of(opts)  # bad options fail before the probes run
     tables = tables or load_tables(opts.rules_dir)
     if facts is None:
         from cudadoctor.commands.check import CheckOptions, probe
 
         facts = probe(CheckOptions(python=opts.python, timeout=opts.probe_timeout))
-    return bench_into(Report(facts=facts, tables=tables, outcomes=(), facts_source="probe"), opts)
-
-
-def bench_into(report: Report, opts: BenchOptions) -> Report:
-    """Benchmark the GPUs *report*'s facts show and return *report* with the bench outcomes and
-    ``extras["bench"]`` (what ``cudadoctor check --bench`` does after its own checks)."""
-    from cudadoctor.bench.evaluate import attach_bench
-    from cudadoctor.bench.runner import run_bench
-
-    thresholds = thresholds_of(opts)
-    python = opts.python or sys.executable
-    if opts.cpu:
-        results = run_bench(python, cpu=True, quick=opts.quick, budget_s=opts.budget, timeout_s=opts.timeout,
-                            thresholds=thresholds)
-    else:
-        found = devices_from_facts(report.facts, python, opts.devices)
-        results = (not_run(found[0], found[1], opts, python) if isinstance(found, tuple) else
-                   run_bench(python, devices=found, quick=opts.quick, budget_s=opts.budget, timeout_s=opts.timeout,
-                             thresholds=thresholds))
-    return attach_bench(report, results, thresholds)
+    facts = bench_facts(facts, tables, request)
+    return engine.evaluate(facts, tables, select=engine.needing("bench"))
 
 
 def render_report(report: Report, opts: BenchOptions) -> str:
-    """The report in the chosen format; the terminal form always carries the bench table."""
+    """The report in the chosen format (the terminal form shows the benchmark's table)."""
     from cudadoctor.render import render
 
-    text = render(report, opts.output_format, width=opts.width, color=opts.color and opts.output is None)
-    if opts.output_format is OutputFormat.TERMINAL and "bench" in report.extras:
-        from cudadoctor.bench.render import TITLE, render_text
-
-        # NOTE: until the shared terminal renderer shows Report.extras["bench"] itself, add the table here.
-        if TITLE not in text:
-            text = render_text(report.extras["bench"], width=opts.width, color=opts.color and opts.output is None) + "\n" + text
-    return text
+    return render(report, opts.output_format, width=opts.width, color=opts.color and opts.output is None)
 
 
 def run(opts: BenchOptions, *, facts: Facts | None = None) -> int:
@@ -167,7 +110,8 @@ def run(opts: BenchOptions, *, facts: Facts | None = None) -> int:
         opts.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    results = report.extras["bench"]
+    results = report.facts.bench
+    assert isinstance(results, BenchFacts)  # build_report just put it there
     if results.status != "ok":
         hint = "" if opts.cpu else " (`cudadoctor check` says why; `cudadoctor bench --cpu` exercises the harness on the CPU)"
         print(f"cudadoctor bench: nothing benchmarked: {results.reason}{hint}", file=sys.stderr)

@@ -21,6 +21,7 @@ from cudadoctor.render import OutputFormat, render
 
 if TYPE_CHECKING:
     from cudadoctor.report import Report
+    from cudadoctor.tables import RuleTables
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,37 +50,68 @@ class CheckOptions:
 
 
 def build_report(opts: CheckOptions) -> Report:
-    """Load the tables, get facts (probe or replay) and evaluate; raises CudaDoctorError on bad input."""
+    """Load the tables, get facts (probe or replay; with --bench, benchmark), evaluate; raises CudaDoctorError on bad input."""
+    facts, tables, source = gather(opts)
+    if opts.bench:
+        from cudadoctor.bench.collect import BenchRequest, bench_facts, thresholds
+        from cudadoctor.facts_bench import Thresholds
+
+        default = Thresholds()
+        request = BenchRequest(
+            python=opts.python or sys.executable, quick=opts.bench_quick,
+            thresholds=thresholds(opts.min_efficiency, default.min_memory_efficiency, default.min_host_efficiency),
+        )
+        facts = bench_facts(facts, tables, request)
+    if opts.save_facts is not None:
+        save_facts(facts, opts.save_facts, identity=opts.redact)
+    return judge(facts, tables, select=opts.select, ignore=opts.ignore, source=source, bench=opts.bench)
+
+
+def gather(opts: CheckOptions) -> tuple[Facts, RuleTables, str]:
+    """Load the rule tables and get the facts: probed, or replayed from --facts. Returns (facts,
+    tables, source); bad selectors, tables or facts files raise CudaDoctorError."""
     if opts.timeout <= 0:
         raise UsageError(f"--timeout must be positive, got {opts.timeout:g}")
     if opts.facts_file is not None:
-        engine, tables = _judge_setup(opts)
-        facts = load_facts(opts.facts_file)
-        source = "facts-file"
-    elif opts.select or opts.ignore:
+        tables = _judge_setup(opts)
+        return load_facts(opts.facts_file), tables, "facts-file"
+    if opts.select or opts.ignore:
         # A typo in --select must fail in milliseconds, not after the probes.
-        engine, tables = _judge_setup(opts)
-        facts = probe(opts)
-        source = "probe"
-    else:
-        # NOTE: the probes' children (import torch, NVML) run while this process imports the
-        # checks and loads the tables, so start-up cost overlaps the slowest probe.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(probe, opts)
-            try:
-                engine, tables = _judge_setup(opts)
-            finally:
-                facts = pending.result()
-        source = "probe"
-    if opts.save_facts is not None:
-        save_facts(facts, opts.save_facts, identity=opts.redact)
-    # NOTE: without --bench the benchmark checks have no data, and the distributed checks only
-    # have data under `gate --distributed`; leave them out rather than list "not run" skips.
-    ignore = tuple(opts.ignore) if opts.select else (*opts.ignore, "DST") if opts.bench else (*opts.ignore, "BEN", "DST")
-    return engine.evaluate(facts, tables, select=opts.select, ignore=ignore, source=source)
+        tables = _judge_setup(opts)
+        return probe(opts), tables, "probe"
+    # NOTE: the probes' children (import torch, NVML) run while this process imports the
+    # checks and loads the tables, so start-up cost overlaps the slowest probe.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(probe, opts)
+        try:
+            tables = _judge_setup(opts)
+        finally:
+            facts = pending.result()
+    return facts, tables, "probe"
 
 
-def _judge_setup(opts: CheckOptions):  # type: ignore[no-untyped-def]
+def judge(
+    facts: Facts, tables: RuleTables, *, select: Sequence[str] = (), ignore: Sequence[str] = (), source: str = "probe",
+    bench: bool = False,
+) -> Report:
+    """Evaluate the selected checks on *facts* (the engine, once).
+
+    Without --select, the checks of an optional area the facts lack are left out rather than
+    listed as "not run" skips: the benchmark's unless *bench* was asked for (they then say why it
+    could not run), the distributed checks outside gate --distributed. A replayed facts file that
+    holds a benchmark is judged with the bench checks. *bench* also adds the bench checks to a
+    --select: the benchmark was asked for, so its verdict is reported.
+    """
+    from cudadoctor import engine
+
+    if not select:
+        ignore = (*ignore, *engine.ungathered(facts, keep=("bench",) if bench else ()))
+    elif bench:
+        select = (*select, *engine.needing("bench"))
+    return engine.evaluate(facts, tables, select=select, ignore=ignore, source=source)
+
+
+def _judge_setup(opts: CheckOptions) -> RuleTables:
     """Import the engine (and with it every check) and load the rule tables; validate selectors."""
     from cudadoctor import engine
     from cudadoctor.tables import load_tables
@@ -87,7 +119,7 @@ def _judge_setup(opts: CheckOptions):  # type: ignore[no-untyped-def]
     tables = load_tables(opts.rules_dir)
     engine.resolve_selectors(opts.select)
     engine.resolve_selectors(opts.ignore)
-    return engine, tables
+    return tables
 
 
 def probe(opts: CheckOptions) -> Facts:
@@ -115,12 +147,6 @@ def run(opts: CheckOptions) -> int:
     if opts.bench and opts.facts_file is not None:
         raise UsageError("--bench measures this machine; it cannot be combined with --facts")
     report = build_report(opts)
-    if opts.bench:
-        from cudadoctor.commands.bench import BenchOptions, bench_into
-
-        report = bench_into(
-            report, BenchOptions(python=opts.python, quick=opts.bench_quick, min_efficiency=opts.min_efficiency)
-        )
     text = render(
         report, opts.output_format, width=opts.width, verbose=opts.verbose,
         color=opts.color and opts.output is None, redact_identity=opts.redact,

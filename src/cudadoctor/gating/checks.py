@@ -1,24 +1,22 @@
 """Checks of the distributed gate: software versions that differ across ranks, and wrong all-reduce results.
 
-Like the benchmark checks, these judge measurements, not facts: each is built with what the
-ranks reported (``cls(ranks)``, a sequence of the plain-dict rank summaries that
-``cudadoctor.gating.distributed`` gathers); built bare, it skips with "the distributed gate was
-not run".
+They judge the ``ranks`` fact area (RanksFacts: every rank's summary and all-reduce results), which
+only ``gate --distributed`` gathers; elsewhere the area is "not run" and the engine skips these
+checks with that reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cudadoctor.checks.base import Check, SkipCheck
+from cudadoctor.facts import Facts, Unavailable
+from cudadoctor.facts_ranks import AllreduceResult, RankFacts, RanksFacts
 from cudadoctor.findings import Finding, Severity
-from cudadoctor.facts import Facts
 
 if TYPE_CHECKING:
     from cudadoctor.tables import RuleTables
-
-NOT_RUN = "the distributed gate was not run (`cudadoctor gate --distributed` under torchrun, srun or a PyTorchJob)"
 
 #: Version keys of a rank summary, their display names, and the severity of a mismatch.
 #: NOTE: different torch / CUDA / NCCL builds across ranks break or hang collectives (NCCL's wire
@@ -53,36 +51,36 @@ def rank_ranges(ranks: Iterable[int]) -> str:
     return ", ".join(out)
 
 
-def _group_text(value: str, members: Sequence[Mapping[str, Any]]) -> str:
-    ranks = [int(m["rank"]) for m in members]
-    hosts = sorted({str(m.get("host", "?")) for m in members})
+def _group_text(value: str, members: Sequence[RankFacts]) -> str:
+    ranks = [m.rank for m in members]
+    hosts = sorted({m.host for m in members})
     shown = ", ".join(hosts[:4]) + (f" and {len(hosts) - 4} more" if len(hosts) > 4 else "")
     noun = "rank" if len(ranks) == 1 else "ranks"
     return f"{value} on {noun} {rank_ranges(ranks)} (host{'' if len(hosts) == 1 else 's'} {shown})"
 
 
-def version_groups(ranks: Sequence[Mapping[str, Any]], key: str) -> dict[str, list[Mapping[str, Any]]]:
-    """Ranks grouped by their known value of versions[*key*], largest group first."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+def version_groups(ranks: Sequence[RankFacts], key: str) -> dict[str, list[RankFacts]]:
+    """Ranks grouped by their known value of versions.*key*, largest group first."""
+    groups: dict[str, list[RankFacts]] = {}
     for r in ranks:
-        value = (r.get("versions") or {}).get(key)
-        if value:
-            groups.setdefault(str(value), []).append(r)
+        value = r.versions.get(key)
+        if not isinstance(value, Unavailable) and value:
+            groups.setdefault(value, []).append(r)
     return dict(sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])))
 
 
+def gathered(facts: Facts) -> RanksFacts:
+    """The ranks gate --distributed gathered, or skip when it did not run here."""
+    ranks = facts.ranks
+    if isinstance(ranks, Unavailable):
+        raise SkipCheck(ranks.reason)
+    return ranks
+
+
 class _DistributedCheck(Check):
-    """Base: holds the gathered rank summaries."""
+    """Base of the distributed checks: they need the ``ranks`` fact area."""
 
-    def __init__(self, ranks: Sequence[Mapping[str, Any]] | None = None) -> None:
-        self.ranks = list(ranks) if ranks is not None else None
-
-    def _ranks(self) -> list[Mapping[str, Any]]:
-        if self.ranks is None:
-            raise SkipCheck(NOT_RUN)
-        if len(self.ranks) < 2:
-            raise SkipCheck(f"only {len(self.ranks)} rank reported: nothing to compare across ranks")
-        return self.ranks
+    requires = frozenset({"ranks"})
 
 
 class DistributedVersionMismatch(_DistributedCheck):
@@ -120,12 +118,13 @@ class DistributedVersionMismatch(_DistributedCheck):
     code = "DST001"
     name = "distributed-version-mismatch"
     severity = Severity.ERROR
-    requires = frozenset()
     tables = ()
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per version that differs across ranks."""
-        ranks = self._ranks()
+        ranks = gathered(facts).ranks
+        if len(ranks) < 2:
+            raise SkipCheck(f"only {len(ranks)} rank reported: nothing to compare across ranks")
         for key, (label, severity) in VERSION_KEYS.items():
             groups = version_groups(ranks, key)
             if len(groups) < 2:
@@ -133,10 +132,10 @@ class DistributedVersionMismatch(_DistributedCheck):
             majority, *others = groups
             message = (f"{label} differs across the {len(ranks)} ranks: "
                        + "; ".join(_group_text(v, m) for v, m in groups.items()) + ".")
-            odd_hosts = sorted({str(m.get("host", "?")) for v in others for m in groups[v]})
+            odd_hosts = sorted({m.host for v in others for m in groups[v]})
             yield self.finding(
                 message=message,
-                evidence={f"ranks.versions.{key}": "; ".join(f"{v}: ranks {rank_ranges(int(m['rank']) for m in ms)}"
+                evidence={f"ranks.versions.{key}": "; ".join(f"{v}: ranks {rank_ranges(m.rank for m in ms)}"
                                                              for v, ms in groups.items())},
                 fix=_fix(key, majority, odd_hosts),
                 severity=severity,
@@ -195,31 +194,25 @@ class AllreduceWrongResult(_DistributedCheck):
     code = "DST002"
     name = "allreduce-wrong-result"
     severity = Severity.ERROR
-    requires = frozenset()
     tables = ()
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding naming every rank whose all-reduce result was wrong."""
-        if self.ranks is None:
-            raise SkipCheck(NOT_RUN)
-        wrong = []
-        for r in self.ranks:
-            allreduce = r.get("allreduce") or {}
-            for size in allreduce.get("sizes") or ():
-                if size.get("correct") is False:
-                    wrong.append((r, size))
+        ranks = gathered(facts).ranks
+        results = [(r, r.allreduce) for r in ranks if isinstance(r.allreduce, AllreduceResult)]
+        wrong = [(r, size) for r, a in results for size in a.sizes if not size.correct]
         if not wrong:
-            if not any((r.get("allreduce") or {}).get("sizes") for r in self.ranks):
+            if not any(a.sizes for _, a in results):
                 raise SkipCheck("no all-reduce result was reported")
             return
-        parts = [f"rank {r['rank']} (host {r.get('host', '?')}, {r.get('gpu', '?')}): {s.get('mib', 0):g} MiB "
-                 f"{s.get('wrong_elements', '?')} wrong element(s), max error {s.get('max_error', '?')}"
+        parts = [f"rank {r.rank} (host {r.host}, {r.gpu}): {s.mib:g} MiB "
+                 f"{s.wrong_elements} wrong element(s), max error {s.max_error}"
                  for r, s in wrong]
-        hosts = sorted({str(r.get("host", "?")) for r, _ in wrong})
+        hosts = sorted({r.host for r, _ in wrong})
         yield self.finding(
-            message=f"all-reduce (sum) over {len(self.ranks)} ranks returned wrong values: " + "; ".join(parts[:8])
+            message=f"all-reduce (sum) over {len(ranks)} ranks returned wrong values: " + "; ".join(parts[:8])
             + (f"; and {len(parts) - 8} more" if len(parts) > 8 else "") + ".",
-            evidence={"ranks.allreduce.wrong": ", ".join(f"rank {r['rank']}" for r, _ in wrong)},
+            evidence={"ranks.allreduce.wrong": ", ".join(f"rank {r.rank}" for r, _ in wrong)},
             fix=(f"rerun the gate with NCCL_DEBUG=INFO; then with NCCL_P2P_DISABLE=1 to isolate the path; check "
                  f"{', '.join(hosts)}: nvidia-smi -q -d ECC, nvidia-smi nvlink -e, ibstat, and that PCIe ACS is off "
                  "on bare metal; confirm with nccl-tests: all_reduce_perf -b 8 -e 256M -f 2 -c 1"),

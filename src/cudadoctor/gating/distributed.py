@@ -13,7 +13,9 @@ Runs under any launcher that sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR /
 3. each rank posts its compact summary to the rendezvous store (so rank 0 can still name a rank
    that hangs later), all ranks all-gather every summary, run an all-reduce correctness and
    bandwidth test, and all-gather the results;
-4. every rank decides the same verdict from the same gathered data; rank 0 prints one table and
+4. what the ranks sent becomes the ``ranks`` fact area (facts_ranks.RanksFacts; summaries travel
+   in its wire form) and the engine judges it with the distributed checks, as it judges the rest;
+   every rank decides the same verdict from the same gathered data; rank 0 prints one table and
    writes the combined JSON report; a final all-reduce of the fail flag keeps the other ranks
    alive until rank 0 has printed and confirms they agree; every rank exits 0 (go) or 1 (stop).
 
@@ -43,16 +45,28 @@ from typing import TYPE_CHECKING, Any
 
 from cudadoctor._version import __version__
 from cudadoctor.errors import UsageError
+from cudadoctor.facts_bench import BenchFacts
+from cudadoctor.facts_ranks import (
+    AllreduceResult,
+    RankFacts,
+    RankReason,
+    RanksFacts,
+    RankVersions,
+    SilentRank,
+    allreduce_from_wire,
+    rank_from_wire,
+    rank_to_wire,
+)
 from cudadoctor.gating.local import (
     EXIT_GO,
     EXIT_STOP,
     INJECT_HANG_ENV,
     INJECT_HANG_STAGE_ENV,
     GateOptions,
-    GateResult,
     injected,
 )
 from cudadoctor.render import OutputFormat
+from cudadoctor.unavailable import Unavailable
 
 if TYPE_CHECKING:
     from cudadoctor.findings import Outcome
@@ -119,8 +133,8 @@ class State:
     started: float
     deadline: float
     stage: str = "local gate"
-    summary: dict[str, Any] | None = None
-    summaries: list[dict[str, Any]] | None = None
+    summary: RankFacts | None = None
+    summaries: list[RankFacts] | None = None
     backend: str = ""
     store: Any = None
     error: str = ""
@@ -171,23 +185,25 @@ class Watchdog:
 # ------------------------------------------------------------------------------------- summaries
 
 
-def rank_summary(report: Report, where: RankEnv, *, device: str) -> dict[str, Any]:
-    """This rank's compact, JSON-able summary (what every other rank receives)."""
+def rank_summary(report: Report, where: RankEnv, *, device: str) -> RankFacts:
+    """This rank's compact summary (what every other rank receives, in its wire form)."""
     from cudadoctor.facts import DriverFacts, HostFacts, TorchFacts
     from cudadoctor.policy import driver_text
 
-    gate: GateResult = report.extras["gate"]
+    gate = report.gate
+    assert gate is not None, "rank_summary needs the local gate's report"
     facts = report.facts
     torch = facts.torch if isinstance(facts.torch, TorchFacts) else None
 
-    def text(value: Any) -> str | None:
-        from cudadoctor.facts import Unavailable
-
-        return None if value is None or isinstance(value, Unavailable) else str(value)
+    def text(value: Any, key: str) -> str | Unavailable:
+        if value is None or isinstance(value, Unavailable):
+            why = value.reason if isinstance(value, Unavailable) else "torch could not be inspected"
+            return Unavailable(probe="ranks", reason=f"{key} version unknown: {why}")
+        return str(value)
 
     driver = driver_text(facts.driver) if isinstance(facts.driver, DriverFacts) else None
     gpu, uuid = "CPU" if device == "cpu" else device, ""
-    bench = report.extras.get("bench")
+    bench = facts.bench if isinstance(facts.bench, BenchFacts) else None
     if bench is not None and bench.devices:
         first = bench.devices[0]
         gpu = (first.name or gpu) if first.device != "cpu" else "CPU"
@@ -196,20 +212,22 @@ def rank_summary(report: Report, where: RankEnv, *, device: str) -> dict[str, An
         index = int(device.partition(":")[2] or 0)
         gpu = next((d.name for d in torch.devices if d.index == index), gpu)
     host = facts.host.hostname if isinstance(facts.host, HostFacts) else socket.gethostname()
-    return {
-        "rank": where.rank, "local_rank": where.local_rank, "world_size": where.world_size,
-        "host": host, "pid": os.getpid(), "device": device, "gpu": gpu, "gpu_uuid": uuid,
-        "verdict": gate.verdict, "reasons": [r.to_json() for r in gate.reasons],
-        "waived": list(gate.waived), "bench": list(gate.bench), "local_seconds": round(gate.seconds, 3),
-        "versions": {
-            "torch": text(torch.version) if torch else None,
-            "cuda": text(torch.cuda_version) if torch else None,
-            "cudnn": text(torch.cudnn_version) if torch else None,
-            "nccl": text(torch.nccl_version) if torch else None,
-            "driver": driver,
-        },
-        "cudadoctor": __version__,
-    }
+    return RankFacts(
+        rank=where.rank, local_rank=where.local_rank, world_size=where.world_size,
+        host=host, pid=os.getpid(), device=device, gpu=gpu, gpu_uuid=uuid,
+        verdict=gate.verdict,
+        reasons=tuple(RankReason(name=r.name, severity=r.severity, message=r.message, code=r.code) for r in gate.reasons),
+        waived=tuple(gate.waived), bench=tuple(gate.bench), local_seconds=round(gate.seconds, 3),
+        versions=RankVersions(
+            torch=text(torch.version if torch else None, "torch"),
+            cuda=text(torch.cuda_version if torch else None, "cuda"),
+            cudnn=text(torch.cudnn_version if torch else None, "cudnn"),
+            nccl=text(torch.nccl_version if torch else None, "nccl"),
+            driver=text(driver, "driver"),
+        ),
+        cudadoctor=__version__,
+        allreduce=Unavailable(probe="ranks", reason="the all-reduce test has not run yet"),
+    )
 
 
 def torch_problem(report: Report) -> str:
@@ -301,33 +319,34 @@ def allreduce_test(*, device: Any, rank: int, world_size: int, schedule: Sequenc
 # ------------------------------------------------------------------------------------- deciding
 
 
-def group_outcomes(ranks: Sequence[Mapping[str, Any]], report: Report) -> tuple[Outcome, ...]:
-    """Run the distributed checks on the gathered rank summaries; a check that raises is reported, not fatal."""
-    from cudadoctor.checks.base import run_check
-    from cudadoctor.gating.checks import CHECKS
+def group_outcomes(report: Report) -> tuple[Outcome, ...]:
+    """The distributed checks' outcomes in a report judged with the gathered ranks."""
+    from cudadoctor.engine import needing
 
-    return tuple(run_check(cls(ranks), report.facts, report.tables) for cls in CHECKS)  # type: ignore[call-arg]
+    codes = set(needing("ranks"))
+    return tuple(o for o in report.outcomes if o.code in codes)
 
 
-def group_reasons(ranks: Sequence[Mapping[str, Any]], missing: Mapping[int, str], outcomes: Sequence[Outcome],
+def group_reasons(ranks: Sequence[RankFacts], missing: Mapping[int, str], outcomes: Sequence[Outcome],
                   policy: Policy, min_allreduce_gbs: float | None) -> list[Reason]:
     """Blocking reasons of the whole job: every rank's own, the distributed findings, silent ranks, slow all-reduce."""
     from cudadoctor.policy import Reason, fatal_first, is_fatal
 
     reasons: list[Reason] = []
     for r in ranks:
-        for reason in r.get("reasons") or ():
-            reasons.append(Reason(name=str(reason.get("name", "")), code=str(reason.get("code", "")),
-                                  severity=str(reason.get("severity", "error")),
-                                  message=f"rank {r['rank']} ({r.get('host', '?')}): {reason.get('message', '')}"))
-        allreduce = r.get("allreduce") or {}
-        if allreduce.get("error"):
+        for reason in r.reasons:
+            reasons.append(Reason(name=reason.name, code=reason.code, severity=reason.severity,
+                                  message=f"rank {r.rank} ({r.host}): {reason.message}"))
+        allreduce = r.allreduce
+        if not isinstance(allreduce, AllreduceResult):
+            continue
+        if allreduce.error:
             reasons.append(Reason(name="gate-collective-failed", severity="error",
-                                  message=f"rank {r['rank']} ({r.get('host', '?')}): {allreduce['error']}"))
-        busbw = allreduce.get("busbw_gbs")
-        if min_allreduce_gbs is not None and isinstance(busbw, (int, float)) and busbw < min_allreduce_gbs:
+                                  message=f"rank {r.rank} ({r.host}): {allreduce.error}"))
+        busbw = allreduce.busbw_gbs
+        if min_allreduce_gbs is not None and isinstance(busbw, float) and busbw < min_allreduce_gbs:
             reasons.append(Reason(name="gate-allreduce-slow", severity="error",
-                                  message=f"rank {r['rank']} ({r.get('host', '?')}): all-reduce bus bandwidth "
+                                  message=f"rank {r.rank} ({r.host}): all-reduce bus bandwidth "
                                           f"{busbw:.3g} GB/s is below the minimum {min_allreduce_gbs:g} GB/s"))
     for rank, why in sorted(missing.items()):
         reasons.append(Reason(name="gate-rank-silent", severity="error", message=f"rank {rank}: {why}"))
@@ -345,7 +364,7 @@ def _gbs(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, (int, float)) else "–"
 
 
-def table_text(ranks: Sequence[Mapping[str, Any]], world_size: int, missing: Mapping[int, str], *,
+def table_text(ranks: Sequence[RankFacts], world_size: int, missing: Mapping[int, str], *,
                verdict: str, reasons: Sequence[Reason], backend: str, output: Any = None) -> str:
     """Rank 0's summary: a header line, one table row per rank, the job's blocking reasons."""
     from rich.console import Console
@@ -356,24 +375,24 @@ def table_text(ranks: Sequence[Mapping[str, Any]], world_size: int, missing: Map
     for col, justify in (("rank", "right"), ("host", "left"), ("GPU", "left"), ("verdict", "left"),
                          ("all-reduce GB/s", "right"), ("reason", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    by_rank = {int(r["rank"]): r for r in ranks}
+    by_rank = {r.rank: r for r in ranks}
     for rank in range(world_size):
         r = by_rank.get(rank)
         if r is None:
             table.add_row(*(Text(c) for c in (str(rank), "?", "?", "STOP", "–", missing.get(rank, "no answer"))))
             continue
-        allreduce = r.get("allreduce") or {}
-        own = [x.get("name", "") for x in r.get("reasons") or ()]
-        if allreduce.get("error"):
-            own.append(str(allreduce["error"]))
-        if any(s.get("correct") is False for s in allreduce.get("sizes") or ()):
+        allreduce = r.allreduce if isinstance(r.allreduce, AllreduceResult) else None
+        own = [x.name for x in r.reasons]
+        if allreduce is not None and allreduce.error:
+            own.append(allreduce.error)
+        if allreduce is not None and any(not s.correct for s in allreduce.sizes):
             own.append("allreduce-wrong-result")
         if rank in missing:
             own.append(missing[rank])
         row_verdict = "GO" if not own else "STOP"
         # NOTE: Text cells: error texts contain "[...]" that rich would read as markup.
-        table.add_row(*(Text(c) for c in (str(rank), str(r.get("host", "?")), str(r.get("gpu", "?")), row_verdict,
-                                           _gbs(allreduce.get("busbw_gbs")), "; ".join(own)[:120] or "—")))
+        table.add_row(*(Text(c) for c in (str(rank), r.host, r.gpu, row_verdict,
+                                           _gbs(allreduce.busbw_gbs if allreduce else None), "; ".join(own)[:120] or "—")))
     buf = io.StringIO()
     Console(file=buf, width=160, no_color=True, color_system=None, highlight=False, soft_wrap=True).print(table)
     n = len(reasons)
@@ -387,10 +406,11 @@ def table_text(ranks: Sequence[Mapping[str, Any]], world_size: int, missing: Map
         lines.append(f"  ✖ {text[:240]}")
     if n > 20:
         lines.append(f"  … and {n - 20} more (see the JSON report)")
-    sizes = next(((r.get("allreduce") or {}).get("sizes") for r in ranks if int(r["rank"]) == 0), None) or []
+    first = next((r.allreduce for r in ranks if r.rank == 0), None)
+    sizes = first.sizes if isinstance(first, AllreduceResult) else ()
     if sizes:
         lines.append("  all-reduce (rank 0, float32 sum): " + ", ".join(
-            f"{s.get('mib', 0):g} MiB {_gbs(s.get('algbw_gbs'))}/{_gbs(s.get('busbw_gbs'))} GB/s algbw/busbw" for s in sizes))
+            f"{s.mib:g} MiB {_gbs(s.algbw_gbs)}/{_gbs(s.busbw_gbs)} GB/s algbw/busbw" for s in sizes))
     if output is not None:
         lines.append(f"  full report: {output}")
     return "\n".join(lines) + "\n"
@@ -403,9 +423,9 @@ def _rank_line(where: RankEnv, host: str, code: int, why: str = "") -> None:
           file=sys.stderr, flush=True)
 
 
-def posted_summaries(store: Any, world_size: int) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
+def posted_summaries(store: Any, world_size: int) -> tuple[dict[int, RankFacts], dict[int, str]]:
     """What each rank posted to the store: its summary, and the stage it last entered."""
-    summaries: dict[int, dict[str, Any]] = {}
+    summaries: dict[int, RankFacts] = {}
     stages: dict[int, str] = {}
     if store is None:
         return summaries, stages
@@ -426,9 +446,11 @@ def posted_summaries(store: Any, world_size: int) -> tuple[dict[int, dict[str, A
                 continue
             if kind == "summary":
                 try:
-                    summaries[rank] = json.loads(value)
+                    data = json.loads(value)
                 except ValueError:
                     continue
+                if isinstance(data, dict):
+                    summaries[rank] = rank_from_wire(data)
             else:
                 stages[rank] = value
     return summaries, stages
@@ -560,7 +582,7 @@ def _run(state: State, settings: Any, *, emit_output: bool) -> DistributedOutcom
     created = False
     meta_group: Any = None  # None: the default group
     meta_device = device
-    ranks: list[dict[str, Any]] = []
+    ranks: list[RankFacts] = []
     try:
         left = state.deadline - time.monotonic() - _margin(opts.timeout)
         if left <= 0:
@@ -575,7 +597,7 @@ def _run(state: State, settings: Any, *, emit_output: bool) -> DistributedOutcom
             state.store = store
         state.mark("rendezvous done")
         if state.store is not None:
-            state.store.set(f"{STORE_PREFIX}/summary/{where.rank}", json.dumps(summary))
+            state.store.set(f"{STORE_PREFIX}/summary/{where.rank}", json.dumps(rank_to_wire(summary)))
         if not dist.is_initialized():
             state.mark("init_process_group")
             dist.init_process_group(state.backend, store=dist.PrefixStore("default_pg", state.store), rank=where.rank,
@@ -590,7 +612,8 @@ def _run(state: State, settings: Any, *, emit_output: bool) -> DistributedOutcom
             meta_device = torch.device("cpu")
         _hang_here(state, "collective")
         state.mark("gather summaries")
-        ranks = gather_json(summary, device=meta_device, world_size=where.world_size, group=meta_group)
+        ranks = [rank_from_wire(r) for r in gather_json(rank_to_wire(summary), device=meta_device,
+                                                         world_size=where.world_size, group=meta_group)]
         state.summaries = ranks
         state.mark("all-reduce test")
         try:
@@ -600,20 +623,20 @@ def _run(state: State, settings: Any, *, emit_output: bool) -> DistributedOutcom
             allreduce = {"error": f"all-reduce failed: {_first_line(e)}", "sizes": []}
         state.mark("gather results")
         results = gather_json(allreduce, device=meta_device, world_size=where.world_size, group=meta_group)
-        ranks = [{**r, "allreduce": a} for r, a in zip(ranks, results)]
+        ranks = [dataclasses.replace(r, allreduce=allreduce_from_wire(a)) for r, a in zip(ranks, results)]
         state.summaries = ranks
     except Exception as e:  # noqa: BLE001 - timeouts, refused connections, NCCL errors: the job must stop
         state.error = f"{state.stage}: {_first_line(e)}"
-    outcomes = group_outcomes(ranks, report) if ranks and not state.error else ()
     if state.error:
         posted, stages = posted_summaries(state.store, where.world_size)
-        known = {int(r["rank"]): r for r in ranks} or posted
-        known[where.rank] = {**summary, "allreduce": {"error": state.error}}
+        known = {r.rank: r for r in ranks} or posted
+        known[where.rank] = dataclasses.replace(summary, allreduce=_failed(state.error))
         ranks = [known[r] for r in sorted(known)]
         missing = silent_ranks(where, state.stage, stages)
-    reasons = group_reasons(ranks, missing, outcomes, settings.policy, settings.min_allreduce_gbs)
+    group = _group_report(report, ranks, missing, state, complete=not state.error)
+    reasons = group_reasons(ranks, missing, group_outcomes(group), settings.policy, settings.min_allreduce_gbs)
     code = EXIT_STOP if reasons else EXIT_GO
-    combined = _combined_report(report, ranks, missing, outcomes, reasons, state)
+    combined = _with_verdict(group, reasons, state)
     text = ""
     if where.rank == 0:
         text = table_text(ranks, where.world_size, missing, verdict="go" if code == EXIT_GO else "stop",
@@ -665,34 +688,49 @@ def _default_store(dist: Any) -> Any:
         return None
 
 
-def _combined_report(report: Report, ranks: Sequence[Mapping[str, Any]], missing: Mapping[int, str],
-                     outcomes: Sequence[Outcome], reasons: Sequence[Reason], state: State) -> Report:
-    """Rank 0's report plus the distributed outcomes, the job's verdict and ``extras["distributed"]``."""
-    local: GateResult = report.extras["gate"]
+def _failed(error: str) -> AllreduceResult:
+    """The all-reduce result of a rank whose collective phase failed with *error*."""
+    why = Unavailable(probe="ranks", reason=error)
+    return AllreduceResult(sizes=(), busbw_gbs=why, algbw_gbs=why, error=error)
+
+
+def _group_report(report: Report, ranks: Sequence[RankFacts], missing: Mapping[int, str], state: State, *,
+                  complete: bool) -> Report:
+    """Rank 0's report judged again, by the engine, with what the ranks reported as its ``ranks`` facts.
+
+    The checks the local gate ran are run again on the same facts (the same outcomes), plus the
+    distributed checks when the collective phase is *complete*; otherwise the gathered data is
+    partial and the job already stops for the failure itself.
+    """
+    from cudadoctor import engine
+
+    facts = dataclasses.replace(report.facts, ranks=RanksFacts(
+        world_size=state.where.world_size, backend=state.backend, error=state.error, ranks=tuple(ranks),
+        missing=tuple(SilentRank(rank=k, why=v) for k, v in missing.items()),
+        master_addr=state.where.master_addr, master_port=state.where.master_port,
+    ))
+    codes = [o.code for o in report.outcomes] + (list(engine.needing("ranks")) if complete else [])
+    judged = engine.evaluate(facts, report.tables, select=codes, source=report.facts_source) if codes else report
+    return dataclasses.replace(judged, gate=report.gate)
+
+
+def _with_verdict(report: Report, reasons: Sequence[Reason], state: State) -> Report:
+    """The job's report: *report* with the job's verdict as its gate decision."""
+    local = report.gate
+    assert local is not None
     code = EXIT_STOP if reasons else EXIT_GO
     gate = dataclasses.replace(local, verdict="go" if code == EXIT_GO else "stop", exit_code=code,
                                reasons=tuple(reasons), seconds=time.monotonic() - state.started,
                                distributed=True, rank=None)
-    extras = {
-        **report.extras, "gate": gate,
-        "distributed": {
-            "world_size": state.where.world_size, "backend": state.backend, "error": state.error,
-            "ranks": list(ranks), "missing": {str(k): v for k, v in missing.items()},
-            "master_addr": state.where.master_addr, "master_port": state.where.master_port,
-        },
-    }
-    # NOTE: should the distributed checks ever be registered with the engine, its "not run" skips
-    # are replaced rather than listed twice.
-    new = {o.code: o for o in outcomes}
-    kept = tuple(new.pop(o.code, o) for o in report.outcomes)
-    return dataclasses.replace(report, outcomes=kept + tuple(new.values()), extras=extras)
+    return dataclasses.replace(report, gate=gate)
 
 
 def _this_rank_report(report: Report, code: int, reasons: Sequence[Reason]) -> Report:
     """A non-zero rank's own report, with the job's verdict."""
-    local: GateResult = report.extras["gate"]
+    local = report.gate
+    assert local is not None
     gate = dataclasses.replace(local, verdict="go" if code == EXIT_GO else "stop", exit_code=code, reasons=tuple(reasons))
-    return dataclasses.replace(report, extras={**report.extras, "gate": gate})
+    return dataclasses.replace(report, gate=gate)
 
 
 def _write(report: Report, opts: GateOptions, text: str) -> None:
@@ -710,7 +748,7 @@ def _write(report: Report, opts: GateOptions, text: str) -> None:
     sys.stdout.flush()
 
 
-def _print_and_write(state: State, report: Report, ranks: Sequence[Mapping[str, Any]], missing: Mapping[int, str],
+def _print_and_write(state: State, report: Report, ranks: Sequence[RankFacts], missing: Mapping[int, str],
                      opts: GateOptions, *, backend: str, extra_reason: str = "") -> None:
     """Rank 0's output when the collective phase never completed."""
     from cudadoctor.policy import Reason, fatal_first
@@ -719,16 +757,15 @@ def _print_and_write(state: State, report: Report, ranks: Sequence[Mapping[str, 
         if state.printed:
             return
         state.printed = True
-    reasons = [Reason(name=str(x.get("name", "")), code=str(x.get("code", "")), severity=str(x.get("severity", "error")),
-                      message=f"rank {r['rank']} ({r.get('host', '?')}): {x.get('message', '')}")
-               for r in ranks for x in r.get("reasons") or ()]
+    reasons = [Reason(name=x.name, code=x.code, severity=x.severity, message=f"rank {r.rank} ({r.host}): {x.message}")
+               for r in ranks for x in r.reasons]
     if extra_reason:
         reasons.append(Reason(name="gate-collective-failed", severity="error", message=f"rank {state.where.rank}: {extra_reason}"))
     reasons += [Reason(name="gate-rank-silent", severity="error", message=f"rank {k}: {v}") for k, v in sorted(missing.items())]
     reasons = fatal_first(reasons)
     text = table_text(ranks, state.where.world_size, missing, verdict="stop", reasons=reasons, backend=backend,
                       output=opts.output)
-    combined = _combined_report(report, ranks, missing, (), reasons, state)
+    combined = _with_verdict(_group_report(report, ranks, missing, state, complete=False), reasons, state)
     _write(combined, opts, text)
 
 
@@ -740,7 +777,7 @@ def _on_expire(state: State) -> None:
           f"{state.opts.timeout:g} s passed during {state.stage}", file=sys.stderr, flush=True)
     if where.rank != 0 or state.printed:
         return
-    known = {int(r["rank"]): r for r in state.summaries or ()}
+    known = {r.rank: r for r in state.summaries or ()}
     posted, stages = posted_summaries(state.store, where.world_size)
     for rank, summary in posted.items():
         known.setdefault(rank, summary)

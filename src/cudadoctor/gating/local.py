@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cudadoctor.findings import Severity
 from cudadoctor.errors import UsageError
+from cudadoctor.facts_bench import BenchFacts, DeviceResult, Thresholds
+from cudadoctor.findings import Severity
 from cudadoctor.render import OutputFormat
 
 if TYPE_CHECKING:
-    from cudadoctor.bench.results import BenchResults, DeviceResult, Thresholds
     from cudadoctor.facts import Facts
     from cudadoctor.policy import Policy, Reason
     from cudadoctor.report import Report
@@ -110,7 +110,7 @@ class GateSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GateResult:
-    """The gate's decision; ``Report.extras["gate"]`` (and the JSON report's ``gate`` object)."""
+    """The gate's decision: ``Report.gate`` (and the JSON report's ``gate`` object)."""
 
     verdict: str  #: "go" or "stop"
     exit_code: int  #: 0 go, 1 stop, 2 a check crashed (a cudadoctor bug; the gate cannot vouch)
@@ -137,7 +137,6 @@ class GateResult:
 
 def resolve_settings(opts: GateOptions) -> GateSettings:
     """Load and validate the policy, merge the options into it; raise UsageError / PolicyError."""
-    from cudadoctor.bench.results import Thresholds
     from cudadoctor.checks import BY_CODE, BY_NAME
     from cudadoctor.gating.checks import CHECKS as GATE_CHECKS
     from cudadoctor.policy import PolicyError, check_selectors, load_policy
@@ -240,14 +239,16 @@ def local_device(facts: Facts, local_rank: int) -> int | str:
 
 
 def run_local_gate(opts: GateOptions, *, deadline: float | None = None, reserve: float = 0.0) -> Report:
-    """Check and benchmark this machine, then decide; return the Report with ``extras["gate"]``.
+    """Check and benchmark this machine, then decide; return the Report with its ``gate`` decision.
 
-    *deadline* (time.monotonic) bounds the whole run (default: now + opts.timeout); *reserve*
-    seconds of it are kept for what follows (the distributed collectives). Raises
-    CudaDoctorError on bad options or input (exit 2), never for the machine's state.
+    The probes' facts and the benchmark's results (their ``bench`` area) are judged once, by the
+    engine, as ``check --bench`` judges them. *deadline* (time.monotonic) bounds the whole run
+    (default: now + opts.timeout); *reserve* seconds of it are kept for what follows (the
+    distributed collectives). Raises CudaDoctorError on bad options or input (exit 2), never for
+    the machine's state.
     """
-    from cudadoctor.commands.bench import BenchOptions, bench_into
-    from cudadoctor.commands.check import CheckOptions, build_report
+    from cudadoctor.bench.collect import BenchRequest, bench_facts
+    from cudadoctor.commands.check import CheckOptions, gather, judge
 
     t0 = time.monotonic()
     deadline = deadline if deadline is not None else t0 + opts.timeout
@@ -256,8 +257,7 @@ def run_local_gate(opts: GateOptions, *, deadline: float | None = None, reserve:
     budget = max(1.0, deadline - t0 - reserve)
     # NOTE: the probes get at most half the budget, so a slow probe leaves time for the benchmark.
     probe_timeout = max(1.0, min(PROBE_TIMEOUT_CAP, budget * 0.5))
-    report = build_report(CheckOptions(python=opts.python, rules_dir=opts.rules_dir, timeout=probe_timeout,
-                                       bench=settings.bench))
+    facts, tables, source = gather(CheckOptions(python=opts.python, rules_dir=opts.rules_dir, timeout=probe_timeout))
     extra: list[Reason] = []
     if settings.bench:
         from cudadoctor.bench.runner import QUICK_BUDGET_S, TIMEOUT_GRACE_S
@@ -266,24 +266,21 @@ def run_local_gate(opts: GateOptions, *, deadline: float | None = None, reserve:
         bench_timeout = max(3.0, min(QUICK_BUDGET_S + TIMEOUT_GRACE_S, left))
         devices: tuple[int, ...] | None = None
         if opts.local_rank is not None and not opts.cpu:
-            picked = local_device(report.facts, opts.local_rank)
+            picked = local_device(facts, opts.local_rank)
             if isinstance(picked, str):
                 extra.append(_reason("gate-no-local-gpu", f"no GPU for this rank: {picked}"))
             else:
                 devices = (picked,)
-        bopts = BenchOptions(
-            python=python, cpu=opts.cpu, quick=True, devices=devices, timeout=bench_timeout,
-            min_efficiency=settings.thresholds.min_efficiency,
-            min_memory_efficiency=settings.thresholds.min_memory_efficiency,
-            min_host_efficiency=settings.thresholds.min_host_efficiency,
-        )
         if not extra:
-            report = bench_into(report, bopts)
+            request = BenchRequest(python=python, cpu=opts.cpu, quick=True, devices=devices, timeout=bench_timeout,
+                                   thresholds=settings.thresholds)
+            facts = bench_facts(facts, tables, request)
+    report = judge(facts, tables, source=source, bench=settings.bench)
     if injected(INJECT_FAIL_ENV, opts.rank):
         where = f"rank {opts.rank}" if opts.rank is not None else "this machine"
         extra.append(_reason("gate-injected-failure", f"failure injected on {where} by {INJECT_FAIL_ENV} (a test hook)"))
     result = decide(report, settings, opts, extra=extra, seconds=time.monotonic() - t0)
-    return dataclasses.replace(report, extras={**report.extras, "gate": result})
+    return dataclasses.replace(report, gate=result)
 
 
 def _reason(name: str, message: str, severity: str = "error") -> Reason:
@@ -312,7 +309,7 @@ def decide(report: Report, settings: GateSettings, opts: GateOptions, *, extra: 
             reasons.append(_finding_reason(f))
     waived += [f"policy {key}" for key in settings.waived_policy]
     reasons += evaluate_policy(policy, report.facts)
-    bench = report.extras.get("bench")
+    bench = report.facts.bench if isinstance(report.facts.bench, BenchFacts) else None
     if settings.bench and bench is not None and bench.status != "ok":
         reasons.append(_reason("gate-bench-not-run", f"the smoke benchmark did not run: {bench.reason}"))
     for o in report.errors:
@@ -370,7 +367,7 @@ def headline_gemm(device: DeviceResult) -> str:
     return ""
 
 
-def bench_headlines(results: BenchResults | None) -> tuple[str, ...]:
+def bench_headlines(results: BenchFacts | None) -> tuple[str, ...]:
     """One line per benchmarked device: GEMM rate and device-memory copy rate."""
     if results is None:
         return ("not run",)
@@ -396,7 +393,8 @@ def _clip(text: str, limit: int = SUMMARY_CHARS) -> str:
 
 def summary_text(report: Report, *, output: Path | None = None) -> str:
     """The short terminal summary: verdict, blocking reasons, waivers, bench headline."""
-    gate: GateResult = report.extras["gate"]
+    gate = report.gate
+    assert gate is not None, "summary_text needs a report the gate decided"
     lines = []
     if gate.go:
         counts = ", ".join(f"{report.count(s)} {s.value}{'' if report.count(s) == 1 else 's'}" for s in Severity)
@@ -442,5 +440,6 @@ def run(opts: GateOptions) -> int:
         raise UsageError("gate --format must be terminal or json")
     report = run_local_gate(opts)
     emit(report, opts)
-    return int(report.extras["gate"].exit_code)
+    assert report.gate is not None
+    return report.gate.exit_code
 

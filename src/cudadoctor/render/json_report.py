@@ -6,8 +6,10 @@ import json
 from typing import Any, TYPE_CHECKING
 
 from cudadoctor._version import __version__
+from cudadoctor.facts_bench import BenchFacts
+from cudadoctor.facts_ranks import RanksFacts, ranks_to_json
 from cudadoctor.findings import Finding, Severity
-from cudadoctor.factsfile import encode
+from cudadoctor.factsfile import encode, encode_facts
 
 if TYPE_CHECKING:
     from cudadoctor.report import Report
@@ -42,9 +44,24 @@ def report_dict(report: Report) -> dict[str, Any]:
         "skipped": [{"code": o.code, "name": o.name, "reason": o.reason} for o in report.skipped],
         "errors": [{"code": o.code, "name": o.name, "reason": o.reason} for o in report.errors],
         "passed": [o.code for o in report.outcomes if o.status.value == "passed"],
-        **({k: encode(v) for k, v in report.extras.items()}),
-        "facts": encode(report.facts),
+        **command_objects(report),
+        "facts": encode_facts(report.facts),
     }
+
+
+def command_objects(report: Report) -> dict[str, Any]:
+    """The objects only some commands add: ``bench`` (the benchmark ran), ``gate`` (the gate's
+    decision), ``distributed`` (what gate --distributed gathered), ``triage`` (triage's summary)."""
+    out: dict[str, Any] = {}
+    if isinstance(report.facts.bench, BenchFacts):
+        out["bench"] = encode(report.facts.bench)
+    if report.gate is not None:
+        out["gate"] = encode(report.gate)
+    if isinstance(report.facts.ranks, RanksFacts):
+        out["distributed"] = ranks_to_json(report.facts.ranks)
+    if report.triage is not None:
+        out["triage"] = encode(report.triage)
+    return out
 
 
 def render(report: Report) -> str:

@@ -8,7 +8,7 @@ import re
 
 from cudadoctor._version import __version__
 from cudadoctor.findings import Finding, Severity
-from cudadoctor.factsfile import encode
+from cudadoctor.factsfile import encode_facts
 from cudadoctor.redact import Redactor, redact_facts, redactor_for
 from cudadoctor.render.summary import summarize
 
@@ -84,7 +84,7 @@ def _facts(report: Report, r: Redactor, identity: bool) -> list[str]:
     source = SOURCE_WORDS.get(report.facts_source, report.facts_source)
     out.append(f"- **cudadoctor:** {__version__}, facts from {source} at {report.facts.collected_at}")
     out.append("")
-    body = json.dumps(encode(facts), indent=2, ensure_ascii=False)
+    body = json.dumps(encode_facts(facts), indent=2, ensure_ascii=False)
     # NOTE: "<\/" is the same JSON string as "</", and no text inside can close the <details> element.
     body = r.text(body).replace("</", "<\\/")
     fence = _fence(body)

@@ -12,9 +12,11 @@ from rich.rule import Rule
 from rich.text import Text
 
 from cudadoctor._version import __version__
+from cudadoctor.bench.render import bench_renderable
+from cudadoctor.facts_bench import BenchFacts
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import LibraryCopy, Unavailable, known
-from cudadoctor.factsfile import encode
+from cudadoctor.factsfile import encode_facts
 from cudadoctor.render.summary import AREA_CODES, summarize
 from cudadoctor.tables import directory_is_default
 
@@ -30,10 +32,8 @@ def renderable(report: Report, *, verbose: bool = False) -> Group:
     """The report as a rich renderable (used by render() and by Jupyter display)."""
     parts: list[Any] = [_header(report), Text("")]
     parts += _areas(report)
-    if "bench" in report.extras:
-        from cudadoctor.bench.render import bench_renderable
-
-        parts += [Text(""), bench_renderable(report.extras["bench"])]
+    if isinstance(report.facts.bench, BenchFacts):
+        parts += [Text(""), bench_renderable(report.facts.bench)]
     parts.append(Text(""))
     parts.append(Rule("Diagnosis", style="dim", align="left"))
     if report.findings:
@@ -179,7 +179,7 @@ def _verbose(report: Report) -> list[Any]:
     out.append(Text("Probe times: " + ", ".join(f"{k} {v:.2f}s" for k, v in report.facts.probe_seconds.items()), style="dim"))
     out.append(Text("Rule tables: " + ", ".join(f"{m.name} ({m.updated})" for m in report.tables.meta.values()), style="dim"))
     out.append(Text("All facts:", style="bold"))
-    out += _facts_tree(encode(report.facts), 2)
+    out += _facts_tree(encode_facts(report.facts), 2)
     return out
 
 

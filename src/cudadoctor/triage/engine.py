@@ -17,11 +17,12 @@ from cudadoctor.facts import AREAS, DriverFacts, Facts, TorchFacts, Unavailable
 from cudadoctor.report import Report
 from cudadoctor.triage import signatures as sig
 from cudadoctor.triage.signatures import Hit, TextContext
+from cudadoctor.triage.summary import TriageSummary
 
 if TYPE_CHECKING:
     from cudadoctor.tables import RuleTables
 
-#: Statuses of a hypothesis after the live probe (extras["triage"]["hypotheses"][i]["status"]).
+#: Statuses of a hypothesis after the live probe (Report.triage.hypotheses[i]["status"]).
 CONFIRMED, REFUTED, UNVERIFIED, NOT_PROBED = "confirmed", "refuted", "unverified", "not-probed"
 
 #: The reason every area of the fallback facts carries when the parsers are not installed.
@@ -123,21 +124,21 @@ def triage(
     if live_report is not None:
         outcomes += live_report.outcomes
 
-    extras = {"triage": {
-        "sections": list(sections),
-        "signatures_matched": len(hits),
-        "hypotheses": [_hyp_dict(h) for h in hyps],
-        "parsed_findings": [f.name for f in (parsed_report.findings if parsed_report else ())],
-        "probed": live is not None,
-        "notes": [*notes, *parsed.notes],
-        "verdict": _verdict_line(hyps, parsed_report, live_report),
-    }}
+    summary = TriageSummary(
+        sections=tuple(sections),
+        signatures_matched=len(hits),
+        hypotheses=tuple(_hyp_dict(h) for h in hyps),
+        parsed_findings=tuple(f.name for f in (parsed_report.findings if parsed_report else ())),
+        probed=live is not None,
+        notes=(*notes, *parsed.notes),
+        verdict=_verdict_line(hyps, parsed_report, live_report),
+    )
     return Report(
         facts=live if live is not None else parsed_facts,
         tables=tables,
         outcomes=tuple(outcomes),
         facts_source="probe" if live is not None else "triage",
-        extras=extras,
+        triage=summary,
     )
 
 
