@@ -228,13 +228,15 @@ class Score:
 def ranked_names(report: Report) -> tuple[str, ...]:
     """Finding names in the order triage presents them, warnings and errors before info.
 
-    Order: ``extras["triage"]["ranked"]`` when the engine provides it; otherwise the text
+    Order: ``report.triage.ranked`` when the engine provides it; otherwise the text
     hypotheses (already ranked root cause first), then the remaining findings (worst first).
     """
     findings = report.findings
     severity = {f.name: f.severity for f in findings}
-    extras = report.extras.get("triage", {})
-    order: list[str] = list(extras.get("ranked") or [h["name"] for h in extras.get("hypotheses", [])])
+    summary = report.triage
+    order: list[str] = []
+    if summary is not None:
+        order = list(getattr(summary, "ranked", ()) or [h["name"] for h in summary.hypotheses])
     order += [f.name for f in findings]
     names = [n for n in dict.fromkeys(order) if n in severity]
     loud = [n for n in names if severity[n] is not Severity.INFO]
@@ -243,7 +245,7 @@ def ranked_names(report: Report) -> tuple[str, ...]:
 
 def is_ready(report: Report) -> bool:
     """Whether the report reads "ready" (an unexplained verdict is not ready)."""
-    verdict = str(report.extras.get("triage", {}).get("verdict", ""))
+    verdict = report.triage.verdict if report.triage is not None else ""
     return report.verdict == "ready" and UNEXPLAINED not in verdict and UNEXPLAINED not in report.verdict
 
 
@@ -329,13 +331,15 @@ def test_triage_meets_the_bar(corpus_score: Score) -> None:
 def test_judge_rules() -> None:
     """The scoring rules themselves, on hand-made reports (no corpus, no engine)."""
     from cudadoctor.findings import Finding, Outcome, Status
+    from cudadoctor.triage.summary import TriageSummary
 
     def report(*found: tuple[str, Severity], hyps: Sequence[str] = (), verdict: str = "") -> Report:
         findings = tuple(Finding(code="X", name=n, severity=s, title="", message="", evidence={}, fix="", url="")
                          for n, s in found)
         return Report(facts=engine.empty_facts(), tables=None,  # type: ignore[arg-type]
                       outcomes=(Outcome(code="X", name="x", status=Status.FOUND, findings=findings),),
-                      extras={"triage": {"hypotheses": [{"name": h} for h in hyps], "verdict": verdict}})
+                      triage=TriageSummary(sections=(), signatures_matched=0, hypotheses=tuple({"name": h} for h in hyps),
+                                           parsed_findings=(), probed=False, notes=(), verdict=verdict))
 
     entry = {"lead": "a", "kind": "k", "never": ["b"]}
     s = judge("t", entry, report(("b", Severity.ERROR), ("a", Severity.ERROR), hyps=["a"]))
