@@ -56,7 +56,7 @@ from cudadoctor.render import OutputFormat
 
 if TYPE_CHECKING:
     from cudadoctor.findings import Outcome
-    from cudadoctor.policy import Policy, Reason
+    from cudadoctor.gating.policy import Policy, Reason
     from cudadoctor.report import Report
 
 #: Variables a launcher sets; RANK, WORLD_SIZE and MASTER_ADDR together turn distributed mode on.
@@ -174,7 +174,7 @@ class Watchdog:
 def rank_summary(report: Report, where: RankEnv, *, device: str) -> dict[str, Any]:
     """This rank's compact, JSON-able summary (what every other rank receives)."""
     from cudadoctor.facts import DriverFacts, HostFacts, TorchFacts
-    from cudadoctor.policy import driver_text
+    from cudadoctor.gating.policy import driver_text
 
     gate: GateResult = report.extras["gate"]
     facts = report.facts
@@ -312,7 +312,7 @@ def group_outcomes(ranks: Sequence[Mapping[str, Any]], report: Report) -> tuple[
 def group_reasons(ranks: Sequence[Mapping[str, Any]], missing: Mapping[int, str], outcomes: Sequence[Outcome],
                   policy: Policy, min_allreduce_gbs: float | None) -> list[Reason]:
     """Blocking reasons of the whole job: every rank's own, the distributed findings, silent ranks, slow all-reduce."""
-    from cudadoctor.policy import Reason, fatal_first, is_fatal
+    from cudadoctor.gating.policy import Reason, fatal_first, is_fatal
 
     reasons: list[Reason] = []
     for r in ranks:
@@ -713,7 +713,7 @@ def _write(report: Report, opts: GateOptions, text: str) -> None:
 def _print_and_write(state: State, report: Report, ranks: Sequence[Mapping[str, Any]], missing: Mapping[int, str],
                      opts: GateOptions, *, backend: str, extra_reason: str = "") -> None:
     """Rank 0's output when the collective phase never completed."""
-    from cudadoctor.policy import Reason, fatal_first
+    from cudadoctor.gating.policy import Reason, fatal_first
 
     with state.lock:
         if state.printed:
@@ -747,7 +747,7 @@ def _on_expire(state: State) -> None:
     if state.summary is not None:
         known.setdefault(where.rank, state.summary)
     missing = silent_ranks(where, state.stage, stages)
-    from cudadoctor.policy import Reason, fatal_first
+    from cudadoctor.gating.policy import Reason, fatal_first
 
     ranks = [known[r] for r in sorted(known)]
     reasons = [Reason(name="gate-timeout", severity="error",
