@@ -1,16 +1,40 @@
-"""The record protocol of cudadoctor's child scripts: marker-prefixed JSON lines on stdout.
+"""The parent's half of the child protocol: the program a child runs, and the records it leaves.
 
-Children (the torch probe, the benchmark) write one JSON object per line after a unique marker, so
-whatever else torch or CUDA prints on stdout cannot corrupt the result, and a child that dies
-mid-way still leaves every stage it finished.
+Every child script runs as ``python -c`` of :func:`child_program`: the shared prelude
+(childprelude.py, the child's half of the protocol) followed by the child's own source.
+Record-writing children (the torch probe, the benchmark) write one JSON object per line after
+their marker, so whatever else torch or CUDA prints on stdout cannot corrupt the result, and a
+child that dies mid-way still leaves every stage it finished; :func:`parse_records` reads them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
+
+from cudadoctor.childprelude import marker
+
+__all__ = ["ChildRecords", "child_program", "marker", "parse_records", "prelude_source", "stderr_tail"]
+
+
+@cache
+def prelude_source() -> str:
+    """The text of the prelude every child program starts with."""
+    # NOTE: read next to this module, not through importlib.resources: the healthcheck starts the
+    # driver children before its other imports, and importing importlib.resources costs more than
+    # this read (the package is always installed as files).
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "childprelude.py")
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def child_program(source: str) -> str:
+    """What a child runs (``python -c``): the prelude, then the child script's own *source*."""
+    return prelude_source() + "\n" + source
 
 
 @dataclass(frozen=True, slots=True)

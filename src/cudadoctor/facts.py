@@ -10,6 +10,7 @@ hold what only some commands gather: ``bench`` (facts_bench.py) and ``ranks`` (f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Literal, Union
 
 from packaging.version import Version
@@ -172,13 +173,29 @@ class GpuFacts:
     processes: tuple[GpuProcess, ...] | Unavailable
 
 
+class NvmlStatus(str, Enum):
+    """How NVML answered (DriverFacts.nvml_status). Values are the saved-facts and JSON spellings."""
+
+    OK = "ok"
+    LIBRARY_NOT_FOUND = "library-not-found"  #: NVML_ERROR_LIBRARY_NOT_FOUND: no libnvidia-ml.so.1
+    DRIVER_NOT_LOADED = "driver-not-loaded"  #: NVML_ERROR_DRIVER_NOT_LOADED: nvidia.ko is not running
+    DRIVER_LIBRARY_MISMATCH = "driver-library-mismatch"  #: NVML_ERROR_LIB_RM_VERSION_MISMATCH
+    UNKNOWN_ERROR = "unknown-error"  #: NVML_ERROR_UNKNOWN (in containers: device access revoked)
+    NO_PERMISSION = "no-permission"  #: NVML_ERROR_NO_PERMISSION on the device nodes
+    TIMEOUT = "timeout"  #: an NVML call did not return in time
+    OTHER = "other"  #: any other failure (the child crashed, the binding is missing, ...)
+
+    def __str__(self) -> str:
+        # NOTE: messages interpolate the status ("NVML: driver-not-loaded"); without this,
+        # Python 3.11+ formats a str-mixin enum as "NvmlStatus.DRIVER_NOT_LOADED".
+        return self.value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DriverFacts:
     """The NVIDIA driver as seen through NVML, /proc and libcuda, and the visible GPUs."""
 
-    #: "ok", "library-not-found", "driver-not-loaded", "driver-library-mismatch",
-    #: "unknown-error", "no-permission", "timeout", "other"
-    nvml_status: str
+    nvml_status: NvmlStatus
     nvml_error: str  #: NVML's own error text ("" when ok)
     driver_version: Version | Unavailable  #: user-space driver, e.g. 550.54.14
     cuda_driver_version: Version | Unavailable  #: highest CUDA the driver supports, e.g. 12.4

@@ -3,7 +3,6 @@ MIG, the sample it takes, and how the parent decodes that sample."""
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +12,7 @@ import pytest
 from cudadoctor.bench import runner
 from cudadoctor.bench.results import NvmlSample, decode_sample
 from cudadoctor.facts import Unavailable
+from tests.childmodule import child_module
 
 FAKE_PYNVML = textwrap.dedent('''\
     NVML_CLOCK_SM, NVML_CLOCK_MEM, NVML_TEMPERATURE_GPU = 1, 2, 0
@@ -43,10 +43,7 @@ FAKE_PYNVML = textwrap.dedent('''\
 
 @pytest.fixture(scope="module")
 def child():
-    spec = importlib.util.spec_from_file_location("bench_child_under_test", Path(runner.__file__).with_name("_bench_child.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return child_module(Path(runner.__file__).with_name("_bench_child.py"), "bench_child_under_test")
 
 
 @pytest.fixture()

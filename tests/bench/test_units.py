@@ -24,6 +24,7 @@ from cudadoctor.facts import Unavailable
 from cudadoctor.render.json_report import report_dict
 from cudadoctor.tables import GpuModel, GpuTable
 from tests.bench.cases import FIXTURES, bench_report
+from tests.childmodule import child_module
 from tests.conftest import env_facts
 
 HEALTHY = json.loads((FIXTURES / "h100x2_healthy.json").read_text())
@@ -216,11 +217,7 @@ def test_terminal_table_shows_efficiency_and_nvml(tables) -> None:
 
 
 def test_tolerance_grows_with_k_and_dtype() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_child", Path(evaluate.__file__).with_name("_bench_child.py"))
-    child = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(child)
+    child = child_module(Path(evaluate.__file__).with_name("_bench_child.py"), "bench_child")
     tol = child.tolerance
     assert tol("fp32", 8192, 32) < tol("tf32", 8192, 32) == tol("fp16", 8192, 32) < tol("bf16", 8192, 32)
     assert tol("fp32", 16384, 32) > tol("fp32", 1024, 32)

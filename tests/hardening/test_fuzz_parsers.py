@@ -28,7 +28,7 @@ from cudadoctor.errors import FactsFileError, RuleTableError
 from cudadoctor.facts import Facts, Unavailable
 from cudadoctor.factsfile import facts_from_dict, facts_to_dict, load_facts
 from cudadoctor.policy import Policy, PolicyError, load_policy, parse_policy
-from cudadoctor.probes import container, cuda_libs, driver, host, toolkit, torch_build
+from cudadoctor.probes import container, cuda_libs, driver_parse, host, toolkit, torch_build
 from cudadoctor.redact import MASK, SECRET_NAMES, Redactor
 from cudadoctor.tables import TABLE_FILES, RuleTables, _CACHE, default_rules_dir, load_tables
 from cudadoctor.triage import engine as triage_engine
@@ -316,7 +316,7 @@ def test_cgroup_limits(a: str, b: str) -> None:
 @example("NVRM version: NVIDIA UNIX x86_64 Kernel Module  " + "5" * 5000 + ".1  Thu Feb 22 01:44:30 UTC 2024")
 @_texts(text_for(PROC_VERSION))
 def test_proc_version(text: str) -> None:
-    out = bounded(driver.parse_proc_version, text)
+    out = bounded(driver_parse.parse_proc_version, text)
     assert isinstance(out.module_version, (Version, Unavailable))
 
 
@@ -327,9 +327,9 @@ def test_proc_version(text: str) -> None:
 @example({"nvml": {"limit_s": [1]}, "libcuda": {"limit_s": {"a": 1}}}, "")
 @example({"nvml": {"gpus": [{"memory": {"v": [float("inf"), 1]}}]}, "libcuda": {}}, "")
 def test_driver_child_document(doc: Any, proc: str) -> None:
-    facts = bounded(driver.parse_child_output, doc, proc_version=proc)
+    facts = bounded(driver_parse.parse_child_output, doc, proc_version=proc)
     if isinstance(doc, dict) and isinstance(doc.get("libcuda"), dict) and isinstance(doc["libcuda"].get("path"), str):
-        bounded(driver.parse_libcuda_filename, doc["libcuda"]["path"])
+        bounded(driver_parse.parse_libcuda_filename, doc["libcuda"]["path"])
     facts_from_dict(json.loads(json.dumps(facts_to_dict(_with_driver(facts)), allow_nan=True)))
 
 
@@ -340,7 +340,7 @@ def test_driver_child_document(doc: Any, proc: str) -> None:
 @example("{")
 def test_driver_child_stdout(text: str) -> None:
     # the children's stdout as text: garbage is a DriverFacts full of reasons, never an exception
-    bounded(driver.parse_child_output, text, proc_version=Unavailable(probe="driver", reason="fuzz"))
+    bounded(driver_parse.parse_child_output, text, proc_version=Unavailable(probe="driver", reason="fuzz"))
 
 
 def _with_driver(drv: Any) -> Facts:
@@ -395,7 +395,7 @@ def test_ldconfig(text: str) -> None:
 def test_version_from_filename(name: str) -> None:
     out = bounded(cuda_libs.version_from_filename, name)
     assert isinstance(out, (Version, Unavailable))
-    bounded(driver.parse_libcuda_filename, name)
+    bounded(driver_parse.parse_libcuda_filename, name)
 
 
 @fuzz_settings(50)

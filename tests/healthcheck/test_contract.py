@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cudadoctor.commands.healthcheck import DriverChildren, main_fast
+from cudadoctor.commands.healthcheck import DRIVER_SHARE, main_fast
 from cudadoctor.policy import driver_text
 from cudadoctor.facts import DriverFacts
-from cudadoctor.probes import driver as driver_probe
 from tests.conftest import env_facts, env_path, without_system_driver
 from tests.healthcheck.conftest import clean_env, run_healthcheck
 
@@ -160,29 +159,68 @@ def test_driver_text_keeps_nvidias_spelling() -> None:
     assert driver_text(drv) == "535.183.01"
 
 
-def test_driver_children_match_the_driver_probe() -> None:
-    """The early-start copy of probes.driver.run_children gives the same facts on this machine."""
-    assert DriverChildren(10).watchdog == driver_probe.watchdog_seconds(10)
-    assert DriverChildren(1).watchdog == driver_probe.watchdog_seconds(1)
-    ours = DriverChildren(20).start().facts()
-    from cudadoctor.factsfile import encode_area
+#: Runs main_fast with probes.driver.start/collect wrapped, and reports on stderr how they were called.
+SPY_ENTRY = """
+import json, sys
+from cudadoctor.probes import driver
+
+calls = []
+real_start = driver.start
+
+def start(ctx, *, on_done=None):
+    loaded = sorted(m for m in sys.modules if m.startswith(("cudadoctor", "packaging", "typer", "rich")))
+    run = real_start(ctx, on_done=on_done)
+    real_collect = run.collect
+
+    def collect():
+        facts = real_collect()
+        calls.append({"collect": type(facts).__name__})
+        return facts
+
+    run.collect = collect
+    calls.append({"start": ctx.timeout, "loaded": loaded})
+    return run
+
+driver.start = start
+from cudadoctor.commands.healthcheck import main_fast
+code = main_fast(sys.argv[1:], hard_exit=False)
+sys.stderr.write("calls: " + json.dumps(calls) + "\\n")
+sys.exit(code)
+"""
+
+
+def test_healthcheck_runs_the_driver_probe_that_check_runs(cache_dir: Path, python_without_torch: str) -> None:
+    """healthcheck starts probes.driver's children first (before the checks are imported) and collects them once."""
+    r = run_healthcheck(["--format", "json", "--timeout", "20", "--cache-dir", str(cache_dir),
+                         "--python", python_without_torch], argv0=[sys.executable, "-c", SPY_ENTRY])
+    assert r.code in (0, 1), r
+    line = r.err.strip().splitlines()[-1]
+    assert line.startswith("calls: "), r.err
+    calls = json.loads(line.removeprefix("calls: "))
+    assert [next(iter(c)) for c in calls] == ["start", "collect"]
+    assert calls[0]["start"] == 20 * DRIVER_SHARE
+    # The children start before anything heavy is imported (they run while the checks load).
+    assert not {"cudadoctor.engine", "cudadoctor.checks", "cudadoctor.facts", "packaging.version"} & set(calls[0]["loaded"])
+    assert calls[1]["collect"] == "DriverFacts"
+    assert "gpus" in r.json()
+
+
+def test_check_runs_the_same_start_collect_pair(monkeypatch: pytest.MonkeyPatch) -> None:
+    """probe_driver (what `check` registers) is start(ctx).collect()."""
+    from cudadoctor.probes import PROBES, driver
     from cudadoctor.probes.base import ProbeContext
 
-    theirs = driver_probe.probe_driver(ProbeContext(python=sys.executable, timeout=20))
-    assert stable(encode_area(ours)) == stable(encode_area(theirs))
+    assert PROBES["driver"] is driver.probe_driver
+    seen: list[float] = []
+    real_start = driver.start
 
+    def start(ctx: ProbeContext, **kw: object) -> driver.DriverRun:
+        seen.append(ctx.timeout)
+        return real_start(ctx, **kw)  # type: ignore[arg-type]
 
-#: GPU readings that change between two reads on a real GPU host.
-VOLATILE = {"temperature_c", "power_draw_w", "utilization_percent", "memory_used_mib", "processes", "throttle_reasons"}
-
-
-def stable(data: object) -> object:
-    """Encoded facts without the readings that legitimately differ from one moment to the next."""
-    if isinstance(data, dict):
-        return {k: stable(v) for k, v in data.items() if k not in VOLATILE}
-    if isinstance(data, list):
-        return [stable(v) for v in data]
-    return data
+    monkeypatch.setattr(driver, "start", start)
+    facts = driver.probe_driver(ProbeContext(python=sys.executable, timeout=7))
+    assert seen == [7] and type(facts).__name__ == "DriverFacts"
 
 
 @pytest.mark.gpu

@@ -244,3 +244,36 @@ def test_several_reasons_put_findings_first(tmp_path: Path, capsys: pytest.Captu
     assert code == 1
     assert [r["name"] for r in data["reasons"]] == ["gpu-ecc-errors", "policy-min-gpus"]
     assert data["summary"].endswith("(+1 more)")
+
+
+# --------------------------------------------------------------------------------------------
+# the decision itself (gating.policy.judge_health), without the command around it
+
+
+def test_judge_health_splits_fatal_findings_from_notes_and_adds_requirements(tables: Any) -> None:
+    from cudadoctor import engine
+    from cudadoctor.gating.policy import judge_health
+
+    fast = [c.code for c in CHECKS if c.fast]
+    report = engine.evaluate(env_facts("no_driver"), tables, select=fast)
+    verdict = judge_health(report, load_policy(None), check_order=[c.code for c in CHECKS])
+    assert not verdict.healthy
+    assert verdict.reasons[0].name == "no-nvidia-driver" and verdict.reasons[0].code == "DRV001"
+    assert [n.name for n in verdict.notes] == ["torch-cpu-only-build"]
+    strict = parse_policy({"fail_on": "warning", "min_gpus": 1}, source="p")
+    verdict = judge_health(report, strict, check_order=[c.code for c in CHECKS])
+    assert verdict.notes == () and verdict.reasons[-1].name == "policy-min-gpus"
+    assert "torch-cpu-only-build" in [r.name for r in verdict.reasons]
+
+
+def test_judge_health_never_calls_a_machine_without_driver_facts_healthy(tables: Any) -> None:
+    import dataclasses
+
+    from cudadoctor import engine
+    from cudadoctor.facts import Unavailable
+    from cudadoctor.gating.policy import judge_health
+
+    facts = dataclasses.replace(healthy(), driver=Unavailable(probe="driver", reason="the driver probe failed: boom"))
+    report = engine.evaluate(facts, tables, select=["DRV001"])
+    verdict = judge_health(report, parse_policy({"ignore": ["DRV"]}, source="p"))
+    assert [(r.name, r.message) for r in verdict.reasons] == [("driver-probe-failed", "the driver probe failed: boom")]

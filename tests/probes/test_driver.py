@@ -17,7 +17,7 @@ from packaging.version import Version
 from cudadoctor._util import CommandResult
 from cudadoctor.facts import DriverFacts, GpuFacts, Unavailable, known
 from cudadoctor.factsfile import facts_from_dict, facts_to_dict
-from cudadoctor.probes import driver
+from cudadoctor.probes import driver, driver_parse
 from cudadoctor.probes.base import ProbeContext
 from tests.conftest import env_facts, without_system_driver
 from tests.stubs import compile_stub
@@ -58,7 +58,7 @@ def reason(value: object) -> str:
     ],
 )
 def test_parse_proc_version(name: str, version: str, open_module: bool) -> None:
-    parsed = driver.parse_proc_version(proc(name))
+    parsed = driver_parse.parse_proc_version(proc(name))
     assert parsed.module_version == Version(version)
     assert parsed.open_module is open_module
     assert parsed.first_line.startswith("NVRM version: NVIDIA UNIX")
@@ -66,27 +66,27 @@ def test_parse_proc_version(name: str, version: str, open_module: bool) -> None:
 
 
 def test_parse_proc_version_placeholder_is_unavailable() -> None:
-    parsed = driver.parse_proc_version(proc("l4t_placeholder"))
+    parsed = driver_parse.parse_proc_version(proc("l4t_placeholder"))
     assert "TempVersion" in reason(parsed.module_version)
     assert parsed.first_line.startswith("NVRM version")
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "something else entirely\n"])
 def test_parse_proc_version_garbage(text: str) -> None:
-    assert not known(driver.parse_proc_version(text).module_version)
+    assert not known(driver_parse.parse_proc_version(text).module_version)
 
 
 @pytest.mark.parametrize(
     ("value", "expected"), [(12040, "12.4"), (11080, "11.8"), (13000, "13.0"), (12090, "12.9"), (10010, "10.1")]
 )
 def test_cuda_version_from_int(value: int, expected: str) -> None:
-    assert driver.cuda_version_from_int(value) == Version(expected)
+    assert driver_parse.cuda_version_from_int(value) == Version(expected)
 
 
 @pytest.mark.parametrize("value", [0, -1])
 def test_cuda_version_from_int_rejects_nonsense(value: int) -> None:
     with pytest.raises(ValueError):
-        driver.cuda_version_from_int(value)
+        driver_parse.cuda_version_from_int(value)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_cuda_version_from_int_rejects_nonsense(value: int) -> None:
     ],
 )
 def test_decode_throttle_reasons(mask: int, names: tuple[str, ...]) -> None:
-    assert driver.decode_throttle_reasons(mask) == names
+    assert driver_parse.decode_throttle_reasons(mask) == names
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_decode_throttle_reasons(mask: int, names: tuple[str, ...]) -> None:
     ],
 )
 def test_parse_libcuda_filename(path: str, expected: str) -> None:
-    got = driver.parse_libcuda_filename(path)
+    got = driver_parse.parse_libcuda_filename(path)
     if expected[0].isdigit():
         assert got == Version(expected)
     else:
@@ -129,7 +129,7 @@ def test_parse_libcuda_filename(path: str, expected: str) -> None:
 
 
 def test_healthy_h100_sample() -> None:
-    facts = driver.parse_child_output(sample("h100_ok"), proc_version=proc("proprietary_550"))
+    facts = driver_parse.parse_child_output(sample("h100_ok"), proc_version=proc("proprietary_550"))
     assert facts.nvml_status == "ok" and facts.nvml_error == ""
     assert facts.driver_version == facts.kernel_module_version == facts.libcuda_version == Version("550.54.14")
     assert facts.cuda_driver_version == facts.libcuda_cuda_version == Version("12.4")
@@ -152,7 +152,7 @@ def test_healthy_h100_sample() -> None:
 
 
 def test_mig_sample() -> None:
-    facts = driver.parse_child_output(sample("a100_mig"), proc_version=proc("proprietary_535"))
+    facts = driver_parse.parse_child_output(sample("a100_mig"), proc_version=proc("proprietary_535"))
     (gpu,) = facts.gpus
     assert gpu.mig_enabled is True
     assert [m.index for m in gpu.mig_devices] == [0, 1, 2]
@@ -166,7 +166,7 @@ def test_mig_sample() -> None:
 
 
 def test_consumer_gpu_sample() -> None:
-    facts = driver.parse_child_output(sample("rtx4090_consumer"), proc_version=proc("open_550"))
+    facts = driver_parse.parse_child_output(sample("rtx4090_consumer"), proc_version=proc("open_550"))
     (gpu,) = facts.gpus
     for value in (gpu.ecc_enabled, gpu.ecc_uncorrectable_volatile, gpu.ecc_uncorrectable_aggregate,
                   gpu.retired_pages_double_bit, gpu.retired_pages_pending, gpu.remapped_rows_pending,
@@ -185,7 +185,7 @@ def test_consumer_gpu_sample() -> None:
 
 
 def test_old_driver_sample() -> None:
-    facts = driver.parse_child_output(sample("old_driver_470"), proc_version=proc("proprietary_535"))
+    facts = driver_parse.parse_child_output(sample("old_driver_470"), proc_version=proc("proprietary_535"))
     assert facts.driver_version == Version("470.256.02")
     assert facts.cuda_driver_version == Version("11.4")
     assert facts.libcuda_version == Version("470.256.02")
@@ -197,7 +197,7 @@ def test_old_driver_sample() -> None:
 
 
 def test_mismatch_sample_falls_back_to_libcuda_for_the_driver_version() -> None:
-    facts = driver.parse_child_output(sample("mismatch_18"), proc_version=proc("proprietary_535"))
+    facts = driver_parse.parse_child_output(sample("mismatch_18"), proc_version=proc("proprietary_535"))
     assert facts.nvml_status == "driver-library-mismatch"
     assert facts.nvml_error == "Driver/library version mismatch"
     assert facts.driver_version == facts.libcuda_version == Version("550.54.14")
@@ -207,7 +207,7 @@ def test_mismatch_sample_falls_back_to_libcuda_for_the_driver_version() -> None:
 
 
 def test_unknown_error_sample() -> None:
-    facts = driver.parse_child_output(sample("unknown_999"), proc_version=proc("proprietary_550"))
+    facts = driver_parse.parse_child_output(sample("unknown_999"), proc_version=proc("proprietary_550"))
     assert facts.nvml_status == "unknown-error"
     assert facts.nvml_error == "Unknown Error"
     assert (facts.cu_init_result, facts.cu_init_error) == (999, "CUDA_ERROR_UNKNOWN")
@@ -216,14 +216,14 @@ def test_unknown_error_sample() -> None:
 
 
 def test_driver_not_loaded_sample() -> None:
-    facts = driver.parse_child_output(sample("driver_not_loaded_9"), proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(sample("driver_not_loaded_9"), proc_version=NO_PROC)
     assert facts.nvml_status == "driver-not-loaded"
     assert (facts.cu_init_result, facts.cu_init_error) == (100, "CUDA_ERROR_NO_DEVICE")
     assert facts.kernel_module_version is NO_PROC
 
 
 def test_library_not_found_sample() -> None:
-    facts = driver.parse_child_output(sample("library_not_found"), proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(sample("library_not_found"), proc_version=NO_PROC)
     assert facts.nvml_status == "library-not-found"
     assert facts.nvml_error.startswith("NVML Shared Library Not Found")
     assert "libnvidia-ml.so.1" in reason(facts.driver_version)
@@ -232,7 +232,7 @@ def test_library_not_found_sample() -> None:
 
 
 def test_init_hang_sample_keeps_what_was_read() -> None:
-    facts = driver.parse_child_output(sample("init_hang"), proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(sample("init_hang"), proc_version=NO_PROC)
     assert facts.nvml_status == "timeout"
     assert "nvmlInit" in facts.nvml_error
     assert "cuInit did not return" in reason(facts.cu_init_result)
@@ -243,7 +243,7 @@ def test_init_hang_sample_keeps_what_was_read() -> None:
 
 
 def test_gpu_hang_sample_keeps_earlier_gpus_and_fields() -> None:
-    facts = driver.parse_child_output(sample("gpu_hang"), proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(sample("gpu_hang"), proc_version=NO_PROC)
     assert facts.nvml_status == "timeout"
     assert "nvmlDeviceGetTemperature (GPU 1)" in facts.nvml_error
     first, second = facts.gpus
@@ -254,7 +254,7 @@ def test_gpu_hang_sample_keeps_earlier_gpus_and_fields() -> None:
 
 
 def test_gpu_lost_sample() -> None:
-    facts = driver.parse_child_output(sample("gpu_lost"), proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(sample("gpu_lost"), proc_version=NO_PROC)
     assert facts.nvml_status == "ok"
     healthy, lost = facts.gpus
     assert healthy.name and healthy.ecc_enabled is True
@@ -267,7 +267,7 @@ def test_gpu_lost_sample() -> None:
 
 
 def test_compat_804_sample() -> None:
-    facts = driver.parse_child_output(sample("compat_804"), proc_version=proc("proprietary_535"))
+    facts = driver_parse.parse_child_output(sample("compat_804"), proc_version=proc("proprietary_535"))
     assert facts.libcuda_path == "/usr/local/cuda-12.4/compat/libcuda.so.550.54.14"
     assert facts.libcuda_version == Version("550.54.14")
     assert facts.driver_version == facts.kernel_module_version == Version("535.183.01")
@@ -276,7 +276,7 @@ def test_compat_804_sample() -> None:
 
 
 def test_fabric_802_sample() -> None:
-    facts = driver.parse_child_output(sample("fabric_802"), proc_version=proc("proprietary_550"))
+    facts = driver_parse.parse_child_output(sample("fabric_802"), proc_version=proc("proprietary_550"))
     assert len(facts.gpus) == 8
     assert [g.index for g in facts.gpus] == list(range(8))
     assert (facts.cu_init_result, facts.cu_init_error) == (802, "CUDA_ERROR_SYSTEM_NOT_READY")
@@ -284,20 +284,20 @@ def test_fabric_802_sample() -> None:
 
 
 def test_crash_sample() -> None:
-    facts = driver.parse_child_output(sample("nvml_crash"), proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(sample("nvml_crash"), proc_version=NO_PROC)
     assert facts.nvml_status == "other"
     assert facts.nvml_error == "the NVML child was killed by SIGSEGV in nvmlInit"
     assert facts.driver_version == Version("550.54.14")  # libcuda still answered
     assert facts.gpus == ()
     alone = {"nvml": sample("nvml_crash")["nvml"], "libcuda": sample("library_not_found")["libcuda"]}
-    facts = driver.parse_child_output(alone, proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(alone, proc_version=NO_PROC)
     assert "crashed (killed by SIGSEGV in nvmlInit)" in reason(facts.cuda_driver_version)
 
 
 def test_cu_error_name_falls_back_to_cuda_h() -> None:
     doc = sample("unknown_999")
     doc["libcuda"]["cu_init"] = {"v": 34, "t": ""}
-    facts = driver.parse_child_output(doc, proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(doc, proc_version=NO_PROC)
     assert facts.cu_init_error == "CUDA_ERROR_STUB_LIBRARY"
     assert "link-time stub" in reason(facts.cu_device_count)
 
@@ -309,7 +309,7 @@ def test_unexpected_values_become_unavailable() -> None:
     gpu["memory"] = {"v": "lots"}
     gpu["compute_capability"] = {"v": []}
     doc["nvml"]["driver_version"] = {"v": "r550_00"}
-    facts = driver.parse_child_output(doc, proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(doc, proc_version=NO_PROC)
     (g,) = facts.gpus
     assert "unexpected value 42" in reason(g.compute_mode)
     assert not known(g.memory_total_mib) and not known(g.memory_used_mib) and not known(g.compute_capability)
@@ -319,12 +319,12 @@ def test_unexpected_values_become_unavailable() -> None:
 
 def test_parse_child_output_accepts_json_text() -> None:
     text = (RAW / "h100_ok.json").read_text()
-    assert driver.parse_child_output(text, proc_version=NO_PROC).gpus[0].index == 0
+    assert driver_parse.parse_child_output(text, proc_version=NO_PROC).gpus[0].index == 0
 
 
 @pytest.mark.parametrize("bad", [{}, {"nvml": "x", "libcuda": 3}])
 def test_parse_child_output_survives_missing_sections(bad: dict[str, Any]) -> None:
-    facts = driver.parse_child_output(bad, proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output(bad, proc_version=NO_PROC)
     assert facts.nvml_status == "other"
     assert not known(facts.driver_version) and not known(facts.libcuda_path)
 
@@ -348,7 +348,7 @@ def test_child_document_records_failures() -> None:
 
 def test_killed_children_become_timeout_facts() -> None:
     failed = {"failed": "timeout", "timeout": 7.0, "detail": ""}
-    facts = driver.parse_child_output({"nvml": failed, "libcuda": failed}, proc_version=NO_PROC)
+    facts = driver_parse.parse_child_output({"nvml": failed, "libcuda": failed}, proc_version=NO_PROC)
     assert facts.nvml_status == "timeout"
     assert facts.nvml_error == "the NVML child was killed after 7 s"
     assert "Xid" in reason(facts.cuda_driver_version)
@@ -357,7 +357,7 @@ def test_killed_children_become_timeout_facts() -> None:
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in RAW.glob("*.json")))
 def test_every_sample_round_trips_through_the_facts_file(name: str) -> None:
-    facts = driver.parse_child_output(sample(name), proc_version=proc("proprietary_550"))
+    facts = driver_parse.parse_child_output(sample(name), proc_version=proc("proprietary_550"))
     whole = dataclasses.replace(env_facts("healthy_h100_cu128"), driver=facts)
     again = facts_from_dict(json.loads(json.dumps(facts_to_dict(whole))))
     assert again.driver == facts
@@ -424,7 +424,7 @@ def test_probe_healthy_one_gpu(use: Use) -> None:
     assert str(facts.libcuda_path).endswith("/cuda-550.54.14/libcuda.so.550.54.14")
     assert (facts.cu_init_result, facts.cu_init_error, facts.cu_device_count) == (0, "", 1)
     (gpu,) = facts.gpus
-    recorded = driver.parse_child_output(sample("h100_ok"), proc_version=NO_PROC).gpus[0]
+    recorded = driver_parse.parse_child_output(sample("h100_ok"), proc_version=NO_PROC).gpus[0]
     assert gpu == dataclasses.replace(recorded, processes=())
 
 

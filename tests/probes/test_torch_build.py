@@ -20,7 +20,7 @@ from packaging.version import Version
 from cudadoctor._util import child_env
 from cudadoctor.facts import TorchFacts, Unavailable, known
 from cudadoctor.factsfile import facts_from_dict, facts_to_dict
-from cudadoctor.probes import _torch_child, torch_build
+from cudadoctor.probes import torch_build
 from cudadoctor.probes.base import ProbeContext, run_probe
 from cudadoctor.probes.torch_build import (
     encoded_version,
@@ -33,10 +33,13 @@ from cudadoctor.probes.torch_build import (
     python_version_from_info,
     stderr_tail,
 )
+from tests.childmodule import child_module
 from tests.conftest import FIXTURES, env_facts
 
 RAW = FIXTURES / "raw" / "torch_child"
 FAKE_TORCH = FIXTURES / "fake_torch"
+#: The child script as it runs: the shared prelude, then its own source.
+_torch_child = child_module(Path(torch_build.__file__).with_name("_torch_child.py"), "_torch_child")
 
 #: Set by CI: the real torch must be installed, so its test fails instead of skipping.
 # NOTE: CI (CI=true) must exercise the real torch probe: a missing torch fails there, never skips.

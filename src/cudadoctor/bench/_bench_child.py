@@ -1,15 +1,15 @@
 """Child script run inside the inspected interpreter: the smoke benchmark of ONE device.
 
-Executed by ``cudadoctor.bench.runner`` as ``[python, "-c", <this source>, <config JSON>]``, one
+Executed by ``cudadoctor.bench.runner`` as ``[python, "-c", <prelude + this source>, <config JSON>]``, one
 process per GPU (or one for ``--cpu``), each under a hard timeout that kills its process group.
 It must stay standard library + torch only and never import cudadoctor: it runs in the inspected
 interpreter (``--python``), which may not have cudadoctor installed. Python 3.7 syntax.
 
-Protocol (as the torch probe's child): every result is one line on the original stdout, MARKER
-followed by a JSON object with a ``"stage"`` key, written as soon as it is known; before each
-stage a ``{"stage": "begin", "name": ...}`` line says what is being tried, so the parent can tell
-where a hang or crash happened and keeps every measurement finished before it. fd 1 is pointed at
-stderr so whatever torch or CUDA prints can never corrupt the records.
+Protocol: the records of the shared prelude (``cudadoctor/childprelude.py``, prepended by the
+parent; it defines ``marker``, ``claim_stdout`` and ``emit``), as the torch probe's child: every
+result is one line on the original stdout, written as soon as it is known; before each stage a
+``{"stage": "begin", "name": ...}`` line says what is being tried, so the parent can tell where a
+hang or crash happened and keeps every measurement finished before it.
 
 Config keys: device ("cuda" or "cpu"), index (CUDA ordinal; CUDA_VISIBLE_DEVICES is honoured,
 never changed), quick (bool), budget_s (wall budget of this whole child, import included),
@@ -21,8 +21,6 @@ is checked), "hang" (sleep forever in the first workload), "crash" (abort in the
 "name:INDEX" limits the injection to the child of CUDA device INDEX.
 """
 
-from __future__ import annotations
-
 import faulthandler
 import json
 import math
@@ -33,7 +31,8 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-MARKER = "@@cudadoctor-bench-child@@ "
+#: Prefix of this child's record lines (the prelude's spelling).
+MARKER = marker("bench")
 INJECT_ENV = "CUDADOCTOR_BENCH_INJECT"
 
 #: Unit roundoff of the storage format of the GEMM inputs/outputs (2^-(mantissa bits + 1)).
@@ -64,35 +63,10 @@ THROTTLE_BITS = (
     (0x100, "display-clocks"),
 )
 
-_out_fd = 1
 START = time.monotonic()
 
 
 # ------------------------------------------------------------------------------------ output
-
-
-def _setup_output() -> None:
-    """Keep the real stdout for records only; send stray prints (fd 1) to stderr instead."""
-    global _out_fd
-    try:
-        sys.stdout.flush()
-        _out_fd = os.dup(1)
-        os.dup2(2, 1)
-    except (OSError, ValueError, AttributeError):
-        _out_fd = 1
-
-
-def emit(record: Dict[str, Any]) -> None:
-    """Write one record line with a single unbuffered write (it survives a crash right after)."""
-    data = ("\n" + MARKER + json.dumps(record, default=repr, ensure_ascii=True) + "\n").encode("ascii")
-    while data:
-        try:
-            written = os.write(_out_fd, data)
-        except InterruptedError:  # pragma: no cover
-            continue
-        except OSError:  # pragma: no cover - the parent went away
-            return
-        data = data[written:]
 
 
 def begin(name: str) -> None:
@@ -786,7 +760,7 @@ def list_devices(torch: Any) -> Dict[str, Any]:
 
 def main() -> None:
     """Run the whole benchmark of one device, emitting each result as soon as it is known."""
-    _setup_output()
+    claim_stdout()
     faulthandler.enable()
     try:
         cfg = json.loads(sys.argv[1])

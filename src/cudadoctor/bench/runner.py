@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources, util
 from typing import Any
 
-from cudadoctor.childrecords import ChildRecords, stderr_tail
+from cudadoctor.childrecords import ChildRecords, child_program, marker, stderr_tail
 from cudadoctor.childrecords import parse_records as parse_child_records
 from cudadoctor._util import child_env, describe_returncode, run_command
 from cudadoctor.bench.results import (
@@ -28,8 +28,8 @@ from cudadoctor.bench.results import (
     decode_settings,
 )
 
-#: Prefix of every record line the child writes (must equal _bench_child.MARKER).
-MARKER = "@@cudadoctor-bench-child@@ "
+#: Prefix of every record line the child writes (the prelude's marker for "bench").
+MARKER = marker("bench")
 INJECT_ENV = "CUDADOCTOR_BENCH_INJECT"
 
 #: Wall budget per device, import torch and CUDA start-up included (DESIGN.md: <= 10 s, --quick <= 3 s).
@@ -93,7 +93,7 @@ def _run_child(python: str, config: Mapping[str, Any], timeout: float, env: Mapp
     which would put cudadoctor's bench/ directory first on sys.path.
     """
     t0 = time.monotonic()
-    result = run_command([python, "-c", child_source(), json.dumps(dict(config))], timeout=timeout, env=env)
+    result = run_command([python, "-c", child_program(child_source()), json.dumps(dict(config))], timeout=timeout, env=env)
     return _Child(result.stdout, result.stderr, result.returncode, time.monotonic() - t0)
 
 

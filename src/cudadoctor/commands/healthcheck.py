@@ -4,12 +4,14 @@ Built for Docker ``HEALTHCHECK`` and Kubernetes probes, where any exit code but 
 wrong (Docker reserves 2), a hang is the worst outcome, and the check runs every few seconds:
 
 * the entry point :func:`main_fast` imports neither typer, rich, pydantic nor torch (the CLI calls
-  it before importing typer);
-* the live driver probe's children (NVML, libcuda) start first, and everything else is imported
-  while they run;
+  it before importing typer); it parses the options declared once in healthcheck_options.py,
+  which the typer CLI registers too (``--help`` and shell completion are typer's);
+* the driver probe's children (NVML, libcuda) start first (``probes.driver.start``, the same
+  probe ``check`` runs), and everything else is imported while they run;
 * host, env, container and driver facts are read live on every run; the slow facts (torch, the
   CUDA library scan, the toolkit) come from a cache keyed by what they depend on (cache.py);
-* only the checks marked ``fast`` run, then the policy (policy.py) decides what is fatal;
+* only the checks marked ``fast`` run, then the policy decides what is fatal
+  (``gating.policy.judge_health``); this module only prints the verdict;
 * a global ``--timeout`` bounds everything: on expiry every child process group is killed and
   the process exits 1 at once.
 
@@ -28,18 +30,25 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import argparse
+from cudadoctor.commands.healthcheck_options import (
+    DESCRIPTION,
+    HELP_FLAGS,
+    HealthcheckOptions,
+    HelpRequested,
+    UsageError,
+    parse,
+    typer_parameters,
+)
 
+if TYPE_CHECKING:
     import typer
 
-    from cudadoctor._util import CommandResult
-    from cudadoctor.facts import DriverFacts, Facts, Unavailable
-    from cudadoctor.policy import Reason
+    from cudadoctor.facts import Facts
+    from cudadoctor.gating.policy import Reason
+    from cudadoctor.probes.driver import DriverRun
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
-DEFAULT_TIMEOUT = 10.0
 PROG = "cudadoctor healthcheck"
 #: Longest reason text in the one-line summary (Docker keeps 4 KiB of probe output).
 HEADLINE_CHARS = 200
@@ -48,156 +57,6 @@ HEADLINE_CHARS = 200
 DRIVER_SHARE = 0.75
 #: Seconds the deadline waits for killed children to be reaped before the process exits.
 REAP_GRACE = 0.5
-
-
-class _UsageError(Exception):
-    """Bad command-line input: exit 1 with the message (never argparse's exit 2)."""
-
-
-class _EarlyExit(Exception):
-    """--help printed its text: exit with this code (0)."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def _argument_parser() -> argparse.ArgumentParser:
-    import argparse
-
-    class Parser(argparse.ArgumentParser):
-        # NOTE: argparse exits 2 on bad usage; Docker reserves 2, the contract is 0 or 1.
-        def error(self, message: str) -> Any:  # type: ignore[override]
-            raise _UsageError(message)
-
-        def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
-            if message:
-                sys.stderr.write(message)
-            raise _EarlyExit(EXIT_HEALTHY if status == 0 else EXIT_UNHEALTHY)
-
-    env = os.environ.get
-    p = Parser(
-        prog=PROG,
-        description="Exit 0 if this machine is healthy for GPU work, 1 if not (nothing else, ever); "
-        "prints one line. For Docker HEALTHCHECK and Kubernetes liveness/readiness probes.",
-        allow_abbrev=False,
-    )
-    p.add_argument("--format", "-f", default=env("CUDADOCTOR_FORMAT") or "text",
-                   help="text (one line) or json (one JSON object) [CUDADOCTOR_FORMAT]")
-    p.add_argument("--policy", default=env("CUDADOCTOR_POLICY") or None, metavar="FILE",
-                   help="TOML policy saying what is fatal (default: the shipped policy) [CUDADOCTOR_POLICY]")
-    p.add_argument("--timeout", default=env("CUDADOCTOR_TIMEOUT") or str(DEFAULT_TIMEOUT), metavar="SECONDS",
-                   help=f"deadline for everything; on expiry: unhealthy (default {DEFAULT_TIMEOUT:g}) [CUDADOCTOR_TIMEOUT]")
-    p.add_argument("--python", default=env("CUDADOCTOR_PYTHON") or None, metavar="PATH",
-                   help="interpreter whose torch to inspect (default: this one) [CUDADOCTOR_PYTHON]")
-    p.add_argument("--cache-dir", default=env("CUDADOCTOR_CACHE_DIR") or None, metavar="DIR",
-                   help="where slow facts are cached (default: $XDG_CACHE_HOME/cudadoctor or "
-                   "~/.cache/cudadoctor) [CUDADOCTOR_CACHE_DIR]")
-    p.add_argument("--no-cache", action="store_true", default=_env_bool("CUDADOCTOR_NO_CACHE"),
-                   help="probe everything, read and write no cache [CUDADOCTOR_NO_CACHE]")
-    p.add_argument("--rules-dir", default=env("CUDADOCTOR_RULES_DIR") or None, metavar="DIR",
-                   help="use the rule tables in this directory [CUDADOCTOR_RULES_DIR]")
-    p.add_argument("--facts", default=env("CUDADOCTOR_FACTS") or None, metavar="FILE",
-                   help="judge a saved facts file (check --save-facts) instead of probing [CUDADOCTOR_FACTS]")
-    p.add_argument("--debug-modules", action="store_true", help=argparse.SUPPRESS)
-    return p
-
-
-def _env_bool(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    """Parse and validate the options; raises _UsageError (exit 1) or _EarlyExit (--help)."""
-    opts = _argument_parser().parse_args(argv)
-    fmt = str(opts.format).strip().lower()
-    # NOTE: CUDADOCTOR_FORMAT is shared with `check`, whose terminal format is one line here.
-    if fmt not in ("text", "terminal", "json"):
-        raise _UsageError(f"--format must be text or json, got {opts.format!r}")
-    opts.format = "json" if fmt == "json" else "text"
-    try:
-        timeout = float(opts.timeout)
-    except ValueError:
-        raise _UsageError(f"--timeout must be a number of seconds, got {opts.timeout!r}") from None
-    if not (0 < timeout < 86400):
-        raise _UsageError(f"--timeout must be between 0 and 86400 seconds, got {opts.timeout!r}")
-    opts.timeout = timeout
-    if opts.python and not (os.path.isfile(opts.python) and os.access(opts.python, os.X_OK)):
-        raise _UsageError(f"--python {opts.python}: not an executable file")
-    return opts
-
-
-# --------------------------------------------------------------------------------------------
-# the driver probe's children, started before anything else is imported
-
-
-class DriverChildren:
-    """The driver probe's two children (NVML, libcuda), started at once and parsed later.
-
-    Mirrors cudadoctor.probes.driver.run_children, split in two so the children run while this
-    process imports the checks (tests compare both paths' facts on the same machine).
-    """
-
-    MODES = ("nvml", "libcuda")
-
-    def __init__(self, timeout: float, on_done: Callable[[], None] | None = None) -> None:
-        self.timeout = timeout
-        # NOTE: the same formula as probes.driver.watchdog_seconds (a test keeps them equal); the
-        # child prints what it gathered before the parent's hard timeout.
-        self.watchdog = max(0.05, timeout - min(2.0, timeout * 0.25))
-        self.results: dict[str, CommandResult | OSError] = {}
-        self._threads: list[threading.Thread] = []
-        self._on_done = on_done
-        self._left = len(self.MODES)
-        self._lock = threading.Lock()
-
-    def start(self) -> DriverChildren:
-        """Spawn both children (each from its own thread, through run_command)."""
-        from cudadoctor._util import child_env
-
-        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "probes", "_driver_child.py")
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-        # NOTE: time.monotonic() is CLOCK_MONOTONIC, shared with the child (see probes/driver.py).
-        deadline = f"{time.monotonic() + self.watchdog:.3f}"
-        env = child_env()
-        for mode in self.MODES:
-            argv = [sys.executable, "-c", source, mode, deadline]
-            thread = threading.Thread(target=self._run, args=(mode, argv, env), name=f"driver-{mode}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
-        return self
-
-    def _run(self, mode: str, argv: list[str], env: dict[str, str]) -> None:
-        from cudadoctor._util import run_command
-
-        try:
-            # cwd "/" so a stray json.py or pynvml.py in the working directory cannot shadow ours.
-            self.results[mode] = run_command(argv, timeout=self.timeout, env=env, cwd="/")
-        except OSError as e:
-            self.results[mode] = e
-        finally:
-            with self._lock:
-                self._left -= 1
-                last = self._left == 0
-            if last and self._on_done:
-                self._on_done()
-
-    def facts(self) -> DriverFacts | Unavailable:
-        """Wait for both children and parse what they said (as probes.driver.probe_driver does)."""
-        from cudadoctor.probes import driver
-        from cudadoctor.probes.base import run_probe
-
-        def parse(_ctx: Any) -> DriverFacts:
-            for thread in self._threads:
-                thread.join()
-            docs = {
-                mode: driver.child_document(mode, self.results[mode], timeout=self.timeout, watchdog=self.watchdog)
-                for mode in self.MODES
-            }
-            return driver.parse_child_output(docs, proc_version=driver.read_proc_version(driver.PROC_VERSION_PATH))
-
-        return run_probe("driver", parse, None)[0]  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,7 +125,7 @@ def failure(message: str, name: str, seconds: float, **extra: Any) -> Outcome:
 class Run:
     """The work of one healthcheck; ``stages`` says what is still running when the deadline fires."""
 
-    def __init__(self, opts: argparse.Namespace, started: float,
+    def __init__(self, opts: HealthcheckOptions, started: float,
                  facts_provider: Callable[[], Facts] | None = None) -> None:
         self.opts = opts
         self.started = started
@@ -275,7 +134,7 @@ class Run:
         self.done = threading.Event()
         self._stages: dict[str, int] = {}
         self._lock = threading.Lock()
-        self.driver_children: DriverChildren | None = None
+        self.driver_run: DriverRun | None = None
 
     # -- bookkeeping
 
@@ -314,15 +173,16 @@ class Run:
     # -- the work
 
     def start_driver(self) -> None:
-        """Start the live driver probe's children (first thing, before the imports)."""
+        """Start the driver probe's children (first thing, before the imports); probe() collects them."""
         if self.opts.facts or self.facts_provider is not None:
             return
+        from cudadoctor.probes import driver
+        from cudadoctor.probes.base import ProbeContext
+
+        ctx = ProbeContext(python=self.opts.python or sys.executable, timeout=max(0.05, self.opts.timeout * DRIVER_SHARE))
         self.begin("driver probe")
-        self.driver_children = DriverChildren(
-            max(0.05, self.opts.timeout * DRIVER_SHARE), on_done=lambda: self.end("driver probe")
-        )
         try:
-            self.driver_children.start()
+            self.driver_run = driver.start(ctx, on_done=lambda: self.end("driver probe"))
         except BaseException:
             self.end("driver probe")
             raise
@@ -348,7 +208,7 @@ class Run:
             from cudadoctor import engine
             from cudadoctor.checks import CHECKS
             from cudadoctor.errors import CudaDoctorError
-            from cudadoctor.policy import check_selectors, load_policy
+            from cudadoctor.gating.policy import check_selectors, load_policy
             from cudadoctor.tables import load_tables
         try:
             with self.stage("policy"):
@@ -457,11 +317,10 @@ class Run:
 
         for area in ("cuda_libs", "toolkit"):
             lookup(area, area_key(area, python=python, environ=environ))
-        assert self.driver_children is not None
-        start = time.monotonic()
+        driver_run = self.driver_run
+        assert driver_run is not None
         with self.stage("driver probe"):
-            results["driver"] = self.driver_children.facts()
-        seconds["driver"] = time.monotonic() - start
+            results["driver"], seconds["driver"] = run_probe("driver", lambda _ctx: driver_run.collect(), ctx)
         lookup("torch", area_key("torch", python=python, environ=environ, cwd=os.getcwd(),
                                  driver=driver_fingerprint(results["driver"])))
         for thread in threads:
@@ -478,26 +337,17 @@ class Run:
         return facts, cached, extra
 
     def judge(self, report: Any, policy: Any, cached: dict[str, bool], extra: dict[str, Any]) -> Outcome:
-        """Split findings into fatal reasons and notes, add the policy's requirements, summarise."""
+        """The policy's verdict on *report* (gating.policy.judge_health), summarised for printing."""
         from cudadoctor.checks import CHECKS
         from cudadoctor.facts import DriverFacts, TorchFacts, Unavailable
-        from cudadoctor.policy import Reason, driver_text, evaluate_policy, is_fatal
+        from cudadoctor.gating.policy import driver_text, judge_health
 
-        order = {c.code: i for i, c in enumerate(CHECKS)}
-        findings = sorted(report.findings, key=lambda f: (-f.severity.rank, order.get(f.code, 0)))
-        reasons: list[Reason] = []
-        notes: list[Reason] = []
-        for f in findings:
-            reason = Reason(name=f.name, code=f.code, severity=f.severity.value, message=f.message)
-            (reasons if is_fatal(policy, name=f.name, code=f.code, severity=f.severity.value) else notes).append(reason)
-        facts = report.facts
-        drv = facts.driver
-        if isinstance(drv, Unavailable) and not reasons:
-            # NOTE: with no driver facts every driver check is skipped; silence is not health.
-            reasons.append(Reason(name="driver-probe-failed", severity="error", message=drv.reason))
-        reasons += evaluate_policy(policy, facts)
+        verdict = judge_health(report, policy, check_order=[c.code for c in CHECKS])
+        reasons, notes = list(verdict.reasons), list(verdict.notes)
         if report.errors:
             extra = {**extra, "check_errors": [o.reason for o in report.errors]}
+        facts = report.facts
+        drv = facts.driver
         gpus = len(drv.gpus) if isinstance(drv, DriverFacts) else None
         driver = driver_text(drv) if isinstance(drv, DriverFacts) else None
         t = facts.torch
@@ -509,7 +359,7 @@ class Run:
             if notes:
                 summary += f" (warnings: {', '.join(dict.fromkeys(n.name for n in notes))})"
         return Outcome(
-            healthy=not reasons, summary=summary, reasons=reasons, notes=notes, gpus=gpus, driver=driver,
+            healthy=verdict.healthy, summary=summary, reasons=reasons, notes=notes, gpus=gpus, driver=driver,
             torch=torch, cached=cached, seconds=self.elapsed(), extra={"policy": policy.source, **extra},
         )
 
@@ -578,10 +428,10 @@ def main_fast(
     started = time.monotonic()
     fmt = "json" if _wants_json(argv) else "text"
     try:
-        opts = parse_args(argv)
-    except _EarlyExit as e:
-        return e.code
-    except _UsageError as e:
+        opts = parse(argv)
+    except HelpRequested:
+        return _print_help()
+    except UsageError as e:
         sys.stderr.write(f"{PROG}: error: {e}\n")
         _emit(failure(f"bad usage: {e}", "usage-error", time.monotonic() - started), fmt)
         return EXIT_UNHEALTHY
@@ -648,21 +498,57 @@ def _wants_json(argv: list[str]) -> bool:
     return os.environ.get("CUDADOCTOR_FORMAT", "").strip().lower() == "json"
 
 
+def _print_help() -> int:
+    """Print `cudadoctor healthcheck --help` as the typer CLI renders it (help is not a health probe)."""
+    from cudadoctor.cli import app
+
+    code = app(args=["healthcheck", "--help"], standalone_mode=False, prog_name="cudadoctor")
+    return EXIT_HEALTHY if code in (0, None) else EXIT_UNHEALTHY
+
+
+#: Where the typer command keeps the arguments it leaves for main_fast to parse.
+_ARGV_KEY = "cudadoctor.healthcheck.argv"
+
+
 def register(app: typer.Typer) -> None:
-    """Add `healthcheck` to the typer CLI; its options are parsed by main_fast (one code path)."""
+    """Add `healthcheck` to the typer CLI with the declared options; main_fast parses them (one parser).
+
+    typer lists the options in `cudadoctor healthcheck --help` and offers them to shell completion;
+    an invocation hands its arguments to main_fast unparsed, so its exit codes (0/1, bad usage
+    included) and messages are the fast path's.
+    """
+    import inspect
+
     import typer
+    from typer.core import TyperCommand
 
-    def healthcheck(ctx: typer.Context) -> None:
-        """Exit 0 if this machine is healthy, 1 if not; see `cudadoctor healthcheck --help`."""
-        raise typer.Exit(main_fast(list(ctx.args)))
+    class FastParsedCommand(TyperCommand):
+        """A typer command whose arguments main_fast parses (click only shows help and completes)."""
 
-    # NOTE: typer evaluates annotations in this module's globals, where typer is not imported
-    # (it must stay out of main_fast's path): give it the real objects.
-    healthcheck.__annotations__ = {"ctx": typer.Context, "return": None}
+        def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+            if any(arg in HELP_FLAGS for arg in args):
+                return super().parse_args(ctx, ["--help"])
+            if ctx.resilient_parsing:  # NOTE: shell completion: click reads what is typed so far
+                return super().parse_args(ctx, args)
+            ctx.meta[_ARGV_KEY] = list(args)
+            return []
+
+    def healthcheck(ctx: typer.Context, **_declared: Any) -> None:
+        """Run main_fast on the arguments FastParsedCommand kept (exit 0 or 1)."""
+        raise typer.Exit(main_fast(ctx.meta.get(_ARGV_KEY, [])))
+
+    signature = inspect.Signature(
+        [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+         *typer_parameters()],
+        return_annotation=None,
+    )
+    # NOTE: typer reads the signature and the annotations; they must be objects, since typer is
+    # not imported in this module's globals (it must stay out of main_fast's path).
+    healthcheck.__signature__ = signature  # type: ignore[attr-defined]
+    healthcheck.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()} | {"return": None}
     app.command(
         name="healthcheck",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
-        add_help_option=False,
-        help="Exit 0 if this machine is healthy, 1 if not (nothing else); one line. "
-        "For Docker HEALTHCHECK and Kubernetes probes. `cudadoctor healthcheck --help` lists the options.",
+        cls=FastParsedCommand,
+        help=DESCRIPTION,
+        context_settings={"help_option_names": list(HELP_FLAGS)},
     )(healthcheck)

@@ -70,7 +70,7 @@ from cudadoctor.unavailable import Unavailable
 
 if TYPE_CHECKING:
     from cudadoctor.findings import Outcome
-    from cudadoctor.policy import Policy, Reason
+    from cudadoctor.gating.policy import Policy, Reason
     from cudadoctor.report import Report
 
 #: Variables a launcher sets; RANK, WORLD_SIZE and MASTER_ADDR together turn distributed mode on.
@@ -188,7 +188,7 @@ class Watchdog:
 def rank_summary(report: Report, where: RankEnv, *, device: str) -> RankFacts:
     """This rank's compact summary (what every other rank receives, in its wire form)."""
     from cudadoctor.facts import DriverFacts, HostFacts, TorchFacts
-    from cudadoctor.policy import driver_text
+    from cudadoctor.gating.policy import driver_text
 
     gate = report.gate
     assert gate is not None, "rank_summary needs the local gate's report"
@@ -330,7 +330,7 @@ def group_outcomes(report: Report) -> tuple[Outcome, ...]:
 def group_reasons(ranks: Sequence[RankFacts], missing: Mapping[int, str], outcomes: Sequence[Outcome],
                   policy: Policy, min_allreduce_gbs: float | None) -> list[Reason]:
     """Blocking reasons of the whole job: every rank's own, the distributed findings, silent ranks, slow all-reduce."""
-    from cudadoctor.policy import Reason, fatal_first, is_fatal
+    from cudadoctor.gating.policy import Reason, fatal_first, is_fatal
 
     reasons: list[Reason] = []
     for r in ranks:
@@ -751,7 +751,7 @@ def _write(report: Report, opts: GateOptions, text: str) -> None:
 def _print_and_write(state: State, report: Report, ranks: Sequence[RankFacts], missing: Mapping[int, str],
                      opts: GateOptions, *, backend: str, extra_reason: str = "") -> None:
     """Rank 0's output when the collective phase never completed."""
-    from cudadoctor.policy import Reason, fatal_first
+    from cudadoctor.gating.policy import Reason, fatal_first
 
     with state.lock:
         if state.printed:
@@ -784,7 +784,7 @@ def _on_expire(state: State) -> None:
     if state.summary is not None:
         known.setdefault(where.rank, state.summary)
     missing = silent_ranks(where, state.stage, stages)
-    from cudadoctor.policy import Reason, fatal_first
+    from cudadoctor.gating.policy import Reason, fatal_first
 
     ranks = [known[r] for r in sorted(known)]
     reasons = [Reason(name="gate-timeout", severity="error",

@@ -35,7 +35,7 @@ from cudadoctor.render import OutputFormat
 
 if TYPE_CHECKING:
     from cudadoctor.facts import Facts
-    from cudadoctor.policy import Policy, Reason
+    from cudadoctor.gating.policy import Policy, Reason
     from cudadoctor.report import Report
 
 EXIT_GO = 0
@@ -139,7 +139,7 @@ def resolve_settings(opts: GateOptions) -> GateSettings:
     """Load and validate the policy, merge the options into it; raise UsageError / PolicyError."""
     from cudadoctor.checks import BY_CODE, BY_NAME
     from cudadoctor.gating.checks import CHECKS as GATE_CHECKS
-    from cudadoctor.policy import PolicyError, check_selectors, load_policy
+    from cudadoctor.gating.policy import PolicyError, check_selectors, load_policy
 
     if opts.timeout <= 0:
         raise UsageError(f"--timeout must be positive, got {opts.timeout:g}")
@@ -284,7 +284,7 @@ def run_local_gate(opts: GateOptions, *, deadline: float | None = None, reserve:
 
 
 def _reason(name: str, message: str, severity: str = "error") -> Reason:
-    from cudadoctor.policy import Reason
+    from cudadoctor.gating.policy import Reason
 
     return Reason(name=name, severity=severity, message=message)
 
@@ -295,7 +295,7 @@ def _reason(name: str, message: str, severity: str = "error") -> Reason:
 def decide(report: Report, settings: GateSettings, opts: GateOptions, *, extra: Sequence[Reason] = (),
            seconds: float = 0.0) -> GateResult:
     """Go or stop for *report* under *settings* (pure)."""
-    from cudadoctor.policy import evaluate_policy, fatal_first, is_fatal
+    from cudadoctor.gating.policy import evaluate_policy, fatal_first, is_fatal
 
     policy = settings.policy
     gate_policy = dataclasses.replace(policy, fatal=(*policy.fatal, *GATE_FATAL))
@@ -335,7 +335,7 @@ def decide(report: Report, settings: GateSettings, opts: GateOptions, *, extra: 
 
 
 def _finding_reason(f: Any) -> Reason:
-    from cudadoctor.policy import Reason
+    from cudadoctor.gating.policy import Reason
 
     return Reason(name=f.name, code=f.code, severity=f.severity.value, message=f.message)
 

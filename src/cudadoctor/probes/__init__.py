@@ -1,18 +1,21 @@
-"""PROBES: the explicit registry of probes, and collect_facts() that runs them concurrently."""
+"""PROBES: the explicit registry of probes, and collect_facts() that runs them concurrently.
+
+Importing the package is cheap (the probe modules, the facts module and the thread pool are
+imported on use): the healthcheck imports probes.driver first thing, to start its children
+before anything heavy is loaded.
+"""
 
 from __future__ import annotations
 
-import datetime as _dt
+import importlib
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
 
-import importlib
-from typing import Any
-
-from cudadoctor._version import __version__
-from cudadoctor.facts import AREAS, Facts, Unavailable
 from cudadoctor.probes.base import Probe, ProbeContext, run_probe
+
+if TYPE_CHECKING:
+    from cudadoctor.facts import Facts
 
 #: area -> (module in cudadoctor.probes, function). Imported on first use, so importing one probe
 #: (healthcheck imports only the live ones) does not load them all.
@@ -54,6 +57,12 @@ def collect_facts(
     A probe still running after *deadline* seconds becomes ``Unavailable`` naming it, and every
     child process still running is killed (its process group), so nothing outlives the deadline.
     """
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    from cudadoctor._version import __version__
+    from cudadoctor.facts import AREAS, Facts, Unavailable
+
     probes = dict(_load_registry() if probes is None else probes)
     results: dict[str, object] = {}
     seconds: dict[str, float] = {}
@@ -89,7 +98,7 @@ def collect_facts(
         results.setdefault(area, Unavailable(probe=area, reason=f"the {area} probe was not run"))
     return Facts(
         cudadoctor_version=__version__,
-        collected_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        collected_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         probe_seconds={k: round(v, 4) for k, v in sorted(seconds.items())},
         **{area: results[area] for area in AREAS},  # type: ignore[arg-type]
     )
@@ -106,6 +115,8 @@ def _end_children(pending: set[Any]) -> None:
     exit, so a child left running (a hung ``import torch``, a hung nvmlInit) would hold the process
     past its deadline and could outlive it. New children are refused while the threads unwind.
     """
+    from concurrent.futures import wait
+
     from cudadoctor._util import allow_children, children_blocked, kill_children
 
     was_blocked = children_blocked()

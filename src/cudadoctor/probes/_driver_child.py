@@ -1,9 +1,10 @@
 """Child process of the driver probe: ask NVML or libcuda about the driver and print one JSON document.
 
-Run by probes/driver.py as ``[python, "-c", <this source>, MODE, DEADLINE]`` where MODE is
-"nvml" or "libcuda" and DEADLINE is a ``time.monotonic()`` value (CLOCK_MONOTONIC is system-wide
-on Linux, so the parent's clock and ours agree). Standard library plus pynvml only: it never
-imports cudadoctor, so it cannot be broken by the doctor's own state.
+Run by probes/driver.py as ``[python, "-c", <prelude + this source>, MODE, DEADLINE]`` where MODE
+is "nvml" or "libcuda" and DEADLINE is a ``time.monotonic()`` value (CLOCK_MONOTONIC is
+system-wide on Linux, so the parent's clock and ours agree). Standard library plus pynvml only:
+it never imports cudadoctor, so it cannot be broken by the doctor's own state. The shared prelude
+(``cudadoctor/childprelude.py``) gives it ``progress`` and ``write_document``.
 
 NVML and libcuda can hang inside the kernel driver on a sick machine. All driver calls therefore
 run in a worker thread that records each result as soon as it has it; the main thread waits until
@@ -17,12 +18,9 @@ Output (stdout, one JSON object): ``{MODE: {...}}``. A queried value is ``{"v": 
 raw units (bytes, milliwatts): converting them is the parser's job.
 """
 
-from __future__ import annotations
-
 import contextlib
 import ctypes
 import faulthandler
-import json
 import os
 import sys
 import threading
@@ -64,11 +62,7 @@ def step(name: str) -> None:
     """
     with LOCK:
         STEPS[threading.get_ident()] = name
-    try:
-        sys.stderr.write("step: " + name + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    progress("step: " + name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,8 +375,7 @@ def main() -> None:
     faulthandler.enable()
     target = {"nvml": nvml_main, "libcuda": libcuda_main}.get(MODE)
     if target is None:
-        sys.stdout.write(json.dumps({"error": "unknown mode " + repr(MODE)}))
-        sys.stdout.flush()
+        write_document({"error": "unknown mode " + repr(MODE)})
         os._exit(2)
     worker = threading.Thread(target=guarded, args=(target, STATE), daemon=True)
     worker.start()
@@ -390,9 +383,8 @@ def main() -> None:
     with LOCK:
         if worker.is_alive():
             STATE["hung"] = "; ".join(sorted(set(STEPS.values()))) or "the " + MODE + " worker"
-        text = json.dumps({MODE: STATE}, default=str)
-    sys.stdout.write(text)
-    sys.stdout.flush()
+        # NOTE: under the lock: the worker may still be adding results while we serialise.
+        write_document({MODE: STATE}, default=str)
     # NOTE: os._exit skips joining a worker stuck in the driver and any library destructors.
     os._exit(0)
 

@@ -1,15 +1,14 @@
 """Child script of the cuda_libs probe: dlopen CUDA libraries and report what the loader did.
 
-Runs as ``python -S -c <this source>`` with a JSON request on stdin, because loading a CUDA
-library can hang or crash the process. Standard library only; it never imports cudadoctor.
+Runs as ``python -S -c <prelude + this source>`` with a JSON request on stdin, because loading a
+CUDA library can hang or crash the process. Standard library only; it never imports cudadoctor.
 stdout carries exactly one JSON document; stderr carries ``loading <path>`` progress lines so
-the parent can name the library that killed the child.
+the parent can name the library that killed the child (``write_document`` and ``progress`` come
+from the shared prelude, ``cudadoctor/childprelude.py``).
 
 Request: ``{"mode": "resolve", "sonames": [...]}`` -> ``{"resolved": [{"soname", "path"|"error"}]}``
 or ``{"mode": "versions", "load": [{"path", "call"}]}`` -> ``{"versions": [{"path", "value"|...}]}``.
 """
-
-from __future__ import annotations
 
 import ctypes
 import json
@@ -130,8 +129,7 @@ def versions(load: list[dict[str, str]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for item in load:
         path, call = item["path"], item["call"]
-        sys.stderr.write(f"loading {path}\n")
-        sys.stderr.flush()
+        progress("loading " + path)
         try:
             lib = ctypes.CDLL(path, mode=os.RTLD_LOCAL)
         except OSError as e:
@@ -153,8 +151,7 @@ def main() -> None:
         answer: dict[str, Any] = {"resolved": resolve(request["sonames"])}
     else:
         answer = {"versions": versions(request["load"])}
-    sys.stdout.write(json.dumps(answer))
-    sys.stdout.flush()
+    write_document(answer)
 
 
 if __name__ == "__main__":

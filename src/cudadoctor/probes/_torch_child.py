@@ -1,22 +1,18 @@
 """Child script run inside the inspected interpreter: report what ``import torch`` actually gives.
 
-This file is executed as ``[python, "-c", <this source>, <timeout seconds>]`` by
+This file is executed as ``[python, "-c", <prelude + this source>, <timeout seconds>]`` by
 ``cudadoctor.probes.torch_build``. It must stay standard-library only and must never import
 cudadoctor: it runs in *another* interpreter (``--python``), which may not have cudadoctor, and
 it may be an older Python (so no syntax newer than 3.7 here).
 
-Protocol: every fact is one line on the original stdout, ``MARKER`` followed by a JSON object
-with a ``"stage"`` key, written as soon as it is known, so that whatever was learned before a
-crash (SIGSEGV in a CUDA library) or a hang (CUDA init) survives. Before each stage a
-``{"stage": "begin", "name": ...}`` line says what the child is about to try, so the parent can
-tell *where* it died. The child moves the real stdout to a private descriptor and points fd 1 at
-stderr, so anything torch or a CUDA library prints can never corrupt the records.
+Protocol: the records of the shared prelude (``cudadoctor/childprelude.py``, which defines
+``marker``, ``claim_stdout`` and ``emit``): every fact is one line on the original stdout, written
+as soon as it is known, so that whatever was learned before a crash (SIGSEGV in a CUDA library)
+or a hang (CUDA init) survives. Before each stage a ``{"stage": "begin", "name": ...}`` line says
+what the child is about to try, so the parent can tell *where* it died.
 """
 
-from __future__ import annotations
-
 import faulthandler
-import json
 import os
 import re
 import sys
@@ -24,8 +20,8 @@ import traceback
 import warnings
 from typing import Any, Callable
 
-#: Prefix of every record line; the parent ignores any line that does not start with it.
-MARKER = "@@cudadoctor-torch-child@@ "
+#: Prefix of this child's record lines (the parent ignores any line without it).
+MARKER = marker("torch")
 
 #: Distributions worth reporting besides the nvidia-* and cuda-* families.
 DISTRIBUTIONS = ("torch", "torchvision", "torchaudio", "triton", "pytorch-triton")
@@ -33,35 +29,6 @@ DISTRIBUTION_PREFIXES = ("nvidia-", "cuda-")
 
 #: Warning categories that are noise, never a reason for CUDA being unavailable.
 NOISE_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
-
-_out_fd = 1
-
-
-def _setup_output() -> None:
-    """Keep the real stdout for records only; send stray prints (fd 1) to stderr instead."""
-    global _out_fd
-    try:
-        sys.stdout.flush()
-        # NOTE: os.dup() makes a non-inheritable descriptor, so processes torch may spawn
-        # never hold the record pipe open.
-        _out_fd = os.dup(1)
-        os.dup2(2, 1)
-    except (OSError, ValueError, AttributeError):
-        _out_fd = 1
-
-
-def emit(record: dict[str, Any]) -> None:
-    """Write one record line with a single unbuffered write (it survives a crash right after)."""
-    text = "\n" + MARKER + json.dumps(record, default=repr, ensure_ascii=True) + "\n"
-    data = text.encode("ascii")
-    while data:
-        try:
-            written = os.write(_out_fd, data)
-        except InterruptedError:  # pragma: no cover - retried by Python >= 3.5 anyway
-            continue
-        except OSError:  # pragma: no cover - the parent went away; nothing left to do
-            return
-        data = data[written:]
 
 
 def error_text(exc: BaseException) -> str:
@@ -235,7 +202,7 @@ def mapped_libraries() -> list[str]:
 
 def main() -> None:
     """Run every stage in order, emitting each result as soon as it is known."""
-    _setup_output()
+    claim_stdout()
     # NOTE: on SIGSEGV/SIGABRT faulthandler prints the Python stack to stderr, and shortly
     # before the parent's timeout it dumps every thread's stack, so the parent's stderr tail
     # shows where torch crashed or hung. https://docs.python.org/3/library/faulthandler.html

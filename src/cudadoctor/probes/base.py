@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cudadoctor.facts import Unavailable
-
 #: A probe takes a ProbeContext and returns its area's facts (or Unavailable).
 Probe = Callable[["ProbeContext"], Any]
 
@@ -44,6 +42,10 @@ def run_probe(name: str, probe: Probe, ctx: ProbeContext) -> tuple[Any, float]:
     try:
         result = probe(ctx)
     except Exception as e:  # noqa: BLE001 - a probe failure is a fact, never a crash
+        # NOTE: imported here: the healthcheck builds a ProbeContext to start the driver children
+        # before it imports anything heavy (the facts module included).
+        from cudadoctor.facts import Unavailable
+
         result = Unavailable(
             probe=name,
             reason=f"the {name} probe failed: {type(e).__name__}: {e}",

@@ -24,6 +24,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor._util import CommandResult, child_env, describe_returncode, run_command
+from cudadoctor.childrecords import child_program
 from cudadoctor.facts import CudaLibsFacts, LibraryCopy, ResolvedLibrary, Unavailable
 from cudadoctor.probes.base import ProbeContext
 
@@ -455,7 +456,7 @@ def _pick_name(entry: _Found, soname: str) -> str:
 
 
 def _run_child(python: str, request: dict[str, Any], timeout: float, env: Mapping[str, str]) -> CommandResult:
-    source = Path(__file__).with_name("_libs_child.py").read_text(encoding="utf-8")
+    source = child_program(Path(__file__).with_name("_libs_child.py").read_text(encoding="utf-8"))
     # NOTE: -S skips site: the script is stdlib-only and starts faster; the loader sees the same env.
     return run_command([python, "-S", "-c", source], timeout=timeout, env=env, input_text=json.dumps(request))
 

@@ -12,15 +12,15 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor._util import CommandResult, child_env, describe_returncode, run_command
-from cudadoctor.childrecords import ChildRecords, stderr_tail
+from cudadoctor.childrecords import ChildRecords, child_program, marker, stderr_tail
 from cudadoctor.childrecords import parse_records as parse_child_records
 from cudadoctor.facts import Distribution, LoadedLibrary, TorchDevice, TorchFacts, Unavailable
 from cudadoctor.probes.base import ProbeContext
 
 PROBE = "torch"
 
-#: Prefix of every record line the child writes (must equal _torch_child.MARKER).
-MARKER = "@@cudadoctor-torch-child@@ "
+#: Prefix of every record line the child writes (the prelude's marker for "torch").
+MARKER = marker("torch")
 
 #: Library families reported from the child's /proc/self/maps, matched exactly...
 LIBRARY_FAMILIES = frozenset({
@@ -99,14 +99,14 @@ def child_source() -> str:
 def read_torch_child(
     python: str, *, timeout: float, env: Mapping[str, str] | None = None
 ) -> CommandResult:
-    """Run the child script in *python*: ``python -c <source> <timeout>``.
+    """Run the child script in *python*: ``python -c <prelude + source> <timeout>``.
 
     NOTE: no ``-I``: isolated mode drops PYTHONPATH and user site-packages, so the child would
     inspect a different torch than the user's programs import. And ``-c`` rather than the file
     path, which would put cudadoctor's probes/ directory first on sys.path.
     """
     return run_command(
-        [python, "-c", child_source(), f"{timeout:g}"],
+        [python, "-c", child_program(child_source()), f"{timeout:g}"],
         timeout=timeout,
         env=env if env is not None else child_env(),
     )

@@ -19,6 +19,7 @@ from cudadoctor.facts import (
     HostFacts,
     LibraryCopy,
     MigDevice,
+    NvmlStatus,
     ResolvedLibrary,
     ToolkitFacts,
     TorchFacts,
@@ -293,7 +294,7 @@ class _Builder:
         if any(not g.pci_bus_id for g in gpus):
             self.placeholders.append("driver.gpus[].pci_bus_id")
         return DriverFacts(
-            nvml_status=status,
+            nvml_status=NvmlStatus(status),
             nvml_error=error,
             driver_version=driver_version or missing(self._said("Nvidia driver version")),
             cuda_driver_version=cuda_driver or missing(),
