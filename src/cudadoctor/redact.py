@@ -8,6 +8,7 @@ import os
 import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from cudadoctor.facts import Facts, HostFacts
@@ -203,6 +204,10 @@ def redactor_for(facts: Facts, *, identity: bool = False) -> Redactor:
 
 
 def _map(value: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(value, Enum):
+        # NOTE: enum values are our own vocabulary, never secrets; mapping one would turn a
+        # NvmlStatus into a plain str and break identity comparisons downstream.
+        return value
     if isinstance(value, str):
         return fn(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
