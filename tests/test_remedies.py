@@ -96,7 +96,8 @@ def test_r535_admits_cu12x_only_under_minor_compat(tables: RuleTables) -> None:
 
 def test_newest_release_first_then_newest_cuda(tables: RuleTables) -> None:
     wheels = best_wheels(tables, driver=None)
-    assert _pairs(wheels)[:3] == [("2.14.1", "cu132"), ("2.14.1", "cu130"), ("2.14.1", "cu126")]
+    # NOTE: torch 2.15.0 (PyPI, cu132 only in the tables) is now the newest release line.
+    assert _pairs(wheels)[:3] == [("2.15.0", "cu132"), ("2.14.1", "cu132"), ("2.14.1", "cu130")]
     assert _pairs(wheels)[-1] == ("1.13.1", "cu116")
     listed = [(str(r.latest), name) for r in tables.torch.releases for name in r.variants]
     assert sorted(_pairs(wheels)) == sorted(listed)
@@ -124,6 +125,16 @@ def test_gtx_1080_ti_on_r570_gets_a_cu126_wheel(tables: RuleTables) -> None:
     assert not any(w.variant.name in ("cu128", "cu129", "cu130", "cu132") for w in wheels)
 
 
+def test_volta_on_r570_is_sent_to_cu126_not_2_11_cu128(tables: RuleTables) -> None:
+    # NOTE: torch 2.11 excluded Volta from its CUDA 12.8/12.9 builds (pytorch/pytorch#172598; the 2.11
+    # support matrix lists 12.8.1 = 7.5, 8.0, 8.6, 9.0, 10.0, 12.0); only cu126 keeps sm_70 from 2.11 on.
+    wheels = best_wheels(tables, driver=V("570.133.20"), gpu_ccs=[V100])
+    assert _pairs(wheels)[0] == ("2.14.1", "cu126")
+    assert ("2.11.0", "cu128") not in _pairs(wheels)
+    assert all(w.variant.name == "cu126" for w in wheels if w.release.torch >= V("2.11"))
+    assert ("2.11.0", "cu126") in _pairs(wheels) and ("2.10.0", "cu128") in _pairs(wheels)
+
+
 def test_volta_is_not_offered_cu13x(tables: RuleTables) -> None:
     wheels = best_wheels(tables, driver=V("580.95.05"), gpu_ccs=[V100])
     assert _pairs(wheels)[0] == ("2.14.1", "cu126")
@@ -142,12 +153,18 @@ def test_mixed_gpus_need_a_wheel_covering_all(tables: RuleTables) -> None:
     wheels = best_wheels(tables, driver=V("575.57.08"), gpu_ccs=[GTX1080TI, RTX5090])
     assert wheels == []  # no build has both sm_60 and sm_120
     wheels = best_wheels(tables, driver=V("575.57.08"), gpu_ccs=[V100, B200])
-    assert _pairs(wheels)[0] == ("2.11.0", "cu128")
+    # NOTE: this was 2.11.0 cu128, but 2.11 dropped Volta from its 12.8/12.9 builds
+    # (pytorch/pytorch#172598): 2.10 is the last release whose CUDA 12.8+ builds have sm_70.
+    assert _pairs(wheels)[0][0] == "2.10.0"
+    assert ("2.10.0", "cu128") in _pairs(wheels) and ("2.11.0", "cu128") not in _pairs(wheels)
 
 
 @pytest.mark.parametrize(
     ("python", "newest"),
-    [("3.8.18", "2.4.1"), ("3.8", "2.4.1"), ("3.9.19", "2.8.0"), ("3.10.12", "2.14.1"), ("3.14.0", "2.14.1")],
+    # NOTE: torch 2.15.0 needs Python >= 3.11 and ships cp311-cp315 wheels (PyPI), so 3.14 now gets
+    # 2.15.0 (it was 2.14.1) while 3.10 stays on 2.14.1.
+    [("3.8.18", "2.4.1"), ("3.8", "2.4.1"), ("3.9.19", "2.8.0"), ("3.10.12", "2.14.1"), ("3.11.9", "2.15.0"),
+     ("3.14.0", "2.15.0"), ("3.15.0", "2.15.0")],
 )
 def test_python_filters_releases(tables: RuleTables, python: str, newest: str) -> None:
     wheels = best_wheels(tables, driver=None, python=V(python))
@@ -167,7 +184,8 @@ def test_python_3_8_on_r470(tables: RuleTables) -> None:
 
 def test_python_without_any_wheel(tables: RuleTables) -> None:
     assert best_wheels(tables, driver=None, python=V("3.6.15")) == []
-    assert best_wheels(tables, driver=None, python=V("3.15.0")) == []
+    # NOTE: this was 3.15, which torch 2.15.0 now serves (cp315 wheels on PyPI).
+    assert best_wheels(tables, driver=None, python=V("3.16.0")) == []
 
 
 def test_driver_too_old_for_every_wheel(tables: RuleTables) -> None:

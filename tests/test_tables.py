@@ -169,13 +169,21 @@ def test_torch_lookups(rt: RuleTables) -> None:
     assert t.variant(V("2.7.1"), "cu118") is not None
     assert t.release(V("2.5.1")).default_variant == "cu124"  # type: ignore[union-attr]
     assert t.default_variant(V("2.11.0")).cuda == V("13.0")  # type: ignore[union-attr]
-    assert t.newest.torch == V("2.14")
+    # NOTE: torch 2.15.0 is on PyPI (default CUDA 13.2): the tables' newest line since 2026-12-03.
+    assert t.newest.torch == V("2.15")
     # NOTE: Maxwell/Pascal SASS left the default wheels with cu128 (2.8); only cu126 keeps them.
     assert V("6.0") not in t.variant(V("2.8"), "cu128").sass  # type: ignore[union-attr]
     assert V("6.0") in t.variant(V("2.8"), "cu126").sass  # type: ignore[union-attr]
     assert V("7.0") not in t.variant(V("2.9"), "cu130").sass  # type: ignore[union-attr]
-    assert t.variant(V("2.9"), "cu130").ptx == (V("12.0"),)  # type: ignore[union-attr]
-    assert not t.variant(V("2.5"), "cu124").confirmed  # type: ignore[union-attr]
+    # NOTE: this used to read PTX 12.0 off the main-branch build script; release builds strip +PTX
+    # (pytorch#188914: "release/RC CUDA wheels ship without +PTX" before 2.13), so the row holds
+    # none and says it is unconfirmed (the cu130 wheel itself was not read).
+    assert t.variant(V("2.9"), "cu130").ptx == ()  # type: ignore[union-attr]
+    assert not t.variant(V("2.9"), "cu130").confirmed  # type: ignore[union-attr]
+    # NOTE: 2.5 cu124 was unconfirmed (builder script, conda measurements); its arch list has since
+    # been read off the PyPI 2.5.1 wheel (the default variant), so only cu118/cu121 stay unconfirmed.
+    assert t.variant(V("2.5"), "cu124").confirmed  # type: ignore[union-attr]
+    assert not t.variant(V("2.5"), "cu118").confirmed  # type: ignore[union-attr]
     assert not t.variant(V("2.8"), "cu129").confirmed  # type: ignore[union-attr]
     assert V("3.7") in t.variant(V("2.7"), "cu118").sass  # type: ignore[union-attr]
 
@@ -438,3 +446,178 @@ def test_bad_pins(tmp_path: Path, pins: str, message: str) -> None:
     d = _copy_rules(tmp_path)
     _edit_entry(d / "torch.toml", "[[variant]]", 0, "ptx", f"ptx = []\npins = {pins}")
     assert _error(d) == f"{d / 'torch.toml'}: variant[0].pins: {message}"
+
+
+# ---------------------------------------------------------------------------- facts pinned against sources
+# Each test below pins a rule fact that was found wrong (or missing) against its source (issue 12).
+
+#: Hosts whose pages may be cited in `source`: NVIDIA's, PyTorch's, PyPI (the wheels' metadata) and the
+#: wheel files themselves. A third party's site never counts as the source of a number.
+PRIMARY_HOSTS = frozenset({
+    "docs.nvidia.com", "developer.nvidia.com", "www.nvidia.com", "developer.download.nvidia.com",
+    "pytorch.org", "docs.pytorch.org", "download.pytorch.org", "dev-discuss.pytorch.org",
+    "pypi.org", "files.pythonhosted.org",
+})
+#: GitHub organisations that are NVIDIA's or PyTorch's own.
+PRIMARY_GITHUB_OWNERS = frozenset({"nvidia", "pytorch"})
+
+
+def _is_primary(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host == "github.com":
+        owner = parts.path.strip("/").split("/", 1)[0].lower()
+        return owner in PRIMARY_GITHUB_OWNERS
+    return host in PRIMARY_HOSTS
+
+
+def test_every_source_url_is_a_primary_host(rt: RuleTables) -> None:
+    """No `source` in rules/ names a third party's site (issue 12: a cuda_driver row cited one)."""
+    bad = []
+    for entry in _all_entries(rt):
+        bad += [(type(entry).__name__, u) for u in getattr(entry, "source").split() if not _is_primary(u)]
+    bad += [("cuda_driver.forward_compat", u) for u in rt.cuda_driver.forward_compat_source.split()
+            if not _is_primary(u)]
+    for meta in rt.meta.values():  # file-level sources too
+        bad += [(meta.name, u) for u in meta.sources if not _is_primary(u)]
+    assert not bad, bad
+
+
+@pytest.mark.parametrize(
+    ("url", "primary"),
+    [
+        ("https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html", True),
+        ("https://github.com/pytorch/pytorch/pull/172598", True),
+        ("https://github.com/NVIDIA/nccl/issues/1637", True),
+        ("https://pypi.org/project/torch/2.15.0/", True),
+        ("https://vmafx.github.io/vmafx/adr/0738-bump-cuda-133-r610-local/", False),
+        ("https://github.com/stas00/ml-engineering/blob/master/compute/accelerator/README.md", False),
+        ("https://github.com/pytorchfork/pytorch/blob/main/RELEASE.md", False),
+        ("https://docs.nvidia.com.example.org/x", False),
+    ],
+)
+def test_primary_host_allow_list(url: str, primary: bool) -> None:
+    assert _is_primary(url) is primary
+
+
+def test_torch_2_11_cu128_has_no_volta(rt: RuleTables) -> None:
+    # NOTE: pytorch/pytorch#172598 "[CD] Exclude Volta from CUDA-12.8 and 12.9 builds"; the 2.11
+    # support matrix (#172352, RELEASE.md): 12.8.1 = 7.5, 8.0, 8.6, 9.0, 10.0, 12.0. The row used to
+    # copy the 2.9/2.10 list, 7.0 included.
+    var = rt.torch.variant(V("2.11"), "cu128")
+    assert var is not None and var.confirmed
+    assert var.sass == tuple(map(V, ("7.5", "8.0", "8.6", "9.0", "10.0", "12.0"))) and var.ptx == ()
+    assert V("7.0") in rt.torch.variant(V("2.11"), "cu126").sass  # type: ignore[union-attr]
+    assert V("7.0") in rt.torch.variant(V("2.10"), "cu128").sass  # type: ignore[union-attr]
+    # from 2.11 on, only cu126 builds carry Volta
+    for v in rt.torch.variants:
+        if v.torch >= V("2.11"):
+            assert (V("7.0") in v.sass) is (v.name == "cu126"), (v.torch, v.name)
+
+
+def test_release_wheels_from_2_11_carry_no_ptx(rt: RuleTables) -> None:
+    # NOTE: cuobjdump of the PyPI wheels (2.11.0/2.12.1/2.13.0/2.14.1 cu130, 2.15.0 cu132) finds SASS
+    # sm_75 ... sm_120 and no PTX; release builds strip +PTX (pytorch/pytorch#188914, #188925). The
+    # rows used to read 12.0+PTX off RELEASE.md / the main-branch build script, which describe nightlies.
+    sass = tuple(map(V, ("7.5", "8.0", "8.6", "9.0", "10.0", "12.0")))
+    for tv in ("2.11", "2.12", "2.13", "2.14", "2.15"):
+        default = rt.torch.default_variant(V(tv))
+        assert default is not None and default.confirmed, tv
+        assert default.sass == sass and default.ptx == (), tv
+        for v in rt.torch.variants_of(V(tv)):
+            assert v.ptx == (), (tv, v.name)
+            if v.name == "cu132" and v.name != rt.torch.release(V(tv)).default_variant:  # type: ignore[union-attr]
+                assert not v.confirmed and "wheel itself would confirm" in v.note, (tv, v.name)
+
+
+def test_cu129_wheels_of_2_9_and_2_10(rt: RuleTables) -> None:
+    # NOTE: the whl/cu129 index serves torch 2.9.0 and 2.10.0 (issue 12); not in RELEASE.md, so the
+    # rows are unconfirmed, with the 12.9 list of the build script (sm_70 kept) and no cuDNN/NCCL.
+    for tv in ("2.9", "2.10"):
+        rel = rt.torch.release(V(tv))
+        var = rt.torch.variant(V(tv), "cu129")
+        assert rel is not None and "cu129" in rel.variants and var is not None, tv
+        assert var.cuda == V("12.9") and not var.confirmed and "download.pytorch.org/whl/cu129" in var.note
+        assert V("7.0") in var.sass and V("12.0") in var.sass and var.ptx == ()
+        assert var.cudnn is None and var.nccl is None and var.pins == ()
+    assert rt.torch.variant(V("2.11"), "cu129") is None  # not listed: not confirmed
+
+
+def test_torch_2_15_from_its_pypi_wheel(rt: RuleTables) -> None:
+    rel = rt.torch.release(V("2.15.0"))
+    assert rel is not None and rel.latest == V("2.15.0") and rel.default_variant == "cu132"
+    assert (rel.python_min, rel.python_max) == (V("3.11"), V("3.15"))
+    assert not rel.confirmed and "cadence" in rel.note  # month and companions are not confirmed
+    var = rt.torch.default_variant(V("2.15"))
+    assert var is not None and var.cuda == V("13.2") and var.cudnn == V("9.26.0.51") and var.nccl == V("2.30.7")
+    assert str(rt.torch.pin(V("2.15.0"), "cuda-toolkit").specifier) == "==13.2.2"  # type: ignore[union-attr]
+
+
+def test_cuda_13_3_rows_stay_unconfirmed_with_nvidia_sources(rt: RuleTables) -> None:
+    # NOTE: the 13.3 rows cited a third-party ADR page; NVIDIA's 13.3 release notes (Table 3) would
+    # confirm 610.43.02, so the rows stay unconfirmed and name those pages instead.
+    for version in ("13.3", "13.3.1"):
+        rel = rt.cuda_driver.get(V(version))
+        assert rel is not None and not rel.confirmed and rel.min_driver == V("610.43.02")
+        assert all(u.startswith("https://docs.nvidia.com/cuda/") for u in rel.source.split())
+        assert "Table 3" in rel.note
+    assert rt.cuda_driver.newest == V("13.3.1")  # 13.4/13.5 exist but their driver rows were not read
+
+
+def test_host_compiler_limits_read_in_nvcc_host_config(rt: RuleTables) -> None:
+    # NOTE: crt/host_config.h of NVIDIA's nvcc/crt wheels: "#if __GNUC__ > N" per release.
+    hc = rt.host_compiler
+    expected = {"11.7": 11, "11.8": 11, "12.0": 12, "12.3": 12, "12.4": 13, "12.6": 13, "12.8": 14, "12.9": 14,
+                "13.0": 15, "13.2": 15, "13.3": 15, "13.4": 16, "13.5": 16}
+    for cuda, max_gcc in expected.items():
+        rule = hc.for_cuda(V(cuda))
+        assert rule is not None and rule.max_gcc == max_gcc and rule.confirmed, cuda
+    for cuda in ("10.0", "11.0", "11.4", "11.6"):
+        assert not hc.for_cuda(V(cuda)).confirmed, cuda  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("cc", "single", "multi", "confirmed"),
+    [
+        ("8.0", "2.7.3", "2.7.3", True),  # NCCL 2.7.3: "Added support for A100 GPU and related platforms"
+        ("8.6", "2.7.3", "2.7.3", False),  # sm_80 SASS runs on 8.6
+        ("8.9", "2.7.3", "2.7.3", False),
+        ("9.0", "2.15.1", "2.15.1", False),
+        ("10.0", "2.25.1", "2.25.1", False),
+        ("10.3", "2.25.1", "2.25.1", False),
+        ("12.0", "2.26.2", "2.27.3", False),  # consumer Blackwell: the P2P path came later
+        ("12.1", "2.26.2", "2.27.3", False),
+    ],
+)
+def test_nccl_floor_per_architecture(rt: RuleTables, cc: str, single: str, multi: str, confirmed: bool) -> None:
+    info = rt.compute_capability.get(V(cc))
+    assert info is not None
+    assert info.nccl_min == V(single) and info.nccl_min_for(1) == V(single)
+    assert info.nccl_min_for(2) == V(multi) and info.nccl_min_for(8) == V(multi)
+    assert info.nccl_confirmed is confirmed
+    assert any("nccl" in u.lower() for u in info.source.split()), cc
+
+
+def test_nccl_floor_left_out_where_no_release_note_says(rt: RuleTables) -> None:
+    # NOTE: which NCCL 2.x first supported Kepler..Turing was not found; every NCCL a torch wheel in
+    # the tables ships (>= 2.10) supports them, so the check skips them rather than guess.
+    for cc in ("3.5", "3.7", "5.0", "6.0", "6.1", "7.0", "7.5"):
+        info = rt.compute_capability.get(V(cc))
+        assert info is not None and info.nccl_min is None and info.nccl_min_for(2) is None, cc
+
+
+def test_nccl_multi_gpu_floor_needs_and_exceeds_the_single_gpu_floor(tmp_path: Path) -> None:
+    d = _copy_rules(tmp_path)
+    path = d / "compute_capability.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('nccl_min_multi_gpu = "2.27.3"', 'nccl_min_multi_gpu = "2.26.2"', 1), encoding="utf-8")
+    n = next(i for i, e in enumerate(load_tables().compute_capability.entries) if e.cc == V("12.0"))
+    assert _error(d) == (f"{path}: cc[{n}].nccl_min_multi_gpu: '2.26.2' is not above nccl_min '2.26.2' "
+                         "(leave it out instead)")
+    d2 = _copy_rules(tmp_path / "b")
+    path2 = d2 / "compute_capability.toml"
+    text2 = path2.read_text(encoding="utf-8")
+    path2.write_text(text2.replace('nccl_min = "2.26.2"\nnccl_min_multi_gpu', 'nccl_min_multi_gpu', 1), encoding="utf-8")
+    assert _error(d2) == f"{path2}: cc[{n}].nccl_min_multi_gpu: needs nccl_min (the single-GPU floor) too"

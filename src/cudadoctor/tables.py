@@ -266,6 +266,23 @@ class ComputeCapabilityInfo:
     note: str = ""
     #: newest driver branch that still supports this capability (None = current branches do)
     last_driver_branch: int | None = None
+    #: first NCCL whose multi-GPU path (P2P/shared-memory transports between GPUs of one host) works
+    #: on this capability, where that came later than ``nccl_min`` (consumer Blackwell 12.0); None =
+    #: the same as ``nccl_min``. Use :meth:`nccl_min_for`.
+    nccl_min_multi_gpu: Version | None = None
+    #: whether ``nccl_min``/``nccl_min_multi_gpu`` were read in NVIDIA's own release notes; the row's
+    #: ``confirmed`` covers its CUDA window, so the NCCL floor carries its own flag
+    nccl_confirmed: bool = True
+
+    def nccl_min_for(self, gpus: int) -> Version | None:
+        """The first NCCL that works on this capability for a job on *gpus* GPUs of one kind.
+
+        A multi-GPU job (``gpus > 1``) needs ``nccl_min_multi_gpu`` where the table sets one; a
+        single-GPU job needs only ``nccl_min``. None when the table knows no NCCL floor.
+        """
+        if gpus > 1 and self.nccl_min_multi_gpu is not None:
+            return self.nccl_min_multi_gpu
+        return self.nccl_min
 
 
 @dataclass(frozen=True, slots=True)
@@ -735,18 +752,28 @@ def _gpus(r: _Reader) -> GpuTable:
 
 
 def _compute(r: _Reader) -> ComputeCapabilityTable:
-    keys = ("cc", "arch", "first_cuda", "last_cuda", "nccl_min", "products", "last_driver_branch")
+    keys = ("cc", "arch", "first_cuda", "last_cuda", "nccl_min", "nccl_min_multi_gpu", "nccl_confirmed", "products",
+            "last_driver_branch")
     entries = _build(r, "cc", keys, lambda w, i: ComputeCapabilityInfo(
         cc=r.version(w, i, "cc"), arch=r.str_(w, i, "arch"), first_cuda=r.opt_version(w, i, "first_cuda"),
         last_cuda=r.opt_version(w, i, "last_cuda"), nccl_min=r.opt_version(w, i, "nccl_min"),
         source=r.source(w, i), confirmed=r.bool_(w, i, "confirmed", True),
         products=r.str_(w, i, "products", ""), note=r.str_(w, i, "note", ""),
         last_driver_branch=r.int_(w, i, "last_driver_branch") if "last_driver_branch" in i else None,
+        nccl_min_multi_gpu=r.opt_version(w, i, "nccl_min_multi_gpu"),
+        nccl_confirmed=r.bool_(w, i, "nccl_confirmed", True),
     ))
     r.sorted_unique("cc", [x.cc for x in entries], "cc")
     for n, e in enumerate(entries):
         if e.first_cuda is not None and e.last_cuda is not None and e.last_cuda < e.first_cuda:
             raise r.fail(f"cc[{n}]", "last_cuda", f"'{e.last_cuda}' is before first_cuda '{e.first_cuda}'")
+        if e.nccl_min_multi_gpu is not None:
+            # NOTE: the multi-GPU floor refines nccl_min; alone, or below it, it is a typo.
+            if e.nccl_min is None:
+                raise r.fail(f"cc[{n}]", "nccl_min_multi_gpu", "needs nccl_min (the single-GPU floor) too")
+            if e.nccl_min_multi_gpu <= e.nccl_min:
+                raise r.fail(f"cc[{n}]", "nccl_min_multi_gpu",
+                             f"'{e.nccl_min_multi_gpu}' is not above nccl_min '{e.nccl_min}' (leave it out instead)")
     return ComputeCapabilityTable(entries=tuple(entries))
 
 
