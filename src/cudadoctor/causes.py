@@ -99,6 +99,9 @@ class Rule:
     library: str = ""  #: the library the kind always concerns when the text does not name one
     #: must also match somewhere in the same text (a failure told in two lines, e.g. torch._C + "No module named")
     context: re.Pattern[str] | None = None
+    #: key of an earlier rule that reads the same words more fully: a match starting inside one
+    #: of its matches is not a cause of its own (a bare "undefined symbol" inside a named one)
+    unless_inside: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,15 +212,22 @@ RULES: tuple[Rule, ...] = (
         "torch cannot find a CUDA library from its pip wheels",
     ),
     Rule(
-        # "libcusparse.so.12: undefined symbol: __nvJitLinkAddData_12_1, version libnvJitLink.so.12";
-        # also a bare "undefined symbol" whose library the text does not name.
+        # "libcusparse.so.12: undefined symbol: __nvJitLinkAddData_12_1, version libnvJitLink.so.12"
         "undefined-symbol", ErrorKind.UNDEFINED_SYMBOL,
         re.compile(
-            rf"(?:(?P<soname>{_SO}): )?undefined symbol"
-            r"(?:: (?P<symbol>[^\s,]+)(?:, version (?P<symbol_version>lib[A-Za-z0-9_+\-.]+))?)?"
+            rf"(?P<soname>{_SO}): undefined symbol: (?P<symbol>[^\s,]+)"
+            r"(?:, version (?P<symbol_version>lib[A-Za-z0-9_+\-.]+))?"
         ),
         ("undefined symbol",),
         "a shared library misses a symbol another copy/version provides",
+    ),
+    Rule(
+        # the same words where the text does not name the library (e.g. torch's own _C.so)
+        "undefined-symbol-unnamed", ErrorKind.UNDEFINED_SYMBOL,
+        re.compile(r"undefined symbol"),
+        ("undefined symbol",),
+        "a library misses a symbol (the text does not say which library)",
+        unless_inside="undefined-symbol",
     ),
     Rule(
         # torch/backends/cudnn/__init__.py: "cuDNN version incompatibility: PyTorch was compiled
@@ -282,13 +292,19 @@ def classify(text: str) -> tuple[ErrorCause, ...]:
     # ones (the Kelvin sign matches "k") without lower() turning them into those letters.
     lowered = text.lower() if text.isascii() else None
     found: list[tuple[int, int, ErrorCause]] = []
+    spans: dict[str, list[tuple[int, int]]] = {}
     for order, rule in enumerate(RULES):
         if lowered is not None and not any(n in lowered for n in rule.needles):
             continue
         if rule.context is not None and not rule.context.search(text):
             continue
         seen: set[ErrorCause] = set()
+        taken = spans.get(rule.unless_inside, []) if rule.unless_inside else []
+        mine = spans.setdefault(rule.key, [])
         for m in rule.pattern.finditer(text):
+            mine.append(m.span())
+            if any(start <= m.start() < end for start, end in taken):
+                continue
             cause = _cause(rule, m, text)
             if cause not in seen:
                 seen.add(cause)
