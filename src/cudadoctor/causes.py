@@ -289,7 +289,7 @@ def classify(text: str) -> tuple[ErrorCause, ...]:
     if not text:
         return ()
     # NOTE: only ASCII text is pre-filtered: under IGNORECASE a few non-ASCII letters match ASCII
-    # ones (the Kelvin sign matches "k") without lower() turning them into those letters.
+    # ones without lower() turning them into those letters (the long s U+017F matches "s").
     lowered = text.lower() if text.isascii() else None
     found: list[tuple[int, int, ErrorCause]] = []
     spans: dict[str, list[tuple[int, int]]] = {}
