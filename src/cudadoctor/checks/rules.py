@@ -20,6 +20,7 @@ def _major_minor(version: Version) -> tuple[int, int]:
 
 
 def _major_minor_text(version: Version) -> str:
+    """'2.14' for 2.14.0.dev1."""
     return "{}.{}".format(*_major_minor(version))
 
 
