@@ -251,3 +251,8 @@ def test_a_kind_from_a_newer_cudadoctor_reads_as_unrecognised(tmp_path: Path) ->
     assert isinstance(again.torch.import_error_causes[0], ErrorCause)  # type: ignore[union-attr]
     assert again.torch.import_error_causes[0].kind is K.UNRECOGNISED  # type: ignore[union-attr]
     assert ErrorKind("another-one") is K.UNRECOGNISED
+
+
+def test_first_needs_a_kind() -> None:
+    with pytest.raises(TypeError):
+        causes.first(classify("Error 999"))

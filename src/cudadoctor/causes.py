@@ -349,6 +349,8 @@ def _line_at(text: str, pos: int) -> str:
 
 def first(causes: tuple[ErrorCause, ...], *kinds: ErrorKind) -> ErrorCause | None:
     """The first cause of one of *kinds* (None when there is none)."""
+    if not kinds:
+        raise TypeError("first() needs at least one ErrorKind")  # NOTE: else it would always answer None
     return next((c for c in causes if c.kind in kinds), None)
 
 
