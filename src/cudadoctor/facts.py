@@ -15,6 +15,7 @@ from typing import Literal, Union
 
 from packaging.version import Version
 
+from cudadoctor.causes import ErrorCause
 from cudadoctor.facts_bench import BENCH_NOT_RUN, BenchFacts
 from cudadoctor.facts_ranks import RANKS_NOT_RUN, RanksFacts
 from cudadoctor.unavailable import Unavailable as Unavailable  # re-exported: every area's "unknown, because"
@@ -208,6 +209,11 @@ class DriverFacts:
     cu_init_error: str  #: e.g. "CUDA_ERROR_UNKNOWN" ("" on success)
     cu_device_count: int | Unavailable  #: cuDeviceGetCount after a successful cuInit
     gpus: tuple[GpuFacts, ...]
+    #: the NVML child process was killed by a signal (a crash inside the library, not a timeout)
+    nvml_crashed: bool = False
+    #: indices of the GPUs whose NVML query hung or crashed, as the child's "(GPU N)" step names
+    #: them (() when no failed query named a GPU)
+    nvml_failed_gpus: tuple[int, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,6 +277,11 @@ class ToolkitFacts:
     cuda_runtime_header: str | Unavailable = field(default_factory=lambda: Unavailable(probe="toolkit", reason=NOT_RECORDED))
     #: copies under $CUDA_HOME/targets/*/include, which only nvcc itself searches
     cuda_headers_elsewhere: tuple[str, ...] = ()
+    #: whether the cuda_home directory exists (Unavailable when there is no cuda_home)
+    cuda_home_exists: bool | Unavailable = field(default_factory=lambda: Unavailable(probe="toolkit", reason=NOT_RECORDED))
+    #: whether the probe looked for the CUDA headers (False in facts from an older cudadoctor,
+    #: whose cuda_runtime_header is then Unavailable because it was never recorded)
+    cuda_headers_searched: bool = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,6 +341,12 @@ class TorchFacts:
     build_config: str | Unavailable  #: torch.__config__.show()
     loaded_libraries: tuple[LoadedLibrary, ...] | Unavailable
     distributions: tuple[Distribution, ...]
+    #: what import_error says went wrong (causes.classify of it)
+    import_error_causes: tuple[ErrorCause, ...] = ()
+    #: what cuda_unavailable_reason says went wrong (causes.classify of it)
+    cuda_unavailable_causes: tuple[ErrorCause, ...] = ()
+    #: what the reason and detail of an unknown cudnn_version say went wrong (() when it is known)
+    cudnn_unavailable_causes: tuple[ErrorCause, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------

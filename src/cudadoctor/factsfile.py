@@ -2,6 +2,8 @@
 
 The codec is driven by the dataclasses' type hints, so a new field needs no code here. Decoding
 validates every value against its declared type and names the JSON path of the first bad value.
+A typed fact that older files lack and that must be derived from what they do hold is derived
+once, here, by a migration step (see :data:`_MIGRATIONS`); checks never do it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Callable
 from enum import Enum
 from functools import cache
 from pathlib import Path
@@ -17,8 +20,18 @@ from typing import Any, Literal, Union
 
 from packaging.version import Version
 
+from cudadoctor import causes
 from cudadoctor.errors import FactsFileError, one_line
-from cudadoctor.facts import AREAS, FACTS_SCHEMA_VERSION, OPTIONAL_AREAS, Facts, Unavailable
+from cudadoctor.facts import (
+    AREAS,
+    FACTS_SCHEMA_VERSION,
+    OPTIONAL_AREAS,
+    DriverFacts,
+    Facts,
+    ToolkitFacts,
+    TorchFacts,
+    Unavailable,
+)
 
 #: Marks a saved facts document, so an unrelated JSON file fails with a clear message.
 FACTS_KIND = "cudadoctor-facts"
@@ -276,4 +289,53 @@ def _decode_dataclass(value: Any, cls: type, path: str) -> Any:
         kwargs[f.name] = _decode(value[f.name], hints[f.name], sub)
     # NOTE: unknown keys are ignored on purpose: a newer cudadoctor may add fields (that is
     # not a schema change), and an older reader must still replay the file.
-    return cls(**kwargs)
+    decoded = cls(**kwargs)
+    migrate = _MIGRATIONS.get(cls)
+    return migrate(value, decoded) if migrate is not None else decoded
+
+
+# --------------------------------------------------------------------------------------------
+# migrations: typed facts that files from an older cudadoctor lack, derived from what they hold
+
+
+def _migrate_torch(raw: dict[str, Any], t: TorchFacts) -> TorchFacts:
+    """Error causes, read from the error texts older files kept as prose (causes.classify, as the probe does)."""
+    changes: dict[str, Any] = {}
+    if "import_error_causes" not in raw:
+        changes["import_error_causes"] = causes.classify(t.import_error)
+    if "cuda_unavailable_causes" not in raw:
+        changes["cuda_unavailable_causes"] = causes.classify(t.cuda_unavailable_reason)
+    if "cudnn_unavailable_causes" not in raw and isinstance(t.cudnn_version, Unavailable):
+        changes["cudnn_unavailable_causes"] = causes.classify_reason(t.cudnn_version.reason, t.cudnn_version.detail)
+    return dataclasses.replace(t, **changes) if changes else t
+
+
+def _migrate_toolkit(raw: dict[str, Any], tk: ToolkitFacts) -> ToolkitFacts:
+    """Whether CUDA_HOME exists and whether the headers were searched, which older files only implied."""
+    changes: dict[str, Any] = {}
+    if "cuda_home_exists" not in raw:
+        if isinstance(tk.cuda_home, Unavailable):
+            changes["cuda_home_exists"] = tk.cuda_home
+        else:
+            # NOTE: the toolkit probe said "CUDA home X does not exist" exactly when the directory
+            # was missing (probes/toolkit.py read_cuda_home_version).
+            version = tk.cuda_home_version
+            changes["cuda_home_exists"] = not (isinstance(version, Unavailable) and "does not exist" in version.reason)
+    if "cuda_headers_searched" not in raw:
+        # NOTE: the header search and the field recording it arrived together.
+        changes["cuda_headers_searched"] = "cuda_runtime_header" in raw
+    return dataclasses.replace(tk, **changes) if changes else tk
+
+
+def _migrate_driver(raw: dict[str, Any], drv: DriverFacts) -> DriverFacts:
+    """Whether NVML crashed, and the GPU its failed query named, from the NVML error text older files kept."""
+    changes: dict[str, Any] = {}
+    if "nvml_crashed" not in raw:
+        changes["nvml_crashed"] = drv.nvml_status == "other" and causes.killed_by_signal(drv.nvml_error)
+    if "nvml_failed_gpus" not in raw:
+        changes["nvml_failed_gpus"] = causes.gpu_indices_named(drv.nvml_error)
+    return dataclasses.replace(drv, **changes) if changes else drv
+
+
+#: Fact class -> its migration step (encoded JSON object, decoded value) -> value.
+_MIGRATIONS: dict[type, Callable[[dict[str, Any], Any], Any]] = {TorchFacts: _migrate_torch, ToolkitFacts: _migrate_toolkit, DriverFacts: _migrate_driver}

@@ -1,4 +1,4 @@
-"""Fix suggestions computed from the rule tables: which torch wheel fits this driver and GPU."""
+"""Fix text: which torch wheel fits this driver and GPU (from the rule tables), and how to install a driver."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from cudadoctor.archs import Coverage, cc_covered_by
+from cudadoctor.facts import ContainerFacts, Facts
 from cudadoctor.tables import RuleTables, TorchRelease, TorchVariant
+
+DRIVER_DOWNLOAD_URL = "https://www.nvidia.com/Download/index.aspx"
+CONTAINER_TOOLKIT_URL = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +128,25 @@ def driver_needed_for(tables: RuleTables, cuda: Version) -> Version | None:
 def variant_name(cuda: Version) -> str:
     """'cu124' for CUDA 12.4."""
     return f"cu{cuda.major}{cuda.minor}"
+
+
+def install_driver_command(branch: int) -> str:
+    """The usual way to install a driver branch on Ubuntu/Debian, with the generic fallback."""
+    return (
+        f"`sudo apt install nvidia-driver-{branch}` (Ubuntu; or `sudo ubuntu-drivers install`), "
+        f"or NVIDIA's installer for branch {branch}+ from {DRIVER_DOWNLOAD_URL}; then reboot"
+    )
+
+
+def in_container(facts: Facts) -> bool:
+    """Whether the container probe says we run inside a container."""
+    return isinstance(facts.container, ContainerFacts) and facts.container.in_container
+
+
+def host_side(facts: Facts) -> str:
+    """A note that driver-level fixes happen on the host when we run in a container."""
+    return (
+        " (This runs inside a container: do this on the host, then restart the container.)"
+        if in_container(facts)
+        else ""
+    )

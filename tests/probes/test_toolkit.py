@@ -156,6 +156,16 @@ def test_cuda_home_that_does_not_exist(tmp_path: Path) -> None:
     assert isinstance(facts.cuda_home_version, Unavailable) and "does not exist" in facts.cuda_home_version.reason
 
 
+def test_the_probe_records_whether_cuda_home_exists_and_that_it_searched_the_headers(tmp_path: Path) -> None:
+    home = _fake_cuda(tmp_path / "cuda-12.4", _raw("nvcc_12.4_ubuntu.txt"), _raw("version_json_12.4.1.json"))
+    facts = collect_toolkit(timeout=10, environ={"CUDA_HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert facts.cuda_home_exists is True and facts.cuda_headers_searched is True
+    gone = collect_toolkit(timeout=10, environ={"CUDA_HOME": str(tmp_path / "gone"), "PATH": "/usr/bin:/bin"})
+    assert gone.cuda_home_exists is False and gone.cuda_headers_searched is True
+    none = collect_toolkit(timeout=10, environ={"PATH": "/usr/bin:/bin"}, default_cuda_home=str(tmp_path / "absent"))
+    assert isinstance(none.cuda_home, Unavailable) and none.cuda_home_exists == none.cuda_home
+
+
 def test_garbage_and_failing_nvcc(tmp_path: Path) -> None:
     garbage = _fake_cuda(tmp_path / "garbage", _raw("nvcc_garbage.txt"))
     facts = collect_toolkit(timeout=10, environ={"CUDA_HOME": str(garbage), "PATH": "/usr/bin:/bin"})

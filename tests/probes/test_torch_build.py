@@ -18,6 +18,7 @@ import pytest
 from packaging.version import Version
 
 from cudadoctor._util import child_env
+from cudadoctor.causes import ErrorKind
 from cudadoctor.facts import TorchFacts, Unavailable, known
 from cudadoctor.factsfile import facts_from_dict, facts_to_dict
 from cudadoctor.probes import torch_build
@@ -221,6 +222,17 @@ def test_no_driver_falls_back_to_init_error() -> None:
     t = ok(raw("no_driver"))
     assert t.cuda_available is False
     assert t.cuda_unavailable_reason.startswith("RuntimeError: Found no NVIDIA driver on your system")
+
+
+def test_the_probe_types_the_causes_in_its_error_texts() -> None:
+    too_old = ok(raw("driver_too_old"))
+    assert [(c.kind, c.version) for c in too_old.cuda_unavailable_causes] == [(ErrorKind.DRIVER_TOO_OLD, "11040")]
+    assert too_old.import_error_causes == () and too_old.cudnn_unavailable_causes == ()
+    assert [c.code for c in ok(raw("forward_compat_804")).cuda_unavailable_causes] == [804]
+    failed = ok(raw("import_error"))
+    cannot_open = [c for c in failed.import_error_causes if c.kind is ErrorKind.LIBRARY_CANNOT_OPEN]
+    assert {(c.soname, c.library) for c in cannot_open} == {("libcudnn.so.9", "libcudnn")}
+    assert {c.kind for c in failed.cuda_unavailable_causes} == {ErrorKind.LIBRARY_CANNOT_OPEN}
 
 
 def test_old_torch_int_versions_and_hashed_libraries() -> None:

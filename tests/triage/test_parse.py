@@ -392,3 +392,19 @@ def test_real_collect_env_output_parses() -> None:
     if sys.platform.startswith("linux"):
         assert host.arch != "unknown" and host.kernel != "unknown"
     assert any(d.name == "torch" for d in torch.distributions)
+
+
+def test_a_pasted_import_traceback_gets_the_probes_typed_causes() -> None:
+    """The triage parser reads torch's error text with causes.classify, as the torch probe does."""
+    from cudadoctor.causes import ErrorKind
+    from cudadoctor.facts import TorchFacts
+
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/opt/venv/lib/python3.11/site-packages/torch/__init__.py", line 290, in <module>\n'
+        "    from torch._C import *  # noqa: F403\n"
+        "ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory\n"
+    )
+    t = parse_text(text).facts.torch
+    assert isinstance(t, TorchFacts) and t.status == "import-failed"
+    assert [(c.kind, c.soname) for c in t.import_error_causes] == [(ErrorKind.LIBRARY_CANNOT_OPEN, "libcudnn.so.9")]

@@ -436,8 +436,9 @@ class GpuMemoryBusy(Check):
     def _held(g: GpuFacts) -> tuple[int, str] | None:
         """(MiB held by others, how we know) for one GPU, or None when unknown."""
         procs = g.processes
-        if isinstance(procs, tuple) and procs and all(isinstance(p.used_memory_mib, int) for p in procs):
-            return sum(p.used_memory_mib for p in procs), "processes"  # type: ignore[misc]
+        used = [p.used_memory_mib for p in procs if isinstance(p.used_memory_mib, int)] if isinstance(procs, tuple) else []
+        if isinstance(procs, tuple) and procs and len(used) == len(procs):
+            return sum(used), "processes"
         if isinstance(g.memory_used_mib, int):
             # NOTE: NVML lists no process (or no per-process memory) here — inside a container it
             # cannot see other PID namespaces — so the used memory is the only evidence.

@@ -13,14 +13,15 @@ from cudadoctor.facts import CudaLibsFacts, DriverFacts, Facts, ToolkitFacts, To
 from cudadoctor.tables import RuleTables
 
 
-def _mm(version: Version) -> tuple[int, int]:
+def _major_minor(version: Version) -> tuple[int, int]:
     """(major, minor): what releases and CUDA versions are compared by (2.14.0.dev1 -> (2, 14))."""
     r = (*version.release, 0)
     return r[0], r[1]
 
 
-def _mm_text(version: Version) -> str:
-    return "{}.{}".format(*_mm(version))
+def _major_minor_text(version: Version) -> str:
+    """'2.14' for 2.14.0.dev1."""
+    return "{}.{}".format(*_major_minor(version))
 
 
 def _driver_text(version: Version) -> str:
@@ -101,10 +102,10 @@ class RulesOutdated(Check):
         beyond: list[_Beyond] = []
 
         if isinstance(t, TorchFacts) and torch_ok:
-            if isinstance(t.version, Version) and _mm(t.version) > _mm(newest_torch):
+            if isinstance(t.version, Version) and _major_minor(t.version) > _major_minor(newest_torch):
                 beyond.append(_Beyond(
                     what=f"torch {t.version}",
-                    newest=f"torch {_mm_text(newest_torch)}",
+                    newest=f"torch {_major_minor_text(newest_torch)}",
                     uncertain=(
                         "its torchvision/torchaudio pairing, supported Python versions, wheel variants "
                         "and compiled GPU architectures, and which wheel to suggest"
@@ -112,11 +113,11 @@ class RulesOutdated(Check):
                     table="torch",
                     evidence=(("torch.version", str(t.version)), ("tables.torch.newest", str(newest_torch))),
                 ))
-            if isinstance(t.cuda_version, Version) and _mm(t.cuda_version) > _mm(newest_cuda):
+            if isinstance(t.cuda_version, Version) and _major_minor(t.cuda_version) > _major_minor(newest_cuda):
                 beyond.append(_Beyond(
-                    what=f"torch's CUDA {_mm_text(t.cuda_version)}",
-                    newest=f"CUDA {_mm_text(newest_cuda)}",
-                    uncertain=f"the minimum driver for CUDA {_mm_text(t.cuda_version)} (driver-too-old-for-torch)",
+                    what=f"torch's CUDA {_major_minor_text(t.cuda_version)}",
+                    newest=f"CUDA {_major_minor_text(newest_cuda)}",
+                    uncertain=f"the minimum driver for CUDA {_major_minor_text(t.cuda_version)} (driver-too-old-for-torch)",
                     table="cuda_driver",
                     evidence=(
                         ("torch.cuda_version", str(t.cuda_version)),
@@ -128,10 +129,10 @@ class RulesOutdated(Check):
         if isinstance(tk, ToolkitFacts) and compilers:
             nvcc = tk.nvcc_version if isinstance(tk.nvcc_version, Version) else tk.cuda_home_version
             newest_nvcc = compilers[-1].cuda
-            if isinstance(nvcc, Version) and _mm(nvcc) > _mm(newest_nvcc):
+            if isinstance(nvcc, Version) and _major_minor(nvcc) > _major_minor(newest_nvcc):
                 beyond.append(_Beyond(
-                    what=f"the CUDA {_mm_text(nvcc)} toolkit",
-                    newest=f"CUDA {_mm_text(newest_nvcc)}",
+                    what=f"the CUDA {_major_minor_text(nvcc)} toolkit",
+                    newest=f"CUDA {_major_minor_text(newest_nvcc)}",
                     uncertain=(
                         "which gcc its nvcc accepts (host-compiler-unsupported uses the newest listed "
                         "release of the same major, or skips)"
@@ -144,14 +145,14 @@ class RulesOutdated(Check):
         if isinstance(libs, CudaLibsFacts):
             runtimes = [
                 c.version for c in libs.copies
-                if c.library == "libcudart" and isinstance(c.version, Version) and _mm(c.version) > _mm(newest_cuda)
+                if c.library == "libcudart" and isinstance(c.version, Version) and _major_minor(c.version) > _major_minor(newest_cuda)
             ]
             if runtimes:
                 top_rt = max(runtimes)
                 beyond.append(_Beyond(
                     what=f"libcudart {top_rt}",
-                    newest=f"CUDA {_mm_text(newest_cuda)}",
-                    uncertain=f"the driver libcudart {_mm_text(top_rt)} needs (driver-too-old-for-cudart)",
+                    newest=f"CUDA {_major_minor_text(newest_cuda)}",
+                    uncertain=f"the driver libcudart {_major_minor_text(top_rt)} needs (driver-too-old-for-cudart)",
                     table="cuda_driver",
                     evidence=(("cuda_libs.libcudart", str(top_rt)), ("tables.cuda_driver.newest", str(newest_cuda))),
                 ))
@@ -159,15 +160,15 @@ class RulesOutdated(Check):
         if isinstance(drv, DriverFacts):
             dv, dcuda = drv.driver_version, drv.cuda_driver_version
             newer_branch = isinstance(dv, Version) and dv.major > newest_release.min_driver.major
-            newer_cuda = isinstance(dcuda, Version) and _mm(dcuda) > _mm(newest_cuda)
+            newer_cuda = isinstance(dcuda, Version) and _major_minor(dcuda) > _major_minor(newest_cuda)
             if newer_branch or newer_cuda:
-                supports = f" (supports CUDA {_mm_text(dcuda)})" if isinstance(dcuda, Version) else ""
+                supports = f" (supports CUDA {_major_minor_text(dcuda)})" if isinstance(dcuda, Version) else ""
                 name = f"driver {_driver_text(dv)}" if isinstance(dv, Version) else "the driver"
                 beyond.append(_Beyond(
                     what=f"{name}{supports}",
-                    newest=f"driver branch {newest_release.min_driver.major} (CUDA {_mm_text(newest_cuda)})",
+                    newest=f"driver branch {newest_release.min_driver.major} (CUDA {_major_minor_text(newest_cuda)})",
                     uncertain=(
-                        f"the highest CUDA this driver runs is assumed to be only {_mm_text(newest_cuda)} "
+                        f"the highest CUDA this driver runs is assumed to be only {_major_minor_text(newest_cuda)} "
                         "(wheel suggestions may be too conservative)"
                     ),
                     table="cuda_driver",

@@ -10,7 +10,6 @@ from packaging.version import Version
 from cudadoctor.checks.base import Check, SkipCheck, need
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import (
-    NOT_RECORDED,
     CudaLibsFacts,
     DriverFacts,
     EnvFacts,
@@ -27,7 +26,7 @@ from cudadoctor.tables import HostCompilerRule, RuleTables
 _TOOLKIT_DIR = re.compile(r"^(/(?:[^/\s:]+/)*cuda-(\d+)\.(\d+))(?:/|$)")
 
 
-def _mm(version: Version) -> str:
+def _major_minor(version: Version) -> str:
     """'12.4' for 12.4.131: the major.minor that CUDA compatibility is about."""
     return ".".join(str(p) for p in (*version.release, 0)[:2])
 
@@ -118,7 +117,7 @@ def _export_line(directory: str) -> str:
 
 
 def _install_line(cuda: Version) -> str:
-    mm = _mm(cuda)
+    mm = _major_minor(cuda)
     dashed = mm.replace(".", "-")
     return (
         f"install the CUDA {mm} toolkit: `sudo apt install cuda-toolkit-{dashed}` (NVIDIA's CUDA apt "
@@ -185,10 +184,10 @@ class NvccTorchCudaMismatch(Check):
         if tk_cuda.major != torch_cuda.major:
             yield self.finding(
                 message=(
-                    f"Extensions build with {where}, which is CUDA {_mm(tk_cuda)}, but torch {torch_version} was "
-                    f"built with CUDA {_mm(torch_cuda)}: a different major version. Building any CUDA "
-                    f"extension fails with \"The detected CUDA version ({_mm(tk_cuda)}) mismatches the "
-                    f"version that was used to compile PyTorch ({_mm(torch_cuda)})\"."
+                    f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}, but torch {torch_version} was "
+                    f"built with CUDA {_major_minor(torch_cuda)}: a different major version. Building any CUDA "
+                    f"extension fails with \"The detected CUDA version ({_major_minor(tk_cuda)}) mismatches the "
+                    f"version that was used to compile PyTorch ({_major_minor(torch_cuda)})\"."
                 ),
                 evidence=evidence,
                 fix=self._fix(facts, tables, torch_version, torch_cuda, tk_cuda, dirs, want),
@@ -197,10 +196,10 @@ class NvccTorchCudaMismatch(Check):
         yield self.finding(
             severity=Severity.INFO,
             message=(
-                f"Extensions build with {where}, which is CUDA {_mm(tk_cuda)}; torch {torch_version} was built "
-                f"with CUDA {_mm(torch_cuda)}. Same major version, so extension builds only warn "
-                f"(\"The detected CUDA version ({_mm(tk_cuda)}) has a minor version mismatch with the "
-                f"version that was used to compile PyTorch ({_mm(torch_cuda)})\") and normally work."
+                f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}; torch {torch_version} was built "
+                f"with CUDA {_major_minor(torch_cuda)}. Same major version, so extension builds only warn "
+                f"(\"The detected CUDA version ({_major_minor(tk_cuda)}) has a minor version mismatch with the "
+                f"version that was used to compile PyTorch ({_major_minor(torch_cuda)})\") and normally work."
             ),
             evidence=evidence,
             fix=(
@@ -222,7 +221,7 @@ class NvccTorchCudaMismatch(Check):
         same_major = sorted((k for k in dirs if k[0] == torch_cuda.major), reverse=True)
         if want in dirs:
             first = (
-                f"Build with the CUDA {_mm(torch_cuda)} toolkit already on this machine: "
+                f"Build with the CUDA {_major_minor(torch_cuda)} toolkit already on this machine: "
                 f"`{_export_line(dirs[want])}`"
             )
         elif same_major:
@@ -235,7 +234,7 @@ class NvccTorchCudaMismatch(Check):
             first = f"To build against torch's CUDA, {_install_line(torch_cuda)}"
         alt = _wheel_for_toolkit(facts, tables, torch_version, tk_cuda)
         if alt is not None:
-            return f"{first}. Or switch torch to the build for CUDA {_mm(tk_cuda)}: `{alt.pip_command}`"
+            return f"{first}. Or switch torch to the build for CUDA {_major_minor(tk_cuda)}: `{alt.pip_command}`"
         return first
 
 
@@ -338,16 +337,16 @@ class HostCompilerUnsupported(Check):
         rule = tables.host_compiler.for_cuda(cuda)
         if rule is None:
             raise SkipCheck(
-                f"rules/host_compiler.toml has no entry for CUDA {_mm(cuda)} (or an older {cuda.major}.x)"
+                f"rules/host_compiler.toml has no entry for CUDA {_major_minor(cuda)} (or an older {cuda.major}.x)"
             )
         if gcc.major <= rule.max_gcc:
             return
         gcc_where = f" ({tk.gcc_path})" if isinstance(tk.gcc_path, str) else ""
-        row = f"CUDA {_mm(rule.cuda)}"
+        row = f"CUDA {_major_minor(rule.cuda)}"
         if rule.cuda.release[:2] != cuda.release[:2]:
-            row += f" (the nearest listed release at or below {_mm(cuda)})"
+            row += f" (the nearest listed release at or below {_major_minor(cuda)})"
         message = (
-            f"gcc {gcc}{gcc_where} is newer than nvcc of CUDA {_mm(cuda)} accepts (gcc up to {rule.max_gcc}, "
+            f"gcc {gcc}{gcc_where} is newer than nvcc of CUDA {_major_minor(cuda)} accepts (gcc up to {rule.max_gcc}, "
             f"per the {row} row): building CUDA extensions stops with \"#error -- unsupported GNU version! "
             f"gcc versions later than {rule.max_gcc} are not supported!\"."
         )
@@ -381,7 +380,7 @@ class HostCompilerUnsupported(Check):
         )
         newer = _first_cuda_supporting(tables, gcc.major, cuda)
         if newer is not None:
-            fix += f" Or use CUDA {_mm(newer.cuda)} or newer, whose nvcc accepts gcc {gcc.major}."
+            fix += f" Or use CUDA {_major_minor(newer.cuda)} or newer, whose nvcc accepts gcc {gcc.major}."
         fix += (
             " Last resort: `export NVCC_APPEND_FLAGS=-allow-unsupported-compiler` "
             "skips the check (unsupported; builds may fail or miscompile)."
@@ -452,12 +451,11 @@ class CudaHomeIncomplete(Check):
         tk, t = _toolkit_and_cuda_torch(facts)
         if isinstance(tk.cuda_home, Unavailable):
             raise SkipCheck(f"no CUDA toolkit at all ({tk.cuda_home.reason}): nothing is built here")
-        if isinstance(tk.cuda_runtime_header, Unavailable) and tk.cuda_runtime_header.reason == NOT_RECORDED:
+        if not tk.cuda_headers_searched:
             raise SkipCheck("the facts do not record where the CUDA headers are (an older cudadoctor saved them)")
         home = tk.cuda_home
         missing: list[str] = []
-        # NOTE: the toolkit probe says "CUDA home X does not exist" when the directory is missing.
-        if isinstance(tk.cuda_home_version, Unavailable) and "does not exist" in tk.cuda_home_version.reason:
+        if tk.cuda_home_exists is False:
             missing.append(f"{home} does not exist")
         else:
             if isinstance(tk.nvcc_path, Unavailable) or not _under(tk.nvcc_path, home):

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor._util import describe_returncode
+from cudadoctor.causes import gpu_indices_named
 from cudadoctor.facts import DriverFacts, GpuFacts, GpuProcess, MigDevice, NvmlStatus, Unavailable, known, parse_version
 
 T = TypeVar("T")
@@ -376,6 +377,9 @@ class NvmlPart:
     driver_version: Version | Unavailable
     cuda_driver_version: Version | Unavailable
     gpus: tuple[GpuFacts, ...]
+    crashed: bool = False  #: the NVML child was killed by a signal (a crash inside the driver library)
+    #: GPUs whose query hung or crashed, from the child's own "(GPU N)" step labels
+    failed_gpus: tuple[int, ...] = ()
 
 
 def _failed_child(what: str, doc: Mapping[str, Any]) -> tuple[str, str]:
@@ -409,8 +413,10 @@ def parse_nvml(doc: Mapping[str, Any]) -> NvmlPart:
     if "failed" in doc:
         error, reason = _failed_child("NVML", doc)
         status = NvmlStatus.TIMEOUT if doc["failed"] == "timeout" else NvmlStatus.OTHER
+        crashed = doc["failed"] == "crash" and describe_returncode(_int(doc.get("returncode"), 1)).startswith("killed")
         return NvmlPart(status=status, error=error, reason=reason, driver_version=_unavailable(reason),
-                        cuda_driver_version=_unavailable(reason), gpus=())
+                        cuda_driver_version=_unavailable(reason), gpus=(), crashed=crashed,
+                        failed_gpus=gpu_indices_named(error))
     limit = _float(doc.get("limit_s", 0))
     hung = str(doc.get("hung", "") or "")
     exception = str(doc.get("exception", "") or "").strip()
@@ -466,7 +472,7 @@ def parse_nvml(doc: Mapping[str, Any]) -> NvmlPart:
         parse_gpu(g, stopped) for g in (gpus_raw if isinstance(gpus_raw, list) else ()) if isinstance(g, Mapping)
     )
     return NvmlPart(status=status, error=error, reason="", driver_version=driver_version,
-                    cuda_driver_version=cuda, gpus=gpus)
+                    cuda_driver_version=cuda, gpus=gpus, failed_gpus=gpu_indices_named(hung))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -611,6 +617,8 @@ def parse_child_output(document: Mapping[str, Any] | str, *, proc_version: str |
     return DriverFacts(
         nvml_status=nvml.status,
         nvml_error=nvml.error,
+        nvml_crashed=nvml.crashed,
+        nvml_failed_gpus=nvml.failed_gpus,
         driver_version=driver_version,
         cuda_driver_version=_first_known(nvml.cuda_driver_version, libcuda.cuda_version),
         kernel_module_version=kernel,

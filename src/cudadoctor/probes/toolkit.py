@@ -212,6 +212,8 @@ def collect_toolkit(
         gcc_version=gcc_version,
         cuda_runtime_header=header,
         cuda_headers_elsewhere=elsewhere,
+        cuda_home_exists=cuda_home if isinstance(cuda_home, Unavailable) else os.path.isdir(cuda_home),
+        cuda_headers_searched=True,
     )
 
 

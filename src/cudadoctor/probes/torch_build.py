@@ -12,6 +12,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor._util import CommandResult, child_env, describe_returncode, run_command
+from cudadoctor.causes import classify, classify_reason
 from cudadoctor.childrecords import ChildRecords, child_program, marker, stderr_tail
 from cudadoctor.childrecords import parse_records as parse_child_records
 from cudadoctor.facts import Distribution, LoadedLibrary, TorchDevice, TorchFacts, Unavailable
@@ -201,6 +202,15 @@ def library_family(path: str) -> str | None:
     return None
 
 
+def error_causes(import_error: str, cuda_unavailable_reason: str, cudnn: Version | Unavailable) -> dict[str, Any]:
+    """The typed causes of TorchFacts, read from its error texts (the fields they fill, by name)."""
+    return {
+        "import_error_causes": classify(import_error),
+        "cuda_unavailable_causes": classify(cuda_unavailable_reason),
+        "cudnn_unavailable_causes": classify_reason(cudnn.reason, cudnn.detail) if isinstance(cudnn, Unavailable) else (),
+    }
+
+
 class _Builder:
     """Assembles TorchFacts from the stage records of one child run."""
 
@@ -323,6 +333,7 @@ class _Builder:
             nccl_version=gone, debug=gone, git_version=gone, cuda_available=gone,
             cuda_unavailable_reason=why, device_count=gone, devices=(), arch_list=gone,
             build_config=gone, loaded_libraries=libraries,
+            **error_causes(import_error, why, gone),
         )
 
     def _with_torch(self, common: dict[str, Any]) -> TorchFacts:
@@ -330,13 +341,15 @@ class _Builder:
         version = self.version_of("version", "torch's version", "torch.__version__")
         build = self.build_kind()
         cuda_available, reason, device_count, devices = self.cuda_state(build)
+        cudnn = self.cudnn_version(build)
         return TorchFacts(
             **common,
+            **error_causes(common["import_error"], reason, cudnn),
             version=version,
             build=build,
             cuda_version=self.cuda_version(build),
             hip_version=self.hip_version(build),
-            cudnn_version=self.cudnn_version(build),
+            cudnn_version=cudnn,
             nccl_version=self.nccl_version(build),
             debug=self.plain("debug", "torch.version.debug", bool),
             git_version=self.plain("git_version", "torch.version.git_version", str),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from cudadoctor._version import __version__
+from cudadoctor.causes import classify, classify_reason, gpu_indices_named, killed_by_signal
 from cudadoctor.facts import (
     CudaLibsFacts,
     Distribution,
@@ -307,6 +308,8 @@ class _Builder:
             cu_init_error="",
             cu_device_count=missing(),
             gpus=tuple(gpus),
+            nvml_crashed=status == "other" and killed_by_signal(error),
+            nvml_failed_gpus=gpu_indices_named(error),
         )
 
     def _libcuda_path(self) -> str | Unavailable:
@@ -376,6 +379,7 @@ class _Builder:
             nvcc_version=major_minor(nvcc) if nvcc else missing(self._said("CUDA runtime version")),
             gcc_path=missing(),
             gcc_version=gcc or missing(self._said("GCC version")),
+            cuda_home_exists=missing(),
         )
 
     # ---------------------------------------------------------------------------- torch
@@ -423,6 +427,7 @@ class _Builder:
             self.placeholders.append("torch.python_executable")
         available = self._field("Is CUDA available")
         debug = self._field("Is debug build")
+        cudnn = missing("collect_env's cuDNN list is the loader cache's, not what torch loads")
         return TorchFacts(
             python_executable=exe or "python",
             python_version=py or Version("0"),
@@ -433,7 +438,7 @@ class _Builder:
             build=build,
             cuda_version=cuda_version,
             hip_version=hip_version,
-            cudnn_version=missing("collect_env's cuDNN list is the loader cache's, not what torch loads"),
+            cudnn_version=cudnn,
             nccl_version=missing(),
             debug=_yes_no(debug) if debug else missing(self._said("Is debug build")),
             git_version=missing(),
@@ -445,6 +450,10 @@ class _Builder:
             build_config=missing(),
             loaded_libraries=missing(),
             distributions=tuple(sorted(dists.values(), key=lambda d: d.name)),
+            # NOTE: the same reading of the error texts the torch probe does (causes.py).
+            import_error_causes=classify(self.torch_import_error),
+            cuda_unavailable_causes=(),
+            cudnn_unavailable_causes=classify_reason(cudnn.reason, cudnn.detail),
         )
 
     def _build(

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from cudadoctor import causes
+
 # NOTE: every pattern below is written from the exact strings the libraries print; the source
 # of each string is named next to it so a change upstream can be traced:
 # - torch:   torch/cuda/__init__.py, torch/backends/cudnn/__init__.py, torch/utils/cpp_extension.py,
@@ -218,7 +220,7 @@ SIGNATURES: tuple[Signature, ...] = (
     # ------------------------------------------------------------------ libraries (soname decides the name)
     Signature(
         "cannot-open-so", "",
-        _re(rf"(?P<soname>{_SO}): cannot open shared object file"),
+        causes.CANNOT_OPEN,
         "a shared library cannot be found by the dynamic loader", 25,
         needles=('cannot open shared object file',),
     ),
@@ -231,7 +233,7 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         # torch/__init__.py _preload_cuda_deps
         "torch-preload", "",
-        _re(r"(?P<soname>lib[A-Za-z0-9_+\-]+\.so)\.\*\[0-9\]\S* not found in the system path"),
+        causes.NOT_IN_PATH,
         "torch cannot find a CUDA library from its pip wheels", 25,
         needles=('not found in the system path',),
     ),

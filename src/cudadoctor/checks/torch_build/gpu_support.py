@@ -1,0 +1,308 @@
+"""Checks of torch's build against the GPUs: compiled architectures (SASS / PTX) and NCCL support."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Union
+
+from packaging.version import Version
+
+from cudadoctor.archs import Coverage, cc_covered_by, coverage, parse_arch
+from cudadoctor.checks.base import Check, SkipCheck, area, maybe, need
+from cudadoctor.checks.torch_build.common import (
+    by_capability,
+    gpus_to_judge,
+    has_or_have,
+    host_driver,
+    suggest_wheel,
+    wheel_fix,
+)
+from cudadoctor.facts import DriverFacts, Facts, TorchFacts, Unavailable
+from cudadoctor.findings import Finding, Severity
+from cudadoctor.remedies import best_wheels, first_wheel_supporting, last_wheel_supporting, variant_name
+from cudadoctor.tables import RuleTables, TorchVariant
+from cudadoctor.wheels import pin_for_family, pip, pip_from, torch_version, variant_label
+
+#: Where the list of compiled architectures comes from: torch's own arch list, or the tables' row.
+ArchSource = Union[tuple[str, ...], TorchVariant]
+
+
+def _arch_source(facts: Facts, tables: RuleTables, t: TorchFacts) -> tuple[ArchSource, str]:
+    """(arch_list, note) from torch, or (variant, note) from rules/torch.toml."""
+    if isinstance(t.arch_list, tuple) and t.arch_list:
+        return t.arch_list, "torch.cuda.get_arch_list()"
+    v = torch_version(t)
+    cuda = need(t.cuda_version, "torch CUDA version")
+    if v is None:
+        raise SkipCheck("torch's arch list and version are both unknown")
+    if v.local and variant_label(v) is None:
+        # NOTE: a source/custom build (2.8.0a0+git...) has its own TORCH_CUDA_ARCH_LIST.
+        raise SkipCheck(f"torch's arch list is unknown and {v} is a custom build the tables do not describe")
+    var = tables.torch.variant(v, variant_name(cuda))
+    if var is None:
+        why = t.arch_list.reason if isinstance(t.arch_list, Unavailable) else "empty (CUDA did not initialise)"
+        raise SkipCheck(f"torch's arch list is unknown ({why}) and rules/torch.toml has no row for "
+                        f"torch {v.base_version} {variant_name(cuda)}")
+    state = "confirmed" if var.confirmed else "unconfirmed"
+    return var, (f"rules/torch.toml for torch {var.torch} {var.name} ({state} row), because torch's "
+                 "own arch list is unavailable")
+
+
+def _cover(src: ArchSource, cc: Version) -> tuple[Coverage, str]:
+    """How the build covers *cc* (SASS, PTX or not at all), and the PTX entry when PTX does."""
+    if isinstance(src, tuple):
+        return coverage(cc, src)
+    cov = cc_covered_by(cc, src.sass, src.ptx)
+    if cov is Coverage.SASS:
+        return cov, ""
+    if cov is Coverage.PTX:
+        p = max(x for x in src.ptx if x <= cc)
+        return cov, f"compute_{p.major}{p.minor}"
+    return cov, ""
+
+
+def _older_than_build(src: ArchSource, cc: Version) -> bool:
+    """Whether *cc* is older than every SASS target of the build (a GPU the build dropped)."""
+    if isinstance(src, tuple):
+        targets = [a.cc for a in (parse_arch(x) for x in src) if a and a.kind == "sm"]
+    else:
+        targets = list(src.sass)
+    return bool(targets) and cc < min(targets)
+
+
+def _arch_text(src: ArchSource) -> str:
+    """The build's architectures as torch spells them ('sm_80 sm_90 compute_90')."""
+    if isinstance(src, tuple):
+        return " ".join(src)
+    sass = " ".join(f"sm_{v.major}{v.minor}" for v in src.sass)
+    ptx = " ".join(f"compute_{v.major}{v.minor}" for v in src.ptx)
+    return f"{sass} {ptx}".strip()
+
+
+def _ptx_unusable(facts: Facts, t: TorchFacts) -> str:
+    """Why the driver cannot JIT torch's PTX ('' when it can or it is unknown)."""
+    d = maybe(facts, DriverFacts)
+    if d is None or not isinstance(d.cuda_driver_version, Version) or not isinstance(t.cuda_version, Version):
+        return ""
+    drv_cuda, cuda = d.cuda_driver_version, t.cuda_version
+    if drv_cuda.release[:2] < cuda.release[:2]:
+        # NOTE: PTX produced by CUDA X.Y can only be JIT-compiled by a driver supporting X.Y;
+        # minor-version compatibility explicitly excludes PTX JIT
+        # (https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html).
+        return (f"the driver supports CUDA {drv_cuda} only, older than the CUDA {cuda} that produced the PTX, "
+                "so the JIT fails with \"the provided PTX was compiled with an unsupported toolchain\"")
+    return ""
+
+
+class GpuArchNotInTorchBuild(Check):
+    """A GPU's compute capability has neither SASS nor usable PTX in torch's build.
+
+    ## What it checks
+    For every visible GPU, whether torch's arch list (`torch.cuda.get_arch_list()`, or the
+    tables' list for this release and CUDA variant when CUDA did not initialise) holds SASS for
+    its compute capability (same major, equal or lower minor) or PTX it can JIT (lower or
+    equal capability, and a driver new enough for that PTX).
+
+    ## Why it matters
+    Every kernel launch fails: "CUDA error: no kernel image is available for execution on the
+    device", after the warning "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not
+    compatible with the current PyTorch installation".
+
+    ## Example
+    RTX 5090 (12.0) with torch 2.5.1+cu124 (sm_50..sm_90); GTX 1080 (6.1) with torch
+    2.8.0+cu128, which dropped sm_50/sm_60.
+
+    ## Fix
+    Install a release and CUDA variant whose arch list covers the GPU (cu128+ for Blackwell,
+    cu126 for Maxwell/Pascal on torch 2.8+).
+
+    ## References
+    - https://docs.nvidia.com/cuda/cuda-c-programming-guide/#binary-compatibility
+    - https://github.com/pytorch/pytorch/issues/157517
+    - https://github.com/pytorch/pytorch/blob/main/RELEASE.md
+    """
+
+    code = "TRC004"
+    name = "gpu-arch-not-in-torch-build"
+    severity = Severity.ERROR
+    requires = frozenset({"torch"})
+    tables = ("torch", "cuda_driver")
+    fast = True
+
+    def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
+        """One finding per uncovered compute capability."""
+        t = area(facts, TorchFacts)
+        if t.status != "ok":
+            raise SkipCheck(f"torch did not import ({t.status})")
+        _need_cuda(t)
+        gpus = gpus_to_judge(facts)
+        if not gpus:
+            raise SkipCheck("no GPU compute capability known (torch saw no device, NVML listed none)")
+        src, note = _arch_source(facts, tables, t)
+        ptx_bad = _ptx_unusable(facts, t)
+        for cc, labels in by_capability(gpus).items():
+            cov, entry = _cover(src, cc)
+            if cov is Coverage.SASS or (cov is Coverage.PTX and not ptx_bad):
+                continue
+            w, wnote = suggest_wheel(tables, facts, [cc], python=t.python_version, sass_only=True)
+            if w is None:
+                w, wnote = suggest_wheel(tables, facts, [cc], python=t.python_version)
+            ptx_txt = f" Only PTX {entry} covers it, but {ptx_bad}." if cov is Coverage.PTX else ""
+            if _older_than_build(src, cc):
+                # NOTE: an old GPU that this build dropped: the useful fact is the newest build with it.
+                last = last_wheel_supporting(tables, cc)
+                if last is not None:
+                    ptx_txt += f" The newest official build with SASS for it is {last}."
+            else:
+                first = first_wheel_supporting(tables, cc)
+                if first is not None:
+                    ptx_txt += f" The first official build with SASS for it is {first}."
+            yield self.finding(
+                message=f"{', '.join(labels)} {has_or_have(labels)} compute capability {cc} (sm_{cc.major}{cc.minor}), "
+                        "which torch "
+                        f"{torch_version(t)} cannot run: its arch list ({_arch_text(src)}, from {note}) has no "
+                        f"SASS for it.{ptx_txt} Kernels fail with \"no kernel image is available for execution on "
+                        f"the device\" (\"sm_{cc.major}{cc.minor} is not compatible with the current PyTorch "
+                        "installation\").",
+                evidence={"gpu.compute_capability": cc, "torch.version": torch_version(t),
+                          "torch.arch_list": _arch_text(src), "arch_list_source": note},
+                fix=wheel_fix(t, w, wnote, f"no torch wheel in the rules tables covers sm_{cc.major}{cc.minor}; "
+                                            "build torch from source with TORCH_CUDA_ARCH_LIST="
+                                            f"{cc.major}.{cc.minor}"),
+            )
+
+
+class GpuArchPtxJitOnly(Check):
+    """A GPU is covered only by PTX, JIT-compiled at first use.
+
+    ## What it checks
+    For every visible GPU, whether torch's arch list covers it only through PTX (a
+    `compute_XY` entry of lower capability) and not with SASS.
+
+    ## Why it matters
+    The driver JIT-compiles every kernel on first use: minutes of start-up, repeated whenever
+    the JIT cache (~/.nv/ComputeCache, 256 MiB by default) is cold or too small, and sometimes
+    slower kernels. It also needs a driver at least as new as the CUDA that produced the PTX.
+
+    ## Example
+    An RTX 5090 (12.0) with a build listing up to sm_90 plus compute_90.
+
+    ## Fix
+    Install a wheel with SASS for the GPU; meanwhile enlarge the JIT cache
+    (`export CUDA_CACHE_MAXSIZE=4294967296`).
+
+    ## References
+    - https://docs.nvidia.com/cuda/cuda-c-programming-guide/#just-in-time-compilation
+    - https://docs.nvidia.com/cuda/cuda-c-programming-guide/#env-vars
+    """
+
+    code = "TRC005"
+    name = "gpu-arch-ptx-jit-only"
+    severity = Severity.WARNING
+    requires = frozenset({"torch"})
+    tables = ("torch", "cuda_driver")
+
+    def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
+        """One finding per compute capability served by PTX alone."""
+        t = area(facts, TorchFacts)
+        if t.status != "ok":
+            raise SkipCheck(f"torch did not import ({t.status})")
+        _need_cuda(t)
+        gpus = gpus_to_judge(facts)
+        if not gpus:
+            raise SkipCheck("no GPU compute capability known (torch saw no device, NVML listed none)")
+        src, note = _arch_source(facts, tables, t)
+        if _ptx_unusable(facts, t):
+            return  # the PTX cannot be JIT-compiled at all: TRC004 reports it
+        for cc, labels in by_capability(gpus).items():
+            cov, entry = _cover(src, cc)
+            if cov is not Coverage.PTX:
+                continue
+            w, wnote = suggest_wheel(tables, facts, [cc], python=t.python_version, sass_only=True)
+            cache = "export CUDA_CACHE_MAXSIZE=4294967296   (keeps the JIT results between runs)"
+            yield self.finding(
+                message=f"{', '.join(labels)} (compute capability {cc}) {has_or_have(labels)} no SASS in torch "
+                        f"{torch_version(t)} "
+                        f"(arch list {_arch_text(src)}, from {note}); it runs only by JIT-compiling PTX "
+                        f"{entry}: minutes of delay at first use of every kernel, and possibly slower kernels.",
+                evidence={"gpu.compute_capability": cc, "torch.arch_list": _arch_text(src),
+                          "ptx_entry": entry, "arch_list_source": note},
+                fix=(wheel_fix(t, w, wnote, "") + f"; meanwhile {cache}") if w else cache,
+            )
+
+
+def _need_cuda(t: TorchFacts) -> None:
+    """Skip the check unless torch is a CUDA build."""
+    build = need(t.build, "torch build")
+    if build != "cuda":
+        raise SkipCheck(f"torch is a {build} build (see TRC003)")
+
+class NcclTooOldForGpu(Check):
+    """The NCCL torch uses predates support for a visible GPU architecture.
+
+    ## What it checks
+    `torch.cuda.nccl.version()` against the first NCCL release that supports each visible
+    GPU's compute capability (rules/compute_capability.toml `nccl_min`).
+
+    ## Why it matters
+    An NCCL without kernels for the architecture fails at the first collective of a multi-GPU
+    job ("Cuda failure: named symbol not found", "NCCL error: unhandled cuda error"), although
+    single-GPU runs work.
+
+    ## Example
+    A B200 (10.0) node with torch 2.6 (NCCL 2.21.5), which predates Blackwell support.
+
+    ## Fix
+    Install a torch whose pinned NCCL supports the GPU, or upgrade the NCCL wheel
+    (`pip install -U nvidia-nccl-cu12`; NCCL 2.x keeps its ABI).
+
+    ## References
+    - https://docs.nvidia.com/deeplearning/nccl/release-notes/index.html
+    - https://github.com/NVIDIA/nccl/releases/tag/v2.25.1-1 ("Add Blackwell/SM100 support")
+    """
+
+    code = "TRC008"
+    name = "nccl-too-old-for-gpu"
+    severity = Severity.WARNING
+    requires = frozenset({"torch"})
+    tables = ("compute_capability", "torch")
+
+    def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
+        """One finding per compute capability whose NCCL minimum is not met."""
+        t = area(facts, TorchFacts)
+        if t.status != "ok":
+            raise SkipCheck(f"torch did not import ({t.status})")
+        nccl: Version = need(t.nccl_version, "torch's NCCL version")
+        gpus = gpus_to_judge(facts)
+        if not gpus:
+            raise SkipCheck("no GPU compute capability known")
+        groups = by_capability(gpus)
+        mins = {cc: info.nccl_min for cc in groups if (info := tables.compute_capability.get(cc)) and info.nccl_min}
+        if not mins:
+            raise SkipCheck("rules/compute_capability.toml has no NCCL minimum for "
+                            + ", ".join(f"cc {cc}" for cc in groups))
+        for cc, nmin in mins.items():
+            if nccl >= nmin:
+                continue
+            fix = self._fix(facts, tables, t, cc, nmin)
+            yield self.finding(
+                message=f"torch {torch_version(t)} uses NCCL {nccl}, but {', '.join(groups[cc])} (compute capability "
+                        f"{cc}) {'needs' if len(groups[cc]) == 1 else 'need'} NCCL >= {nmin}: multi-GPU collectives on it fail "
+                        "(\"named symbol not found\", \"unhandled cuda error\").",
+                evidence={"torch.nccl_version": nccl, "gpu.compute_capability": cc, "nccl_min": nmin},
+                fix=fix,
+            )
+
+    def _fix(self, facts: Facts, tables: RuleTables, t: TorchFacts, cc: Version, nmin: Version) -> str:
+        parts: list[str] = []
+        for w in best_wheels(tables, driver=host_driver(facts), gpu_ccs=[cc], python=t.python_version):
+            if w.variant.nccl is not None and w.variant.nccl >= nmin:
+                parts.append(pip_from(t, w.pip_command))
+                break
+        pin = pin_for_family(facts, t, "libnccl")
+        if pin is not None:
+            name = re.split(r"[\[=<>!~ ]", pin[0])[0]
+            parts.append(pip(t, f"install -U '{name}>={nmin}'") + "   (NCCL 2.x keeps its ABI; pip will warn "
+                                                                  "about torch's pin)")
+        return "; or: ".join(parts) or f"install a torch build with NCCL >= {nmin}"
