@@ -46,6 +46,8 @@ class CheckOptions:
     bench: bool = False  #: also run the smoke benchmark
     bench_quick: bool = False
     min_efficiency: float = 0.5
+    #: a known-good snapshot (or facts file, or JSON report): adds the drift area and environment-drift
+    baseline: Path | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -62,9 +64,17 @@ def build_report(opts: CheckOptions) -> Report:
             thresholds=thresholds(opts.min_efficiency, default.min_memory_efficiency, default.min_host_efficiency),
         )
         facts = bench_facts(facts, tables, request)
+    select = opts.select
+    if opts.baseline is not None:
+        from cudadoctor import engine
+        from cudadoctor.diff.drift import with_baseline_file
+
+        facts = with_baseline_file(facts, opts.baseline, tables)
+        if select:
+            select = (*select, *engine.needing("drift"))  # the baseline was asked for: report its verdict
     if opts.save_facts is not None:
         save_facts(facts, opts.save_facts, identity=opts.redact)
-    return judge(facts, tables, select=opts.select, ignore=opts.ignore, source=source, bench=opts.bench)
+    return judge(facts, tables, select=select, ignore=opts.ignore, source=source, bench=opts.bench)
 
 
 def gather(opts: CheckOptions) -> tuple[Facts, RuleTables, str]:
@@ -151,7 +161,15 @@ def run(opts: CheckOptions) -> int:
         report, opts.output_format, width=opts.width, verbose=opts.verbose,
         color=opts.color and opts.output is None, redact_identity=opts.redact,
     )
-    if opts.output is not None:
+    if opts.output is not None and opts.output_format is OutputFormat.PROMETHEUS:
+        from cudadoctor.textfile import write_atomically
+
+        # NOTE: node-exporter's textfile collector may read at any moment: never a half-written file.
+        try:
+            write_atomically(opts.output, text)
+        except OSError as e:
+            raise UsageError(f"--output {opts.output}: cannot write: {e.strerror or e}") from None
+    elif opts.output is not None:
         # NOTE: the file is only opened once the work succeeded, so a failed run never
         # truncates a previous report.
         opts.output.write_text(text, encoding="utf-8")
