@@ -70,10 +70,14 @@ def _default(name: str) -> Any:
 
 
 def facts_to_dict(facts: Facts, *, report: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Encode *facts* as the saved-facts JSON object; with *report*, a snapshot (the section added)."""
+    """Encode *facts* as the saved-facts JSON object; with *report*, a snapshot (the section added).
+
+    The section leaves out the report's copies of facts the document already holds (``facts``,
+    and ``bench``: the benchmark is the facts' ``bench`` area).
+    """
     data = {"kind": FACTS_KIND, **encode_facts(facts)}
     if report is not None:
-        data[REPORT_KEY] = {k: v for k, v in report.items() if k != "facts"}
+        data[REPORT_KEY] = {k: v for k, v in report.items() if k not in ("facts", "bench")}
     return data
 
 

@@ -111,8 +111,10 @@ def _restore(c: DriftChange) -> str:
             return ""
         index = f" --index-url {WHEEL_INDEX.format(variant=v.local)}" if v.local else ""
         return f"pip install {shlex.quote(f'torch=={v.base_version}')}{index}"
-    if c.path.startswith("torch.distributions[") and c.path.endswith("].version"):
-        name = c.path[len("torch.distributions["):-len("].version")]
+    if c.path.startswith("torch.distributions[") and c.path.endswith(("]", "].version")):
+        name = c.path[len("torch.distributions["):].split("]", 1)[0]
+        if name == "torch":
+            return ""  # torch.version's command restores the wheel (with its variant's index)
         if c.baseline == ABSENT:
             return f"pip uninstall -y {shlex.quote(name)}"
         return f"pip install {shlex.quote(f'{name}=={c.baseline}')}"

@@ -53,6 +53,11 @@ class CheckOptions:
 
 def build_report(opts: CheckOptions) -> Report:
     """Load the tables, get facts (probe or replay; with --bench, benchmark), evaluate; raises CudaDoctorError on bad input."""
+    baseline = None
+    if opts.baseline is not None:
+        from cudadoctor.factsfile import load_document
+
+        baseline = load_document(opts.baseline).facts  # NOTE: before probing: a bad file fails in milliseconds
     facts, tables, source = gather(opts)
     if opts.bench:
         from cudadoctor.bench.collect import BenchRequest, bench_facts, thresholds
@@ -65,11 +70,11 @@ def build_report(opts: CheckOptions) -> Report:
         )
         facts = bench_facts(facts, tables, request)
     select = opts.select
-    if opts.baseline is not None:
+    if baseline is not None and opts.baseline is not None:
         from cudadoctor import engine
-        from cudadoctor.diff.drift import with_baseline_file
+        from cudadoctor.diff.drift import with_drift
 
-        facts = with_baseline_file(facts, opts.baseline, tables)
+        facts = with_drift(facts, baseline, tables, origin=opts.baseline.name)
         if select:
             select = (*select, *engine.needing("drift"))  # the baseline was asked for: report its verdict
     if opts.save_facts is not None:

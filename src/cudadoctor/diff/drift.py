@@ -7,12 +7,9 @@ environment-drift check (checks/drift.py) then judges the area like any other.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-
 from cudadoctor.diff.compare import diff_facts
 from cudadoctor.facts import Facts
 from cudadoctor.facts_drift import DriftChange, DriftFacts
-from cudadoctor.factsfile import load_document
 from cudadoctor.tables import RuleTables
 
 
@@ -34,8 +31,3 @@ def drift_facts(baseline: Facts, current: Facts, tables: RuleTables, *, origin: 
 def with_drift(facts: Facts, baseline: Facts, tables: RuleTables, *, origin: str) -> Facts:
     """*facts* with their ``drift`` area computed against *baseline* (named *origin* in messages)."""
     return dataclasses.replace(facts, drift=drift_facts(baseline, facts, tables, origin=origin))
-
-
-def with_baseline_file(facts: Facts, path: Path, tables: RuleTables) -> Facts:
-    """*facts* with their drift from the snapshot, facts file or JSON report at *path* (FactsFileError if unreadable)."""
-    return with_drift(facts, load_document(path).facts, tables, origin=path.name)
