@@ -230,3 +230,12 @@ def test_a_reports_stored_findings_are_not_trusted(tmp_path: Path, capsys) -> No
     path.write_text(json.dumps(report))
     code, _, _ = run([str(path), A100], capsys)
     assert code == 0
+
+
+@pytest.mark.parametrize("b", ["a100_cu118_wheel", "healthy_a100_cu121_later"])
+def test_docs_show_what_diff_prints(b: str, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/diff.md's worked examples are the real output (rerun the command and paste it when this fails)."""
+    root = Path(__file__).parents[2]
+    monkeypatch.chdir(root)
+    _, out, _ = run([f"tests/fixtures/envs/healthy_a100_cu121.json", f"tests/fixtures/envs/{b}.json"], capsys)
+    assert out.strip() in (root / "docs" / "diff.md").read_text()
