@@ -170,8 +170,11 @@ def test_the_lean_reader_agrees_with_a_full_parse(tmp_path: Path, tables) -> Non
         "bench": bench_report(tables, scale=0.8),
         "nodriver": report("no_driver", tables),
         "libs": report("lib_h100_syscuda", tables),
-        "gate": {**report("healthy_a100_cu121", tables), "gate": {"verdict": "stop", "reasons": [{"name": "x"}]}},
     }
+    plain = report("healthy_a100_cu121", tables)
+    # as gate writes it: its decision before the facts (report_dict puts the facts last)
+    docs["gate"] = {**{k: v for k, v in plain.items() if k != "facts"}, "gate": {"verdict": "stop", "reasons": []},
+                    "facts": plain["facts"]}
     snap_path = tmp_path / "snap.json"
     with pytest.raises(SystemExit):
         main(["snapshot", "--facts", str(env_path("real_h100_device")), "-o", str(snap_path)])
@@ -188,6 +191,9 @@ def test_the_lean_reader_agrees_with_a_full_parse(tmp_path: Path, tables) -> Non
         assert nodes_from(lean, name, name) == nodes_from(json.loads(raw), name, name), name
     # compact JSON (another writer) is not in the layout: parsed whole
     assert lean_document(json.dumps(docs["plain"]).encode()) is None
+    # nor is a report another tool extended after its facts: the gate's stop must not be missed
+    appended = {**docs["plain"], "gate": {"verdict": "stop", "reasons": []}}
+    assert lean_document(json.dumps(appended, indent=2).encode()) is None
     p = write(tmp_path, "compact", json.dumps(docs["plain"]))
     assert read_nodes(p, "compact") == nodes_from(docs["plain"], "compact", str(p))
 

@@ -19,10 +19,24 @@ import json
 import re
 from typing import Any
 
-_BENCH_TOKEN = {  # (indent of a device's keys, of a measurement's keys) below a top-level "bench" member
-    "device": 8, "measurement": 12,
-}
-_BENCH = re.compile(rb'\n( {8}| {12})"(name|status|unit|value)": ([^\n]*)')
+#: A benchmark device's name and status (its keys sit 8 deep below a top-level "bench" member, in
+#: the order BenchFacts.devices' DeviceResult declares them).
+_DEVICE = re.compile(
+    rb'\n        "name": ("(?:[^"\\\n]|\\.)*"),\n        "capability": [^\n]*\n        "uuid": [^\n]*'
+    rb'\n        "pci_bus_id": [^\n]*\n        "status": ("[^"\n]*")'
+)
+#: A measurement's name, unit, status and value (12 deep, in Measurement's field order).
+_MEASUREMENT = re.compile(
+    rb'\n            "name": ("[^"\n]*"),\n            "kind": [^\n]*\n            "dtype": [^\n]*'
+    rb'\n            "layout": [^\n]*\n            "unit": ("[^"\n]*"),\n            "status": ("[^"\n]*"),'
+    rb'\n            "reason": [^\n]*\n            "value": ([^\n]*)'
+)
+_BENCH_START = b'\n  "bench": {'
+#: The benchmark object's last member (BenchFacts' last field): the object closes on the next line at 2.
+_BENCH_LAST = b'\n    "inject": '
+#: What follows the key of a report's facts member and a snapshot's report member. NOTE: long needles
+#: let bytes.find skip ahead by their length: these searches cross 50 KB of benchmark and facts.
+_OPENS = {b"facts": b'{\n    "schema_version": ', b"report": b'{\n    "schema_version": '}
 
 
 def _members(data: bytes, start: int, end: int, indent: int) -> dict[bytes, tuple[int, int]]:
@@ -125,42 +139,75 @@ def _scalar(raw: bytes) -> Any:
 
 def _bench(data: bytes, span: tuple[int, int]) -> dict[str, Any]:
     """The benchmark's devices and their measurements' name, unit, status and value (a top-level "bench" member)."""
-    devices: list[dict[str, Any]] = []
-    for m in _BENCH.finditer(data, span[0], span[1]):
-        depth, key = len(m.group(1)), m.group(2).decode()
-        value = _scalar(m.group(3))
-        if depth == _BENCH_TOKEN["device"]:
-            if key == "name":
-                devices.append({"name": value, "status": "", "measurements": []})
-            elif key == "status" and devices:
-                devices[-1]["status"] = value
-        elif devices:
-            ms = devices[-1]["measurements"]
-            if key == "name":
-                ms.append({"name": value})
-            elif ms:
-                ms[-1][key] = value
-    return {"devices": devices}
+    devices: list[tuple[int, dict[str, Any]]] = [
+        (m.start(), {"name": _scalar(m.group(1)), "status": _scalar(m.group(2)), "measurements": []})
+        for m in _DEVICE.finditer(data, span[0], span[1])
+    ]
+    for m in _MEASUREMENT.finditer(data, span[0], span[1]):
+        owner = [d for pos, d in devices if pos < m.start()]
+        if owner:
+            owner[-1]["measurements"].append({"name": _scalar(m.group(1)), "unit": _scalar(m.group(2)),
+                                              "status": _scalar(m.group(3)), "value": _scalar(m.group(4))})
+    return {"devices": [d for _, d in devices]}
+
+
+def _top(data: bytes, last: bytes) -> dict[bytes, tuple[int, int]] | None:
+    """The top-level members of a document whose last member is *last* (b"facts" in a report, b"report"
+    in a snapshot), found without scanning the benchmark or the facts: only the small members around them."""
+    prefix = b'\n  "' + last + b'": ' + _OPENS[last]
+    end = data.rfind(prefix) if last == b"report" else data.find(prefix)
+    if end < 0:
+        return None
+    bench = data.find(_BENCH_START, 0, end)
+    members = _members(data, 0, bench if bench >= 0 else end, 2)
+    if bench >= 0:
+        inject = data.find(_BENCH_LAST, bench, end)
+        close = data.find(b"\n  }", inject, end + 4) if inject >= 0 else -1
+        if close < 0:
+            return None
+        members[b"bench"] = (bench + len(_BENCH_START) - 1, close + 4)
+        members.update(_members(data, close + 5, end, 2))
+    if not _is_last(data, end, last):
+        return None  # another writer put members after it: parse the document whole
+    members[last] = (end + len(b'\n  "') + len(last) + 3, len(data))
+    return members
+
+
+def _is_last(data: bytes, start: int, last: bytes) -> bool:
+    """Whether the member at *start* is the document's last one (cudadoctor writes facts / report last).
+
+    NOTE: searched from the end, so only the tail is read: a report's facts end with their
+    ``probe_seconds`` (Facts' last field), a snapshot's report section is small.
+    """
+    if last == b"facts":
+        tail = data.rfind(b'\n    "probe_seconds": ', start)
+        if tail < 0:
+            return False
+    else:
+        tail = start + 1
+        if data.find(b'\n  "', tail) >= 0:
+            return False
+    close = data.find(b"\n  }", tail)
+    return close >= 0 and data[close:].rstrip() == b"\n  }\n}"
 
 
 def lean_document(data: bytes) -> dict[str, Any] | None:
     """A report (or snapshot) reduced to what the fleet view reads, or None when it is not in cudadoctor's layout."""
-    if not data.startswith(b'{\n  "'):
-        return None
-    top = _members(data, 0, len(data), 2)
-    if b"distributed" in top or b"healthy" in top:
-        return None  # small, or one node per rank: parsed whole
-    if top.get(b"kind") is not None:
-        if _value(data, top[b"kind"]) != "cudadoctor-facts" or b"report" not in top:
+    if data.startswith(b'{\n  "kind": "cudadoctor-facts",'):
+        top = _top(data, b"report")
+        if top is None:
             return None
         report = _value(data, top[b"report"])
         if not isinstance(report, dict):
             return None
-        facts = _facts_fields(data, (0, len(data)), 2)
+        facts = _facts_fields(data, (0, top[b"report"][0]), 2)
         bench = _bench(data, top[b"bench"]) if b"bench" in top else None
         return {"kind": "cudadoctor-facts", "report": report, **facts, **({"bench": bench} if bench else {})}
-    if b"verdict" not in top or b"findings" not in top or b"facts" not in top:
+    if not data.startswith(b'{\n  "'):
         return None
+    top = _top(data, b"facts")
+    if top is None or b"distributed" in top or b"kind" in top or b"verdict" not in top or b"findings" not in top:
+        return None  # not a report, or one node per rank: parsed whole
     out: dict[str, Any] = {
         "verdict": _value(data, top[b"verdict"]),
         "findings": _value(data, top[b"findings"]),
