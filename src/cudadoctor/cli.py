@@ -79,6 +79,7 @@ def check(
     bench: Annotated[bool, typer.Option("--bench", envvar="CUDADOCTOR_BENCH", help="Also run the smoke benchmark (~10 s per GPU, GPUs in parallel).")] = False,
     quick: Annotated[bool, typer.Option("--quick", envvar="CUDADOCTOR_QUICK", help="With --bench: the ~3 s version.")] = False,
     min_efficiency: Annotated[float, typer.Option("--min-efficiency", envvar="CUDADOCTOR_MIN_EFFICIENCY", help="With --bench: bench-slow below this fraction of the dense GEMM peak.")] = 0.5,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", envvar="CUDADOCTOR_BASELINE", help="Known-good snapshot (or facts file, or JSON report): also report environment-drift, what moved since.")] = None,
 ) -> None:
     """Diagnose this machine's PyTorch + CUDA setup."""
     from cudadoctor.commands import check as cmd
@@ -89,7 +90,7 @@ def check(
         output_format=output_format, fail_on=fail_on, select=tuple(select or ()), ignore=tuple(ignore or ()),
         verbose=verbose, facts_file=facts_file, save_facts=save_facts, python=python, rules_dir=rules_dir,
         timeout=timeout, output=output, color=color, redact=redact,
-        bench=bench, bench_quick=quick, min_efficiency=min_efficiency,
+        bench=bench, bench_quick=quick, min_efficiency=min_efficiency, baseline=baseline,
         width=shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else None,
         spinner=color and output_format is OutputFormat.TERMINAL and facts_file is None and sys.stderr.isatty(),
     )
@@ -136,7 +137,7 @@ def _register_plugins() -> None:
 
 
 #: Command modules that register their own typer command (keep their heavy imports lazy).
-PLUGIN_COMMANDS: tuple[str, ...] = ("triage", "bench", "healthcheck", "gate")
+PLUGIN_COMMANDS: tuple[str, ...] = ("triage", "bench", "healthcheck", "gate", "snapshot", "diff", "fleet")
 
 _register_plugins()
 

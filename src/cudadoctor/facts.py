@@ -4,7 +4,8 @@ Every area is either its ``<Area>Facts`` dataclass or :class:`Unavailable` (the 
 and why). Inside an area, a single value that could not be read is also ``Unavailable`` —
 never ``None`` or ``"N/A"``. Facts round-trip through JSON (``factsfile.py``) so a snapshot
 from one machine can be replayed on another (``--save-facts`` / ``--facts``). Two optional areas
-hold what only some commands gather: ``bench`` (facts_bench.py) and ``ranks`` (facts_ranks.py).
+hold what only some commands gather: ``bench`` (facts_bench.py), ``ranks`` (facts_ranks.py) and
+``drift`` (facts_drift.py: what moved since a ``--baseline``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from packaging.version import Version
 
 from cudadoctor.causes import ErrorCause
 from cudadoctor.facts_bench import BENCH_NOT_RUN, BenchFacts
+from cudadoctor.facts_drift import DRIFT_NOT_RUN, DriftFacts
 from cudadoctor.facts_ranks import RANKS_NOT_RUN, RanksFacts
 from cudadoctor.unavailable import Unavailable as Unavailable  # re-exported: every area's "unknown, because"
 
@@ -354,23 +356,25 @@ class TorchFacts:
 
 
 Area = Union[
-    HostFacts, EnvFacts, ContainerFacts, DriverFacts, CudaLibsFacts, ToolkitFacts, TorchFacts, BenchFacts, RanksFacts
+    HostFacts, EnvFacts, ContainerFacts, DriverFacts, CudaLibsFacts, ToolkitFacts, TorchFacts, BenchFacts, RanksFacts,
+    DriftFacts,
 ]
 
 #: Fact areas in report order; each is a field of :class:`Facts`.
 AREAS: tuple[str, ...] = ("host", "env", "container", "driver", "cuda_libs", "toolkit", "torch")
 
 #: Areas that only some commands gather (``bench``: the smoke benchmark; ``ranks``: what
-#: ``gate --distributed`` gathers from every rank). Not in :data:`AREAS`, which the probes fill:
-#: elsewhere they default to Unavailable ("not run"), so every older facts file still loads.
-OPTIONAL_AREAS: tuple[str, ...] = ("bench", "ranks")
+#: ``gate --distributed`` gathers from every rank; ``drift``: what moved since ``--baseline``).
+#: Not in :data:`AREAS`, which the probes fill: elsewhere they default to Unavailable ("not run"),
+#: so every older facts file still loads.
+OPTIONAL_AREAS: tuple[str, ...] = ("bench", "ranks", "drift")
 
 
 #: Fact-area class -> its field name on :class:`Facts` (for the checks' typed accessor).
 AREA_OF_TYPE: dict[type, str] = {
     HostFacts: "host", EnvFacts: "env", ContainerFacts: "container", DriverFacts: "driver",
     CudaLibsFacts: "cuda_libs", ToolkitFacts: "toolkit", TorchFacts: "torch",
-    BenchFacts: "bench", RanksFacts: "ranks",
+    BenchFacts: "bench", RanksFacts: "ranks", DriftFacts: "drift",
 }
 
 
@@ -392,6 +396,8 @@ class Facts:
     bench: BenchFacts | Unavailable = field(default_factory=lambda: Unavailable(probe="bench", reason=BENCH_NOT_RUN))
     #: what gate --distributed gathered from every rank (see facts_ranks.py)
     ranks: RanksFacts | Unavailable = field(default_factory=lambda: Unavailable(probe="ranks", reason=RANKS_NOT_RUN))
+    #: what moved since the known-good snapshot given with --baseline (see facts_drift.py)
+    drift: DriftFacts | Unavailable = field(default_factory=lambda: Unavailable(probe="drift", reason=DRIFT_NOT_RUN))
     #: seconds each probe took (wall), for the report and the benchmarks
     probe_seconds: dict[str, float] = field(default_factory=dict)
 

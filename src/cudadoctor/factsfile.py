@@ -4,6 +4,12 @@ The codec is driven by the dataclasses' type hints, so a new field needs no code
 validates every value against its declared type and names the JSON path of the first bad value.
 A typed fact that older files lack and that must be derived from what they do hold is derived
 once, here, by a migration step (see :data:`_MIGRATIONS`); checks never do it.
+
+A *snapshot* (``cudadoctor snapshot``) is this same document with a ``report`` section added: the
+JSON report of the check that judged those facts, without its copy of the facts. Readers that
+do not know the section ignore it (unknown keys are ignored), so a snapshot replays with
+``--facts`` anywhere. :func:`load_document` reads any of the three documents that carry facts:
+a facts file, a snapshot, or a ``check --format json`` report (which embeds ``facts``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from cudadoctor.facts import (
 
 #: Marks a saved facts document, so an unrelated JSON file fails with a clear message.
 FACTS_KIND = "cudadoctor-facts"
+#: The key of a snapshot's report section (the check's JSON report, less its ``facts``).
+REPORT_KEY = "report"
 
 
 def encode(value: Any) -> Any:
@@ -74,9 +82,16 @@ def _default(name: str) -> Any:
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
-def facts_to_dict(facts: Facts) -> dict[str, Any]:
-    """Encode *facts* as the saved-facts JSON object."""
-    return {"kind": FACTS_KIND, **encode_facts(facts)}
+def facts_to_dict(facts: Facts, *, report: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Encode *facts* as the saved-facts JSON object; with *report*, a snapshot (the section added).
+
+    The section leaves out the report's copies of facts the document already holds (``facts``,
+    and ``bench``: the benchmark is the facts' ``bench`` area).
+    """
+    data = {"kind": FACTS_KIND, **encode_facts(facts)}
+    if report is not None:
+        data[REPORT_KEY] = {k: v for k, v in report.items() if k not in ("facts", "bench")}
+    return data
 
 
 def facts_from_dict(data: Any, *, origin: str = "facts") -> Facts:
@@ -122,37 +137,73 @@ def decode_area(name: str, data: Any, *, origin: str = "facts") -> Any:
         raise FactsFileError(one_line(f"{origin}: {e.path or name}: {e.message}")) from None
 
 
-def save_facts(facts: Facts, path: Path, *, identity: bool = False) -> None:
+def save_facts(facts: Facts, path: Path, *, identity: bool = False, report: dict[str, Any] | None = None) -> None:
     """Write *facts* to *path* as indented JSON (atomically: temp file, then rename), secrets masked.
 
     A saved facts file is made to be shared (attached to an issue, replayed elsewhere), so it gets
     the redaction every report gets: credentials are replaced by [REDACTED]; with *identity*
-    (``--redact``) user names, host names and home paths too.
+    (``--redact``) user names, host names and home paths too. *report* (a snapshot's report
+    section, already rendered with the same redaction) is added as the ``report`` key.
     """
     from cudadoctor.redact import redact_facts  # NOTE: local: only writing facts needs redaction
 
     facts = redact_facts(facts, identity=identity)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(facts_to_dict(facts), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(facts_to_dict(facts, report=report), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 
-def load_facts(path: Path) -> Facts:
-    """Read a facts file written by ``--save-facts``; raise FactsFileError on any problem."""
+def read_json(path: Path, what: str = "facts file") -> Any:
+    """The JSON document at *path*; raise FactsFileError (one line naming the file) on any problem."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise FactsFileError(f"{path}: cannot read facts file: {e.strerror or e}") from None
+        raise FactsFileError(f"{path}: cannot read {what}: {e.strerror or e}") from None
     except UnicodeDecodeError:
         raise FactsFileError(f"{path}: not a text file (expected JSON facts)") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise FactsFileError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     except (ValueError, RecursionError) as e:
         # NOTE: json raises a plain ValueError for an integer over 4300 digits, RecursionError for deep nesting.
         raise FactsFileError(f"{path}: not valid JSON: {type(e).__name__}: {str(e)[:200]}") from None
-    return facts_from_dict(data, origin=str(path))
+
+
+def load_facts(path: Path) -> Facts:
+    """Read a facts file written by ``--save-facts``; raise FactsFileError on any problem."""
+    return facts_from_dict(read_json(path), origin=str(path))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Document:
+    """The facts a document carries, and the report it carries with them (if any)."""
+
+    facts: Facts
+    kind: str  #: "facts" (--save-facts), "snapshot" (cudadoctor snapshot) or "report" (check --format json)
+    report: dict[str, Any] | None  #: the report's JSON (without its facts); None for a plain facts file
+
+
+def is_report(data: Any) -> bool:
+    """Whether *data* is a ``check``/``gate --format json`` report (it embeds the facts under ``facts``)."""
+    return isinstance(data, dict) and "kind" not in data and isinstance(data.get("facts"), dict) and "verdict" in data
+
+
+def document_from_dict(data: Any, *, origin: str = "facts") -> Document:
+    """Decode a facts file, a snapshot or a JSON report; raise FactsFileError naming the bad path."""
+    if is_report(data):
+        facts = facts_from_dict(data["facts"], origin=f"{origin}: facts")
+        return Document(facts=facts, kind="report", report={k: v for k, v in data.items() if k != "facts"})
+    facts = facts_from_dict(data, origin=origin)
+    report = data.get(REPORT_KEY)
+    if isinstance(report, dict):
+        return Document(facts=facts, kind="snapshot", report=report)
+    return Document(facts=facts, kind="facts", report=None)
+
+
+def load_document(path: Path) -> Document:
+    """Read a facts file, a snapshot or a ``check --format json`` report; raise FactsFileError on any problem."""
+    return document_from_dict(read_json(path, "file"), origin=str(path))
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

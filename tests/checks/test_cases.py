@@ -31,7 +31,7 @@ ALL_CASES = _load_cases()
 #: Keys a case may use (a misspelt key would otherwise be ignored and its assertion never run).
 CASE_KEYS = {
     "env", "set", "bench", "bench_set", "ranks", "thresholds", "message_contains", "message_excludes", "fix_contains",
-    "fix_excludes", "severity", "count", "evidence", "reason_contains",
+    "fix_excludes", "severity", "count", "evidence", "reason_contains", "baseline", "baseline_set",
 }
 
 
@@ -51,6 +51,13 @@ def test_case(code: str, kind: str, index: int, case: dict[str, Any], tables) ->
         from tests.gate.ranks import with_ranks
 
         (outcome,) = evaluate(with_ranks(facts, case["ranks"]), tables, select=[code]).outcomes
+    elif "baseline" in case:
+        # environment-drift judges what moved since a known-good baseline (check --baseline known-good.json).
+        from cudadoctor.diff.drift import with_drift
+
+        baseline = env_facts(case["baseline"], case.get("baseline_set"))
+        drifted = with_drift(facts, baseline, tables, origin="known-good.json")
+        (outcome,) = evaluate(drifted, tables, select=[code]).outcomes
     else:
         report = evaluate(facts, tables, select=[code])
         (outcome,) = report.outcomes

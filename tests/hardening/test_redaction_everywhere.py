@@ -30,6 +30,9 @@ from cudadoctor.render import OutputFormat
 from tests.conftest import env_facts
 
 FORMATS = [f.value for f in OutputFormat]
+#: Formats that carry the report's text and facts (Prometheus metrics carry neither: its secrets
+#: and identity are checked by test_check_prometheus_from_facts_file).
+TEXT_FORMATS = [f for f in FORMATS if f != OutputFormat.PROMETHEUS.value]
 
 #: Secret-named environment variables and their (distinctive) values.
 ENV_SECRETS = {
@@ -137,7 +140,7 @@ def planted_facts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("redact", [False, True], ids=["plain", "redact"])
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
 def test_check_from_facts_file(planted_facts: Path, fmt: str, redact: bool, tmp_path: Path, capsys) -> None:
     out_file, saved = tmp_path / "report.out", tmp_path / "saved.json"
     args = ["check", "--facts", str(planted_facts), "--format", fmt, "-v", "--save-facts", str(saved)]
@@ -153,6 +156,22 @@ def test_check_from_facts_file(planted_facts: Path, fmt: str, redact: bool, tmp_
     assert_clean("--save-facts file", saved.read_text(), extra=identity)
     assert "eth0" in saved.read_text()  # configuration survives in the saved facts
     assert "eth0" in cap.out or fmt == "terminal"  # configuration survives
+
+
+@pytest.mark.parametrize("redact", [False, True], ids=["plain", "redact"])
+def test_check_prometheus_from_facts_file(planted_facts: Path, redact: bool, tmp_path: Path, capsys) -> None:
+    out_file = tmp_path / "cudadoctor.prom"
+    args = ["check", "--facts", str(planted_facts), "--format", "prometheus", *(["--redact"] if redact else [])]
+    with pytest.raises(SystemExit):
+        main(args)
+    with pytest.raises(SystemExit):
+        main([*args, "-o", str(out_file)])
+    cap = capsys.readouterr()
+    identity = [HOST, f"/home/{USER}", USER]  # metrics never carry identity, --redact or not
+    assert_clean("check prometheus stdout", cap.out, extra=identity)
+    assert_clean("check prometheus stderr", cap.err, extra=identity)
+    assert_clean("check prometheus -o file", out_file.read_text(), extra=identity)
+    assert "cudadoctor_findings{" in cap.out  # the findings themselves survive
 
 
 # --------------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def test_the_fast_parser_keeps_the_contract() -> None:
         (["--timeout", "--no-cache"], "argument --timeout: expected one argument"),
         (["--timeout", "-1"], "--timeout must be between 0 and 86400 seconds, got '-1'"),
         (["--no-cache=1"], "argument --no-cache: ignored explicit argument '1'"),
-        (["--format", "xml"], "--format must be text or json, got 'xml'"),
+        (["--format", "xml"], "--format must be text, json or prometheus, got 'xml'"),
     ]:
         with pytest.raises(UsageError) as e:
             parse(argv, {})

@@ -46,11 +46,18 @@ class CheckOptions:
     bench: bool = False  #: also run the smoke benchmark
     bench_quick: bool = False
     min_efficiency: float = 0.5
+    #: a known-good snapshot (or facts file, or JSON report): adds the drift area and environment-drift
+    baseline: Path | None = None
     notes: list[str] = field(default_factory=list)
 
 
 def build_report(opts: CheckOptions) -> Report:
     """Load the tables, get facts (probe or replay; with --bench, benchmark), evaluate; raises CudaDoctorError on bad input."""
+    baseline = None
+    if opts.baseline is not None:
+        from cudadoctor.factsfile import load_document
+
+        baseline = load_document(opts.baseline).facts  # NOTE: before probing: a bad file fails in milliseconds
     facts, tables, source = gather(opts)
     if opts.bench:
         from cudadoctor.bench.collect import BenchRequest, bench_facts, thresholds
@@ -62,9 +69,17 @@ def build_report(opts: CheckOptions) -> Report:
             thresholds=thresholds(opts.min_efficiency, default.min_memory_efficiency, default.min_host_efficiency),
         )
         facts = bench_facts(facts, tables, request)
+    select = opts.select
+    if baseline is not None and opts.baseline is not None:
+        from cudadoctor import engine
+        from cudadoctor.diff.drift import with_drift
+
+        facts = with_drift(facts, baseline, tables, origin=opts.baseline.name)
+        if select:
+            select = (*select, *engine.needing("drift"))  # the baseline was asked for: report its verdict
     if opts.save_facts is not None:
         save_facts(facts, opts.save_facts, identity=opts.redact)
-    return judge(facts, tables, select=opts.select, ignore=opts.ignore, source=source, bench=opts.bench)
+    return judge(facts, tables, select=select, ignore=opts.ignore, source=source, bench=opts.bench)
 
 
 def gather(opts: CheckOptions) -> tuple[Facts, RuleTables, str]:
@@ -151,7 +166,15 @@ def run(opts: CheckOptions) -> int:
         report, opts.output_format, width=opts.width, verbose=opts.verbose,
         color=opts.color and opts.output is None, redact_identity=opts.redact,
     )
-    if opts.output is not None:
+    if opts.output is not None and opts.output_format is OutputFormat.PROMETHEUS:
+        from cudadoctor.textfile import write_atomically
+
+        # NOTE: node-exporter's textfile collector may read at any moment: never a half-written file.
+        try:
+            write_atomically(opts.output, text)
+        except OSError as e:
+            raise UsageError(f"--output {opts.output}: cannot write: {e.strerror or e}") from None
+    elif opts.output is not None:
         # NOTE: the file is only opened once the work succeeded, so a failed run never
         # truncates a previous report.
         opts.output.write_text(text, encoding="utf-8")

@@ -31,6 +31,7 @@ def run(
     fail_on: Severity | None = None,
     distributed: bool | None = None,
     redact: bool = False,
+    baseline: Path | None = None,
 ) -> int:
     """Run `gate` end to end and return the exit code (0 go, 1 stop; bad usage raises, exit 2)."""
     from cudadoctor.gating.local import DEFAULT_TIMEOUT, GateOptions
@@ -44,7 +45,7 @@ def run(
         min_host_efficiency=min_host_efficiency, min_allreduce_gbs=min_allreduce_gbs, policy=policy, output=output,
         output_format=OutputFormat(fmt), python=python, rules_dir=rules_dir,
         timeout=timeout if timeout is not None else DEFAULT_TIMEOUT, cpu=cpu, bench=bench, fail_on=fail_on,
-        redact=redact,
+        redact=redact, baseline=baseline,
     )
     from cudadoctor.gating.distributed import launched
 
@@ -86,12 +87,13 @@ def register(app: typer.Typer) -> None:
         fail_on: Annotated[Optional[Severity], typer.Option("--fail-on", envvar="CUDADOCTOR_FAIL_ON", help="Lowest finding severity that stops (default: the policy's fail_on, error).")] = None,
         distributed: Annotated[Optional[bool], typer.Option("--distributed/--no-distributed", envvar="CUDADOCTOR_DISTRIBUTED", help="Gate every rank and the collective path over torch.distributed (default: on when RANK, WORLD_SIZE and MASTER_ADDR are set).")] = None,
         redact: Annotated[bool, typer.Option("--redact", envvar="CUDADOCTOR_REDACT", help="Also hide user names, host names and home paths in the JSON report.")] = False,
+        baseline: Annotated[Optional[Path], typer.Option("--baseline", envvar="CUDADOCTOR_BASELINE", help="Known-good snapshot: also report environment-drift (stop on it with fatal = [\"environment-drift\"] in the policy).")] = None,
     ) -> None:
         """Pre-training gate: check + quick benchmark + thresholds; exit 0 go, 1 stop."""
         raise typer.Exit(run(
             require_gpus=require_gpus, min_efficiency=min_efficiency, min_memory_efficiency=min_memory_efficiency,
             min_host_efficiency=min_host_efficiency, min_allreduce_gbs=min_allreduce_gbs, policy=policy, output=output,
             output_format=output_format, python=python, rules_dir=rules_dir, timeout=timeout, cpu=cpu, bench=bench,
-            fail_on=fail_on, distributed=distributed, redact=redact,
+            fail_on=fail_on, distributed=distributed, redact=redact, baseline=baseline,
         ))
 

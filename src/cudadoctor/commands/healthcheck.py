@@ -387,18 +387,40 @@ def _clip(text: str, limit: int = HEADLINE_CHARS) -> str:
 # entry points
 
 
-def _emit(outcome: Outcome, fmt: str) -> None:
+def _emit(outcome: Outcome, fmt: str, output: str | None = None) -> bool:
+    """Print the outcome in *fmt*; with *output*, write it there (atomically) and print the one line.
+
+    Returns False when *output* could not be written (the caller then exits 1: the metrics a
+    monitor reads would be stale).
+    """
     if fmt == "json":
         import json
 
         text = json.dumps(outcome.to_json(), ensure_ascii=False)
+    elif fmt == "prometheus":
+        from cudadoctor.render.prometheus import render_health
+
+        text = render_health(outcome.to_json(), now=time.time()).rstrip("\n")
     else:
+        text = outcome.line()
+    written = True
+    if output:
+        from pathlib import Path
+
+        from cudadoctor.textfile import write_atomically
+
+        try:
+            write_atomically(Path(output), text + "\n")
+        except OSError as e:
+            sys.stderr.write(f"{PROG}: error: --output {output}: cannot write: {e.strerror or e}\n")
+            written = False
         text = outcome.line()
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     except (OSError, ValueError):  # stdout closed (a probe that stopped reading): the exit code still counts
         pass
+    return written
 
 
 def _finish(code: int, opts: Any) -> int:
@@ -449,13 +471,13 @@ def main_fast(
         outcome = run.outcome
         if outcome.reasons and _is_tool_failure(outcome):
             sys.stderr.write(f"{PROG}: error: {outcome.summary}\n")
-        _emit(outcome, opts.format)
+        written = _emit(outcome, opts.format, opts.output)
         if hard_exit and run.running():
             # An early answer (a bad policy) left the driver children running: end them with us.
             from cudadoctor._util import kill_children
 
             kill_children(block_new=True)
-        return _finish(outcome.exit_code, opts)
+        return _finish(outcome.exit_code if written else EXIT_UNHEALTHY, opts)
     # The deadline fired: nothing may outlive us, and nobody waits for the stuck threads.
     still = run.running()
     from cudadoctor._util import kill_children, running_children
@@ -471,7 +493,7 @@ def main_fast(
     outcome = failure(message, "interrupted" if interrupted else "timeout", time.monotonic() - started,
                       still_running=still)
     sys.stderr.write(f"{PROG}: error: {message}\n")
-    _emit(outcome, opts.format)
+    _emit(outcome, opts.format, opts.output)
     code = _finish(EXIT_UNHEALTHY, opts)
     if hard_exit:
         os._exit(code)
@@ -489,7 +511,8 @@ def _is_tool_failure(outcome: Outcome) -> bool:
 
 
 def _wants_json(argv: list[str]) -> bool:
-    """Whether the output should be JSON even when the options fail to parse."""
+    """Whether the output should be JSON even when the options fail to parse (metrics then are not
+    written: without the options there is no --output to write them to)."""
     for i, arg in enumerate(argv):
         if arg in ("--format", "-f") and i + 1 < len(argv):
             return argv[i + 1].strip().lower() == "json"

@@ -48,9 +48,9 @@ class HelpRequested(Exception):
 def _format(text: str, flag: str) -> str:
     fmt = text.strip().lower()
     # NOTE: CUDADOCTOR_FORMAT is shared with `check`, whose terminal format is one line here.
-    if fmt not in ("text", "terminal", "json"):
-        raise UsageError(f"{flag} must be text or json, got {text!r}")
-    return "json" if fmt == "json" else "text"
+    if fmt not in ("text", "terminal", "json", "prometheus"):
+        raise UsageError(f"{flag} must be text, json or prometheus, got {text!r}")
+    return fmt if fmt in ("json", "prometheus") else "text"
 
 
 def _seconds(text: str, flag: str) -> float:
@@ -96,7 +96,10 @@ class HealthcheckOptions:
     """The healthcheck's options, one field each (see :func:`option`), as parsed and validated."""
 
     format: str = option("--format", "-f", default="text", metavar="FORMAT", convert=_format,
-                         help="text (one line) or json (one JSON object).")
+                         help="text (one line), json (one JSON object) or prometheus (node-exporter textfile metrics).")
+    output: str | None = option("--output", "-o", default=None, metavar="FILE",
+                                help="Write the output to FILE atomically (e.g. DIR/cudadoctor.prom for node-exporter's "
+                                "textfile collector) and print the one-line summary on stdout.")
     policy: str | None = option("--policy", default=None, metavar="FILE",
                                 help="TOML policy saying what is fatal (default: the shipped policy).")
     timeout: float = option("--timeout", default=DEFAULT_TIMEOUT, metavar="SECONDS", convert=_seconds,

@@ -92,6 +92,8 @@ class GateOptions:
     fail_on: Severity | None = None  #: None: the policy's fail_on
     distributed: bool = False
     redact: bool = False
+    #: a known-good snapshot: adds environment-drift (fatal when the policy's fatal list names it)
+    baseline: Path | None = None
     #: distributed: benchmark only this CUDA device (LOCAL_RANK, mapped by distributed.py)
     local_rank: int | None = None
     rank: int | None = None  #: distributed: this process's global rank (for the injection hooks)
@@ -253,6 +255,11 @@ def run_local_gate(opts: GateOptions, *, deadline: float | None = None, reserve:
     t0 = time.monotonic()
     deadline = deadline if deadline is not None else t0 + opts.timeout
     settings = resolve_settings(opts)  # bad options and policies fail before anything runs
+    baseline = None
+    if opts.baseline is not None:
+        from cudadoctor.factsfile import load_document
+
+        baseline = load_document(opts.baseline).facts  # so does an unreadable baseline
     python = opts.python or sys.executable
     budget = max(1.0, deadline - t0 - reserve)
     # NOTE: the probes get at most half the budget, so a slow probe leaves time for the benchmark.
@@ -275,6 +282,10 @@ def run_local_gate(opts: GateOptions, *, deadline: float | None = None, reserve:
             request = BenchRequest(python=python, cpu=opts.cpu, quick=True, devices=devices, timeout=bench_timeout,
                                    thresholds=settings.thresholds)
             facts = bench_facts(facts, tables, request)
+    if baseline is not None and opts.baseline is not None:
+        from cudadoctor.diff.drift import with_drift
+
+        facts = with_drift(facts, baseline, tables, origin=opts.baseline.name)
     report = judge(facts, tables, source=source, bench=settings.bench)
     if injected(INJECT_FAIL_ENV, opts.rank):
         where = f"rank {opts.rank}" if opts.rank is not None else "this machine"

@@ -17,6 +17,7 @@ class OutputFormat(str, Enum):
     TERMINAL = "terminal"
     JSON = "json"
     MARKDOWN = "markdown"
+    PROMETHEUS = "prometheus"  #: node-exporter textfile-collector metrics
 
 
 def render(
@@ -49,5 +50,9 @@ def render(
             from cudadoctor.render import markdown
 
             return markdown.render(report, redact_identity=redact_identity)
+        case OutputFormat.PROMETHEUS:
+            from cudadoctor.render import prometheus
+
+            return prometheus.render(report)
         case _:
             assert_never(fmt)
