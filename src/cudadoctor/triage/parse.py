@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ from cudadoctor.triage.parse_common import (
 )
 from cudadoctor.triage.parse_ldd import LddResult, parse_ldd
 from cudadoctor.triage.parse_nvidia_smi import SmiResult, make_gpu, parse_nvidia_smi
+from cudadoctor.triage.provenance import Provenance
 from cudadoctor.triage.parse_pip import Packages, parse_package_line, parse_packages, python_from_path
 
 if TYPE_CHECKING:
@@ -69,6 +71,11 @@ class ParsedText:
     placeholders: tuple[str, ...] = ()
     missing_sonames: tuple[str, ...] = ()  #: "=> not found" sonames from pasted ldd output
     notes: tuple[str, ...] = ()  #: what was seen but could not be mapped onto a fact
+    #: the text after normalisation (ANSI codes, prompts, fences and CRLF removed; wrapped lines
+    #: rejoined) that error signatures are scanned over; "" means scan the text as pasted
+    normalised: str = ""
+    #: dotted fact path -> where in the text it came from (cudadoctor.triage.provenance)
+    provenance: Mapping[str, Provenance] = field(default_factory=dict)
 
 
 def parse_text(text: str, *, tables: RuleTables | None = None) -> ParsedText:
