@@ -55,11 +55,17 @@ class Report:
 
     @property
     def verdict(self) -> str:
-        """``not-ready`` (an error), ``degraded`` (a warning) or ``ready``."""
+        """``not-ready`` (an error), ``degraded`` (a warning), ``ready``; or, for triage, ``unexplained``.
+
+        NOTE: ``unexplained`` is triage's answer to a text that holds an error nothing explains:
+        never "ready" for a traceback. The exit code stays defined by severity.
+        """
         if self.count(Severity.ERROR):
             return "not-ready"
         if self.count(Severity.WARNING):
             return "degraded"
+        if self.triage is not None and self.triage.unexplained:
+            return "unexplained"
         return "ready"
 
     def summary(self) -> str:
@@ -68,6 +74,7 @@ class Report:
             "not-ready": "NOT READY for GPU training",
             "degraded": "usable, with warnings",
             "ready": "ready",
+            "unexplained": "an error in the text that no check explains",
         }[self.verdict]
         parts = [
             f"{self.count(s)} {s.value}{'s' if self.count(s) != 1 else ''}"

@@ -15,7 +15,7 @@ from cudadoctor.render.summary import summarize
 if TYPE_CHECKING:
     from cudadoctor.report import Report
 
-VERDICT_MARK = {"not-ready": "❌", "degraded": "⚠️", "ready": "✅"}
+VERDICT_MARK = {"not-ready": "❌", "degraded": "⚠️", "ready": "✅", "unexplained": "❓"}
 SEVERITY_MARK = {Severity.ERROR: "❌ error", Severity.WARNING: "⚠️ warning", Severity.INFO: "ℹ️ info"}
 SOURCE_WORDS = {"probe": "live probe", "facts-file": "replayed facts file"}
 

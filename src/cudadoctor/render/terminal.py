@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
 MARK = {Severity.ERROR: "✖", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
-VERDICT_STYLE = {"not-ready": "bold white on red", "degraded": "bold black on yellow", "ready": "bold white on green"}
+VERDICT_STYLE = {"not-ready": "bold white on red", "degraded": "bold black on yellow", "ready": "bold white on green",
+                 "unexplained": "bold black on yellow"}
 
 
 def renderable(report: Report, *, verbose: bool = False) -> Group:
