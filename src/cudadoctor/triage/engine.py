@@ -120,6 +120,8 @@ def triage(
     if live_report is not None:
         outcomes += live_report.outcomes
 
+    # NOTE: link across sources too: a root read from the text explains a consequence the parsed facts show.
+    outcomes = list(engine.link_consequences(outcomes, ALL_CHECKS))
     ranked = _ranked(hyps, outcomes)
     holds_error = sig.holds_error(scanned) or bool(hits)
     loud = any(f.severity is not Severity.INFO for o in outcomes for f in o.findings)
