@@ -164,7 +164,7 @@ class NvccTorchCudaMismatch(Check):
     requires = frozenset({"toolkit", "torch"})
     tables = ("torch", "cuda_driver")
     fast = False  # about building extensions, not runtime health
-    explains = ("nvcc-mismatch", "nvcc-minor")
+    explains = ("nvcc-mismatch", "nvcc-minor", "apex-cuda-mismatch", "deepspeed-cuda-mismatch")
     rank = 30
 
     def fix(self, ctx: FixContext) -> Remedy:

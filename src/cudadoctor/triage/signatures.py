@@ -177,16 +177,18 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "xid-79",
-        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|GPU has fallen off the bus"),
+        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|GPU has fallen off (?:of )?the bus"),
         "the GPU fell off the PCIe bus (Xid 79)", 12,
-        needles=('Xid', 'fallen off the bus'),
+        needles=('Xid', 'fallen off'),
     ),
     # ------------------------------------------------------------------ driver too old
     Signature(
         "torch-driver-too-old",
-        _re(r"NVIDIA driver on your system is too old \(found version (?P<found_version>\d{4,6})\)"),
+        # NOTE: torch/csrc/cuda/Module.cpp and c10/cuda: "The NVIDIA driver on your system is too old
+        # (found version 11040)"; older releases and truncated pastes end before the parenthesis.
+        _re(r"NVIDIA driver on your system is too old(?:\s*\(found version (?P<found_version>\d{4,6})\))?"),
         "torch reports the driver as too old for its CUDA build", 20,
-        needles=('too old (found version',),
+        needles=('driver on your system is too old',),
     ),
     Signature(
         "container-cli-requirement",
@@ -367,6 +369,26 @@ SIGNATURES: tuple[Signature, ...] = (
         needles=('The detected CUDA version',),
     ),
     Signature(
+        # NVIDIA/apex setup.py check_cuda_torch_binary_vs_bare_metal
+        "apex-cuda-mismatch",
+        _re(
+            r"[Cc]uda extensions are being compiled with a version of Cuda that does not match the version used to "
+            r"compile Pytorch binaries\.?(?:\s+Pytorch binaries were compiled with Cuda (?P<torch_cuda>\d+\.\d+))?"
+        ),
+        "apex refuses to build: the CUDA toolkit differs from torch's CUDA", 30,
+        needles=('uda extensions are being compiled',),
+    ),
+    Signature(
+        # deepspeed/ops/op_builder/builder.py assert_no_cuda_mismatch (DeepSpeed Op Builder)
+        "deepspeed-cuda-mismatch",
+        _re(
+            r"Installed CUDA version (?P<detected_cuda>\d+\.\d+) does not match (?:the version torch was compiled "
+            r"with (?P<torch_cuda>\d+\.\d+)|torch version)"
+        ),
+        "DeepSpeed's op builder found a CUDA toolkit other than torch's CUDA", 30,
+        needles=('Installed CUDA version',),
+    ),
+    Signature(
         "gcc-unsupported",
         _re(r"unsupported GNU version! gcc versions later than (?P<max_gcc>\d+) are not supported"),
         "nvcc refuses the host gcc as too new", 30,
@@ -396,7 +418,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "dataloader-bus-error",
         _re(
             r"DataLoader worker \(pid (?P<pid>\d+)\) is killed by signal: Bus error"
-            r"|Unexpected bus error encountered in worker"
+            r"|[Uu]nexpected bus error encountered in worker"
             r"|insufficient shared memory \(shm\)"
         ),
         "a DataLoader worker died of a bus error: /dev/shm ran out", 40,
@@ -455,6 +477,8 @@ SIGNATURES: tuple[Signature, ...] = (
         _re(
             r"CUDA error: unknown error|CUDA unknown error|cudaErrorUnknown|CUDA_ERROR_UNKNOWN"
             r"|\bError 999\b|returned 999\b"
+            # NOTE: torch < 1.5 (THC) printed the runtime's own code: 30 was cudaErrorUnknown before CUDA 10.1
+            r"|cuda runtime error \(30\) : unknown error|error=30 : unknown error"
         ),
         "CUDA error 999: CUDA initialisation failed with an unknown error", 45,
         needles=('unknown error', 'CUDA unknown error', 'cudaErrorUnknown', 'CUDA_ERROR_UNKNOWN', 'Error 999', 'returned 999'),
@@ -647,8 +671,25 @@ def _is_quoted(line: str, start: int, end: int) -> bool:
         # `RuntimeError('CUDA error: ...')` is the error, not a quotation of it.
         if re.search(r"(?:Error|Exception|Warning|Exit)\(\s*$", before[:i]):
             continue
+        # NOTE: a person pasting the error they hit quotes it too: a line that opens with the quote
+        # (Markdown backticks around a paste, a bullet) or says it was met is the error, not a
+        # program naming the message.
+        if _PASTE_LEAD.search(before[:i]):
+            continue
         return True
     return False
+
+
+#: What precedes a quote that holds the error a person hit: nothing (or Markdown list/quote marks),
+#: or a verb of meeting it ("I get", "got this error:", "it shows", ...), in a few languages.
+_PASTE_LEAD = _re(
+    r"^[\s>*\-#\d.)]*$"
+    r"|\b(?:got|get|gets|getting|meet|met|see|saw|seeing|encounter(?:ed)?|hit|receiv(?:e|ed|ing)|says?|said"
+    r"|show(?:s|ed|ing)?|throws?|threw|raised?|report(?:s|ed)?|returns?|returned|error(?: message)?|message"
+    r"|following|like)\s*:?\s*$"
+    r"|[：:]\s*$|(?:报错|出现|提示|错误)\s*[：:]?\s*$",
+    re.I,
+)
 
 
 def _is_code_line(line: str) -> bool:
