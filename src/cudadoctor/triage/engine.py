@@ -120,8 +120,9 @@ def triage(
     if live_report is not None:
         outcomes += live_report.outcomes
 
-    # NOTE: link across sources too: a root read from the text explains a consequence the parsed facts show.
-    outcomes = list(engine.link_consequences(outcomes, ALL_CHECKS))
+    # NOTE: link across sources too: a root read from the text explains a consequence the parsed facts show;
+    # in triage a consequence is information under its root, as the text's own consequences are.
+    outcomes = [_quiet_consequences(o) for o in engine.link_consequences(outcomes, ALL_CHECKS)]
     ranked = _ranked(hyps, outcomes)
     holds_error = sig.holds_error(scanned) or bool(hits)
     loud = any(f.severity is not Severity.INFO for o in outcomes for f in o.findings)
@@ -394,13 +395,29 @@ def _parsed_outcome(o: Outcome, parsed: Parsed) -> Outcome:
     kept: list[Finding] = []
     for f in o.findings:
         fact_keys = [k for k in f.evidence if k.split(".", 1)[0].split("[", 1)[0] in AREAS]
-        if fact_keys and placeholders and all(_rests_on(k, placeholders) for k in fact_keys):
+        stand_ins = [k for k in fact_keys if _rests_on(k, placeholders)]
+        if fact_keys and len(stand_ins) == len(fact_keys):
             continue  # NOTE: every fact it cites is a stand-in the parser made up, not a value the text gives
+        if stand_ins:
+            # NOTE: part of what it rests on is a stand-in (e.g. an empty GPU list where the text has no
+            # GPU table): not a fact about that machine, so it is a lead to confirm, never an alarm.
+            f = replace(f, severity=Severity.INFO, message=(
+                f"{f.message} (Unconfirmed: it rests on {', '.join(stand_ins)}, which the pasted text does not "
+                "state.)"))
         kept.append(_with_provenance(f, parsed.provenance))
     if not kept:
         return replace(o, status=Status.SKIPPED, findings=(),
                        reason="rests only on facts the pasted text does not state (stand-ins)")
     return replace(o, findings=tuple(kept))
+
+
+def _quiet_consequences(o: Outcome) -> Outcome:
+    """*o* with its linked parsed-fact findings lowered to info (their root carries the severity)."""
+    if not any(f.caused_by and f.source == "parsed" and f.severity is not Severity.INFO for f in o.findings):
+        return o
+    return replace(o, findings=tuple(
+        replace(f, severity=Severity.INFO) if f.caused_by and f.source == "parsed" else f for f in o.findings
+    ))
 
 
 def _with_provenance(f: Finding, provenance: Mapping[str, Provenance]) -> Finding:

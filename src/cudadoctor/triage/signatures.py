@@ -486,9 +486,9 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         "cuda-oom",
         _re(
-            r"CUDA out of memory\. Tried to allocate (?P<tried>[\d.]+ [KMGT]i?B)"
+            r"CUDA out of memory(?:\.\s*Tried to allocate (?P<tried>[\d.]+ [KMGT]i?B)"
             r"(?:[^\n]*?(?:\(GPU (?P<gpu>\d+); (?P<total>[\d.]+ [KMGT]i?B) total capacity"
-            r"|GPU (?P<gpu2>\d+) has a total capacity of (?P<total2>[\d.]+ [KMGT]i?B) of which (?P<free>[\d.]+ [KMGT]i?B) is free))?"
+            r"|GPU (?P<gpu2>\d+) has a total capacity of (?P<total2>[\d.]+ [KMGT]i?B) of which (?P<free>[\d.]+ [KMGT]i?B) is free))?)?"
             r"|CUDA error: out of memory|cudaErrorMemoryAllocation|CUDA_ERROR_OUT_OF_MEMORY"
         ),
         "a CUDA allocation failed: the GPU is out of memory", 48,
@@ -553,7 +553,7 @@ _TORCH_OWN_LIB = _re(r"(?:^|/)torch/(?:lib/|_C)|libtorch|libc10")
 # --------------------------------------------------------------------------------------------
 # Text-wide context used by the refinement rules
 
-_WSL = _re(r"microsoft-standard-WSL2|/usr/lib/wsl/lib|\bWSL2?\b")
+_WSL = _re(r"microsoft-standard-WSL2|/usr/lib/wsl/lib|\bWSL2?\b|Windows Subsystem for Linux")
 _SMI_DRIVER = _re(r"Driver Version:\s*(?P<driver>\d+\.\d+(?:\.\d+)?)")
 _MIG_ON = _re(r"MIG M\.\s*\|[^\n]*\bEnabled\b|\bMIG mode\b[^\n]*\bEnabled\b|\bMIG-[0-9a-f]{8}-|\bMIG [0-9]g\.\d+gb\b|MIG devices:")
 _VISIBLE = _re(r"CUDA_VISIBLE_DEVICES\s*[=:]\s*['\"]?(?P<value>[^'\"\s]*)")
@@ -613,7 +613,7 @@ def text_context(text: str) -> TextContext:
     vis = search(_VISIBLE, "CUDA_VISIBLE_DEVICES")
     nccl = search(_NCCL_VERSION, "NCCL version")
     return TextContext(
-        wsl=bool(search(_WSL, "WSL")),
+        wsl=bool(search(_WSL, "WSL", "wsl", "Windows Subsystem")),
         smi_driver=smi.group("driver") if smi else "",
         mig_enabled=bool(search(_MIG_ON, "MIG")),
         visible_devices=vis.group("value") if vis else None,
@@ -761,7 +761,6 @@ def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
     keys = {h.key for h in hits}
     no_driver = bool(keys & {"torch-no-driver", "nvml-not-found", "smi-no-driver", "container-cli-driver-not-loaded",
                              "lib:libnvidia-ml"})
-    cudnn_lines = {h.line_no for h in hits if h.key in ("cudnn-load", "lib:libcudnn")}
     out: list[Hit] = []
     for h in hits:
         key = h.key
@@ -773,11 +772,13 @@ def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
                 h = _rename(h, "refine:runtime-too-old-in-torch", h.rank, "the failing runtime is torch's own CUDA build")
         elif key == "lib:libcuda":
             soname = h.groups.get("soname", "")
-            if soname == "libcuda.so" and (h.line_no in cudnn_lines or "cudnn" in h.line.lower()):
-                # NOTE: cuDNN 8's sub-libraries dlopen the unversioned libcuda.so, and only after torch
-                # initialised CUDA through libcuda.so.1: the driver works, the -dev name is missing.
+            if soname == "libcuda.so" and not no_driver:
+                # NOTE: the driver installs libcuda.so.1; only its -dev link (or WSL2's /usr/lib/wsl/lib) gives
+                # the unversioned name that cuDNN 8's sub-libraries, bitsandbytes and triton dlopen — and
+                # cuDNN does so only after torch initialised CUDA through libcuda.so.1. Failing to open the
+                # unversioned name says the loader path lacks it, not that the driver is missing.
                 h = _rename(h, "refine:unversioned-libcuda-missing", None,
-                            "cuDNN opens the unversioned libcuda.so after CUDA itself initialised")
+                            "the unversioned libcuda.so is missing, which the driver itself does not provide")
             elif ctx.wsl:
                 h = _rename(h, "refine:libcuda-missing-under-wsl", None, "under WSL2 libcuda.so.1 lives in /usr/lib/wsl/lib")
             elif ctx.smi_driver:
@@ -890,9 +891,16 @@ _ERROR_WORDS = _re(
     r"|\bFAILED\b|cannot open|can ?not\b|can't|couldn'?t|\bnot (?:found|available|supported|compatible)\b"
     r"|Segmentation fault|core dumped|Aborted|Killed|\bhang(?:s|ing)?\b|\bstuck\b|\bfreez"
     r"|is_available\(\)[^\n]{0,40}\bFalse\b|\bunknown error\b|\bmismatch\b|\btoo old\b|\bdoes not\b|\bdoesn'?t\b"
-    r"|\bno kernel image\b|\binsufficient\b",
+    r"|\bno kernel image\b|\binsufficient\b|\bout of memory\b|\bExpected\b[^\n]{0,80}\bbut (?:found|got)\b"
+    r"|\bno longer\b|\bunsupported\b|\bcould not\b|\bNo module\b|\binstead of\b|\bimproper\b|\bincorrect\b|\bwrong\b|\bbroken\b|\bdevice function\b|\bwaiting\b"
+    r"|\bCUDA available:?\s*False\b|\bno (?:CUDA )?(?:GPUs?|devices?) (?:detected|found)\b|\bnot detected\b"
+    r"|device_count\(\)[^\n]{0,30}\b(?:returns?|shows?|gives?|is|==)\b"
+    # NOTE: the same in the languages bug reports come in (German, French, Chinese, Japanese, Korean, Russian)
+    r"|Fehler|nicht mehr|nicht unterst|Keine Unterst|erreur|报错|错误|失败|不支持|无法|卡住|エラー|失敗|오류|에러|실패|ошибк|не работает",
     re.I,
 )
+#: `torch.cuda.is_available()` answered False on a line of its own (a REPL, `print(...)` then its output).
+_AVAILABLE_FALSE = _re(r"^\s*(?:>>>\s*)?(?:(?:return|returns|->|→|output:?)\s*)?False\b|\breturns? false\b|False(?:가|が|を)", re.I | re.M)
 #: Lines that name "error" without reporting one (collect_env and nvidia-smi headers, counters).
 _NOT_ERRORS = _re(r"Volatile Uncorr\. ECC|ECC Errors|error_count|Errors?:\s*0\b|\b0 errors?\b|errors=0", re.I)
 
@@ -901,6 +909,8 @@ def holds_error(text: str) -> bool:
     """Whether *text* reports a failure somewhere (a traceback, an error line, "is_available() False", ...)."""
     # NOTE: each match is judged on its own line, so a header that only names a counter ("ECC
     # Errors") does not count; the first real one answers.
+    if "is_available" in text and _AVAILABLE_FALSE.search(text):
+        return True
     for m in _ERROR_WORDS.finditer(text):
         start = text.rfind("\n", 0, m.start()) + 1
         end = text.find("\n", m.end())

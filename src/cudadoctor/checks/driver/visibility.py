@@ -62,7 +62,7 @@ class NoGpuVisible(Check):
         "no-nvidia-driver", "nvidia-kernel-module-not-loaded", "driver-library-mismatch", "container-without-gpus",
         "gpu-access-lost", "driver-too-old-for-torch", "driver-too-old-for-cudart", "mig-instance-not-selected",
         "cuda-visible-devices-invalid", "fabric-manager-missing", "forward-compat-unsupported-gpu",
-        "libcuda-not-on-loader-path", "gpu-fallen-off-bus",
+        "libcuda-not-on-loader-path", "gpu-fallen-off-bus", "torch-cpu-only-build", "torch-not-installed",
     )
 
     def fix(self, ctx: FixContext) -> Remedy:
