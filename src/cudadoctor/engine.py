@@ -52,7 +52,32 @@ def evaluate(
         for cls in checks
         if cls.code in selected and cls.code not in ignored
     ]
-    return Report(facts=facts, tables=tables, outcomes=tuple(outcomes), facts_source=source)
+    return Report(facts=facts, tables=tables, outcomes=link_consequences(outcomes, checks), facts_source=source)
+
+
+def link_consequences(outcomes: Sequence[Outcome], checks: Sequence[type[Check]] = CHECKS) -> tuple[Outcome, ...]:
+    """Set ``Finding.caused_by`` from the checks' ``follows_from``: a finding whose root is in the same report.
+
+    Display only: severities, counts and the exit code do not change. A finding already linked keeps
+    its root; two checks that name each other are left unlinked (neither explains the other).
+    """
+    from cudadoctor.checks import ALL_CHECKS
+
+    present = {f.name for o in outcomes for f in o.findings}
+    by_name = {c.name: c for c in (*ALL_CHECKS, *checks)}
+    out: list[Outcome] = []
+    for o in outcomes:
+        cls = by_name.get(o.name)
+        roots = [
+            r for r in (cls.follows_from if cls is not None else ())
+            if r in present and r != o.name and o.name not in getattr(by_name.get(r), "follows_from", ())
+        ]
+        if o.findings and roots and any(f.caused_by is None for f in o.findings):
+            from dataclasses import replace
+
+            o = replace(o, findings=tuple(f if f.caused_by else replace(f, caused_by=roots[0]) for f in o.findings))
+        out.append(o)
+    return tuple(out)
 
 
 def ungathered(facts: Facts, checks: Sequence[type[Check]] = CHECKS, *, keep: Iterable[str] = ()) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -150,3 +151,63 @@ def host_side(facts: Facts) -> str:
         if in_container(facts)
         else ""
     )
+
+
+# --------------------------------------------------------------------------------------------
+# what a check's fix() returns, and the pieces several checks' fixes share
+
+
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    """A check's fix for one finding: the exact action, and a sentence of detail for the message."""
+
+    fix: str  #: an exact command or action
+    detail: str = ""  #: what the values show (appended to the finding's message; "" for none)
+
+
+def major_minor(v: Version) -> str:
+    """'12.4' for 12.4.1."""
+    return ".".join(str(p) for p in v.release[:2])
+
+
+def parse_version(text: str) -> Version | None:
+    """*text* as a Version, or None when it is not one."""
+    try:
+        return Version(text)
+    except ValueError:  # NOTE: InvalidVersion is a ValueError; a part over 4300 digits raises the plain one
+        return None
+
+
+def soname_major(soname: str) -> str:
+    """'12' for 'libcudart.so.12' ("" when the soname has no version)."""
+    m = re.search(r"\.so\.(\d+)", soname)
+    return m.group(1) if m else ""
+
+
+def reinstall_torch_command(torch_version: Version | None) -> str:
+    """The pip line that reinstalls this torch with its CUDA dependencies (same version and index)."""
+    if torch_version is not None:
+        local = torch_version.local or ""
+        index = f" --index-url https://download.pytorch.org/whl/{local}" if re.fullmatch(r"cu\d+|cpu", local) else ""
+        return f"`pip install --force-reinstall torch=={torch_version.public}{index}`"
+    return "`pip install --force-reinstall torch` (same version and index as before)"
+
+
+def newest_wheel_line(
+    tables: RuleTables, *, driver: Version | None, ccs: Iterable[Version] = (), python: Version | None = None,
+) -> tuple[str, str] | None:
+    """(label, pip command) of the newest wheel for *driver* and *ccs* (full support, else minor compat)."""
+    ccs = tuple(ccs)
+    for full in (True, False):
+        wheels = best_wheels(tables, driver=driver, gpu_ccs=ccs, python=python, full_driver_support=full)
+        if wheels:
+            note = "" if full or driver is None else " (under minor-version compatibility)"
+            return f"{wheels[0]}{note}", wheels[0].pip_command
+        if driver is None:
+            break
+    return None
+
+
+def generic_remedy(code: str) -> str:
+    """The standing fix of a check that has no more specific one for the evidence at hand."""
+    return f"See `cudadoctor explain {code}` and run `cudadoctor check` on the affected machine."

@@ -1,9 +1,10 @@
-"""CHECKS: every check class, from an explicit list of family modules (report order)."""
+"""CHECKS: every check class, from an explicit list of family modules (report order); EVENTS: triage's event checks."""
 
 from __future__ import annotations
 
 from cudadoctor.checks import bench, container, cuda_libs, drift, driver, gpu, rules, toolkit, torch_build
 from cudadoctor.checks.base import Check
+from cudadoctor.checks.events import EVENTS
 from cudadoctor.gating import checks as gate_checks
 
 #: Family modules in report order; each exposes ``CHECKS: tuple[type[Check], ...]``.
@@ -15,7 +16,12 @@ CHECKS: tuple[type[Check], ...] = tuple(cls for family in FAMILIES for cls in fa
 BY_CODE: dict[str, type[Check]] = {c.code: c for c in CHECKS}
 BY_NAME: dict[str, type[Check]] = {c.name: c for c in CHECKS}
 
+#: Every check class triage may report: the CHECKS plus the event checks no probe can see.
+ALL_CHECKS: tuple[type[Check], ...] = CHECKS + EVENTS
+_ALL_BY_CODE: dict[str, type[Check]] = {c.code: c for c in ALL_CHECKS}
+_ALL_BY_NAME: dict[str, type[Check]] = {c.name: c for c in ALL_CHECKS}
+
 
 def lookup(key: str) -> type[Check] | None:
-    """Find a check by name (``no-nvidia-driver``) or code (``DRV001``, any case)."""
-    return BY_NAME.get(key.lower()) or BY_CODE.get(key.upper())
+    """Find a check (an event check too) by name (``no-nvidia-driver``) or code (``DRV001``, any case)."""
+    return _ALL_BY_NAME.get(key.lower()) or _ALL_BY_CODE.get(key.upper())

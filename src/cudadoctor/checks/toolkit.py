@@ -21,6 +21,8 @@ from cudadoctor.facts import (
 )
 from cudadoctor.remedies import WheelChoice, variant_name, variant_runs_on_driver
 from cudadoctor.tables import HostCompilerRule, RuleTables
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy, major_minor, parse_version
 
 #: A versioned toolkit directory in a path, e.g. /usr/local/cuda-12.4 or /opt/cuda-12.4/lib64.
 _TOOLKIT_DIR = re.compile(r"^(/(?:[^/\s:]+/)*cuda-(\d+)\.(\d+))(?:/|$)")
@@ -162,6 +164,31 @@ class NvccTorchCudaMismatch(Check):
     requires = frozenset({"toolkit", "torch"})
     tables = ("torch", "cuda_driver")
     fast = False  # about building extensions, not runtime health
+    explains = ("nvcc-mismatch", "nvcc-minor", "apex-cuda-mismatch", "deepspeed-cuda-mismatch")
+    rank = 30
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Build with a toolkit of torch's CUDA, or install a torch built for the toolkit's CUDA."""
+        detected = parse_version(ctx.group("detected_cuda") or "x")
+        torch_cuda = parse_version(ctx.group("torch_cuda") or "x")
+        if detected is None or torch_cuda is None:
+            return Remedy("Point CUDA_HOME at a toolkit with torch's CUDA version.")
+        detail = (f"nvcc / CUDA_HOME is CUDA {major_minor(detected)}, torch is built for CUDA "
+                  f"{major_minor(torch_cuda)}.")
+        pkg = f"cuda-toolkit-{torch_cuda.major}-{torch_cuda.minor}"
+        alt = ""
+        for rel in reversed(ctx.tables.torch.releases):
+            var = ctx.tables.torch.variant(rel.torch, variant_name(detected))
+            if var is not None and var.name in rel.variants:
+                alt = (f"; or install torch built for CUDA {major_minor(detected)}: "
+                       f"`pip install torch=={rel.latest} --index-url {var.index_url}`")
+                break
+        mm = major_minor(torch_cuda)
+        return Remedy(
+            f"Build with a CUDA {mm} toolkit: `sudo apt install {pkg}` (NVIDIA's repo), then "
+            f"`export CUDA_HOME=/usr/local/cuda-{mm} PATH=/usr/local/cuda-{mm}/bin:$PATH`{alt}.",
+            detail,
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding when the toolkit's CUDA major.minor differs from torch's."""
@@ -327,6 +354,26 @@ class HostCompilerUnsupported(Check):
     requires = frozenset({"toolkit"})
     tables = ("host_compiler",)
     fast = False  # about building extensions, not runtime health
+    explains = ("gcc-unsupported", "clang-unsupported")
+    rank = 30
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Build with the newest host compiler this nvcc accepts."""
+        n = ctx.group("max_gcc")
+        if n:
+            return Remedy(
+                f"Install gcc {n} and build with it: `sudo apt install gcc-{n} g++-{n}`, then "
+                f"`export CC=gcc-{n} CXX=g++-{n} NVCC_CCBIN=g++-{n}` (torch's cpp_extension passes NVCC_CCBIN as "
+                "-ccbin). Avoid `-allow-unsupported-compiler`: it builds code nvcc was not tested with.",
+                f"This nvcc accepts gcc <= {n}.",
+            )
+        n = ctx.group("max_clang")
+        if not n.isdigit():
+            return Remedy("Build with a host compiler this nvcc supports (its release notes list them).")
+        return Remedy(
+            f"Build with an older clang (< {n}): `export CC=clang-{int(n) - 1} CXX=clang++-{int(n) - 1}`.",
+            f"This nvcc accepts clang < {n}.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding when gcc's major is above the nvcc release's maximum."""

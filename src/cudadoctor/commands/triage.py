@@ -220,7 +220,13 @@ def register(app: typer.Typer) -> None:
         verbose: Annotated[bool, typer.Option("--verbose", "-v", envvar="CUDADOCTOR_VERBOSE", help="Show skipped checks and all facts.")] = False,
         redact: Annotated[bool, typer.Option("--redact", envvar="CUDADOCTOR_REDACT", help="Also hide user names, host names and home paths (secrets are always hidden).")] = False,
     ) -> None:
-        """Diagnose a pasted error, collect_env report, nvidia-smi / pip list / ldd output."""
+        """Diagnose a pasted error, collect_env report, nvidia-smi / pip list / ldd output.
+
+        The verdict is not-ready / degraded as for `check`; ready only for text that holds no
+        error; unexplained for an error no check explains (the report lists what the text gave
+        and what to paste). Exit codes: 0 no finding at or above --fail-on (unexplained too),
+        1 there is one, 2 bad arguments or unreadable input, 130 interrupted. See docs/triage.md.
+        """
         from cudadoctor import cli
 
         color = cli._use_color()

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
 MARK = {Severity.ERROR: "✖", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
-VERDICT_STYLE = {"not-ready": "bold white on red", "degraded": "bold black on yellow", "ready": "bold white on green"}
+VERDICT_STYLE = {"not-ready": "bold white on red", "degraded": "bold black on yellow", "ready": "bold white on green",
+                 "unexplained": "bold black on yellow"}
 
 
 def renderable(report: Report, *, verbose: bool = False) -> Group:
@@ -37,8 +38,11 @@ def renderable(report: Report, *, verbose: bool = False) -> Group:
     parts.append(Text(""))
     parts.append(Rule("Diagnosis", style="dim", align="left"))
     if report.findings:
-        for f in report.findings:
-            parts += _finding(f)
+        same = report.same_fix_as()
+        for root, below in report.grouped():
+            parts += _finding(root, same.get(id(root)))
+            for f in below:
+                parts += [_indent(p, 4) for p in _finding(f, same.get(id(f)), consequence=True)]
     else:
         parts.append(Text("  No problems found.", style="green"))
     if report.errors:
@@ -129,8 +133,11 @@ def _areas(report: Report) -> list[Any]:
     return out
 
 
-def _finding(f: Finding) -> list[Any]:
+def _finding(f: Finding, same_fix_as: str | None = None, *, consequence: bool = False) -> list[Any]:
     head = Text()
+    if consequence:
+        # NOTE: a consequence is listed under its root cause: fixing the root usually clears it.
+        head.append(f"\n↳ consequence of {f.caused_by}:", style="dim")
     head.append(f"\n{MARK[f.severity]} {f.severity.value.upper()} ", style=STYLE[f.severity])
     head.append(f"{f.code} {f.name}", style="bold")
     if f.source not in ("probe", "facts-file"):
@@ -147,7 +154,7 @@ def _finding(f: Finding) -> list[Any]:
         body.append(_indent(ev, 4))
     fix = Text()
     fix.append("Fix: ", style="bold green")
-    fix.append(f.fix)
+    fix.append(f"same fix as {same_fix_as} (above)." if same_fix_as else f.fix)
     body.append(_indent(fix, 4))
     body.append(_indent(Text(f"See: cudadoctor explain {f.code}", style="dim"), 4))
     return body

@@ -19,6 +19,8 @@ from cudadoctor.facts import (
 )
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 
 #: NVIDIA_VISIBLE_DEVICES values that make the NVIDIA container runtime expose no GPU.
 #: NOTE: https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/docker-specialized.html
@@ -163,6 +165,16 @@ class ContainerWithoutGpus(Check):
     severity = Severity.ERROR
     requires = frozenset({"container"})
     fast = True
+    explains = ("docker-no-gpu-driver",)
+    rank = 10
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Install and register the NVIDIA Container Toolkit, then run with --gpus all."""
+        return Remedy(
+            "On the host, install the NVIDIA Container Toolkit and register it with Docker: "
+            "`sudo apt install nvidia-container-toolkit && sudo nvidia-ctk runtime configure --runtime=docker && "
+            "sudo systemctl restart docker`, then run `docker run --gpus all ...`."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding when this container has no usable GPU passed in."""

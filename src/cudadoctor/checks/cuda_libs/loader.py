@@ -11,6 +11,8 @@ from cudadoctor.checks.cuda_libs.common import ld_library_path
 from cudadoctor.facts import CudaLibsFacts, DriverFacts, Facts, HostFacts, Unavailable
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 
 
 class LibcudaNotOnLoaderPath(Check):
@@ -47,6 +49,37 @@ class LibcudaNotOnLoaderPath(Check):
     requires = frozenset({"cuda_libs"})
     tables = ()
     fast = True
+    explains = ("cuda-stub", "refine:libcuda-missing-under-wsl", "refine:libcuda-missing-with-working-driver",
+                "refine:unversioned-libcuda-missing")
+    rank = 18
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Put the driver's libcuda on the loader path (WSL2: /usr/lib/wsl/lib); never the toolkit's stub."""
+        if ctx.first_signature == "cuda-stub":
+            return Remedy(
+                "Remove the CUDA stubs directory (…/lib64/stubs or …/targets/*/lib/stubs) from LD_LIBRARY_PATH and "
+                "/etc/ld.so.conf.d, then `sudo ldconfig`.",
+                "The stub is for linking only; at run time it must not be on the loader path.",
+            )
+        if ctx.text.wsl:
+            return Remedy(
+                "`export LD_LIBRARY_PATH=/usr/lib/wsl/lib:$LD_LIBRARY_PATH` (persist it in ~/.bashrc), or "
+                "`echo /usr/lib/wsl/lib | sudo tee /etc/ld.so.conf.d/ld.wsl.conf && sudo ldconfig`. Do not install "
+                "a Linux NVIDIA driver inside WSL2.",
+                "Under WSL2 the driver's libcuda.so.1 is in /usr/lib/wsl/lib.",
+            )
+        if ctx.first_signature == "refine:unversioned-libcuda-missing":
+            return Remedy(
+                "Find the driver's copy (`ldconfig -p | grep libcuda`) and give it the unversioned name cuDNN 8 "
+                "opens: `sudo ln -s <dir>/libcuda.so.1 <dir>/libcuda.so && sudo ldconfig` (or install the driver's "
+                "-dev package, e.g. `sudo apt install libnvidia-compute-<branch>`; under WSL2 add /usr/lib/wsl/lib "
+                "to the loader path).",
+                "cuDNN 8's sub-libraries open the unversioned libcuda.so, which only a -dev link provides.",
+            )
+        return Remedy(
+            "Find the driver's copy (`find / -name 'libcuda.so.1' 2>/dev/null`) and add its directory to the loader "
+            "path: `echo <dir> | sudo tee /etc/ld.so.conf.d/nvidia.conf && sudo ldconfig`."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when a real libcuda is on disk but libcuda.so.1 does not resolve."""

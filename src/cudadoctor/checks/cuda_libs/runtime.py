@@ -32,6 +32,11 @@ from cudadoctor.facts import CudaLibsFacts, Facts, LibraryCopy, TorchFacts, know
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import pin_for_family, pip, quoted, reinstall_torch, torch_version
+from cudadoctor.causes import library_family, provider_of
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy, reinstall_torch_command
+from cudadoctor.remedies import soname_major as major_in_soname
+from cudadoctor.wheels import WHEEL_OF_FAMILY
 
 
 class CudartMissing(Check):
@@ -68,6 +73,23 @@ class CudartMissing(Check):
     requires = frozenset({"torch"})
     tables = ()
     fast = True
+    explains = ("lib:libcudart",)
+    rank = 22
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Reinstall torch with its runtime wheel, or install the CUDA runtime the program needs."""
+        soname = ctx.group("soname") or "libcudart"
+        major = major_in_soname(soname)
+        wheel = (f"`pip install nvidia-cuda-runtime-cu{major}`" if major and int(major) <= 12 else
+                 f"`pip install 'cuda-toolkit[cudart]=={major}.*'`" if major else "the CUDA runtime wheel")
+        return Remedy(
+            f"For pip torch: {reinstall_torch_command(ctx.torch_version)} (without --no-deps, so the runtime wheel "
+            f"comes with it), or {wheel}. For other programs: install the CUDA {major or ''} runtime (e.g. "
+            f"`sudo apt install cuda-cudart-{major or 'X'}-<minor>`) and add its lib64 directory to the loader path "
+            f"(`echo /usr/local/cuda-{major or 'X'}.<minor>/lib64 | sudo tee /etc/ld.so.conf.d/cuda.conf && "
+            "sudo ldconfig`).",
+            f"{soname} is the CUDA {major or '?'} runtime.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on a libcudart load error, or a CUDA build with no libcudart anywhere."""
@@ -163,6 +185,28 @@ class CudaLibShadowed(Check):
     requires = frozenset({"torch"})
     tables = ()
     fast = True
+    explains = ("symbol:cuda-family",)
+    rank = 25
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Drop the directory of the other copy from LD_LIBRARY_PATH (or pin the wheel torch needs)."""
+        symbol, vlib, lib = ctx.group("symbol"), ctx.group("version_library"), ctx.group("library")
+        provider = (library_family(vlib) if vlib else provider_of(symbol)
+                    or (library_family(lib) if lib else "the library"))
+        m = re.search(r"_(\d+)_(\d+)$", symbol)
+        need_v = f" >= {m.group(1)}.{m.group(2)}" if m else ""
+        detail = (f"{lib.rsplit('/', 1)[-1] or 'a library'} needs {symbol} from {provider}{need_v}, but an "
+                  f"older/other copy of {provider} was loaded first." if symbol else "")
+        wheel = WHEEL_OF_FAMILY.get(provider)
+        cu = ctx.torch_cuda.major if ctx.torch_cuda else 12
+        pin = (f", or `pip install --force-reinstall '{wheel}-cu{cu}{'>=' + need_v.strip(' >=') if need_v else ''}'`"
+               if wheel else "")
+        return Remedy(
+            f"Remove the directory holding the other {provider} from LD_LIBRARY_PATH (typically "
+            "/usr/local/cuda*/lib64; `echo $LD_LIBRARY_PATH`, then `export LD_LIBRARY_PATH=<the other entries>` or "
+            f"`unset LD_LIBRARY_PATH`) so torch loads its own copy{pin}.",
+            detail,
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on undefined CUDA symbols at import, or on foreign, different-version CUDA libraries."""

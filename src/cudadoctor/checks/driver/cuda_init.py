@@ -31,6 +31,8 @@ from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import host_side
 from cudadoctor.tables import RuleTables
 from cudadoctor.visible_devices import gpu_label
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,6 +74,19 @@ class GpuAccessLost(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver", "container"})
     fast = True
+    explains = ("nvml-unknown",)
+    rank = 15
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Restart the container now; stop the host from revoking device access again."""
+        return Remedy(
+            "Now: restart the container (`docker restart <container>`, or delete the pod). Permanently (on the "
+            "host): use CDI (`sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`, then `docker run "
+            "--device nvidia.com/gpu=all`), or `sudo nvidia-ctk system create-dev-char-symlinks --create-all`, or "
+            "switch Docker to cgroupfs (`\"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]` in "
+            "/etc/docker/daemon.json). See https://github.com/NVIDIA/nvidia-container-toolkit/issues/48",
+            "Typical in a container after the host ran `systemctl daemon-reload` (cgroup device rules were reset).",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on NVML unknown-error / cuInit 999 inside a container with device nodes."""
@@ -153,6 +168,18 @@ class CudaUnknownError(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver"})
     fast = True
+    explains = ("cuda-999",)
+    rank = 45
+    follows_from = ("gpu-access-lost", "driver-library-mismatch", "gpu-fallen-off-bus")
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Make sure nvidia-uvm is loaded, reload it after suspend/resume."""
+        return Remedy(
+            "Check that /dev/nvidia-uvm exists (`sudo modprobe nvidia_uvm` or `sudo nvidia-modprobe -c 0 -u` if "
+            "not); after a suspend/resume reload it with no CUDA process running: `sudo rmmod nvidia_uvm && sudo "
+            "modprobe nvidia_uvm`; reboot if that does not help. Also make sure CUDA_VISIBLE_DEVICES is not "
+            "changed after the program started."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on cuInit 999 (or torch's Error 999) unless DRV003 explains it."""
@@ -251,6 +278,17 @@ class ForwardCompatUnsupportedGpu(Check):
     requires = frozenset({"driver"})
     tables = ("gpus", "cuda_driver")
     fast = True
+    explains = ("cuda-804",)
+    rank = 15
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Stop loading the cuda-compat libcuda."""
+        return Remedy(
+            "Stop loading the cuda-compat libcuda: remove its directory (e.g. /usr/local/cuda/compat) from "
+            "LD_LIBRARY_PATH or /etc/ld.so.conf.d, or `sudo apt remove cuda-compat-*`; then either upgrade the "
+            "host driver to one that supports the program's CUDA, or use a build for the CUDA the driver supports.",
+            "Forward compatibility (cuda-compat) only works on data-center GPUs.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when cuda-compat is in use (or error 804) on an unsupported GPU."""
@@ -365,6 +403,20 @@ class FabricManagerMissing(Check):
     requires = frozenset({"driver"})
     tables = ("gpus",)
     fast = True
+    explains = ("cuda-802",)
+    rank = 15
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Install and start Fabric Manager of exactly the driver's version."""
+        if ctx.driver is not None:
+            pkg = f"`sudo apt install nvidia-fabricmanager-{ctx.driver.major}={nv_version(ctx.driver)}-1`"
+        else:
+            pkg = "`sudo apt install nvidia-fabricmanager-<branch>=<driver version>-1`"
+        return Remedy(
+            f"Install Fabric Manager (its version must equal the driver version exactly): {pkg}, then "
+            "`sudo systemctl enable --now nvidia-fabricmanager` and check `systemctl status nvidia-fabricmanager`.",
+            "This is an NVSwitch (HGX/DGX) system whose fabric is not up.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on error 802 unless the GPUs are known non-NVSwitch models."""

@@ -23,6 +23,8 @@ from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import best_wheels, first_wheel_supporting, last_wheel_supporting, variant_name
 from cudadoctor.tables import RuleTables, TorchVariant
 from cudadoctor.wheels import pin_for_family, pip, pip_from, torch_version, variant_label
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy, newest_wheel_line, parse_version
 
 #: Where the list of compiled architectures comes from: torch's own arch list, or the tables' row.
 ArchSource = Union[tuple[str, ...], TorchVariant]
@@ -129,6 +131,50 @@ class GpuArchNotInTorchBuild(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
+    explains = ("no-kernel-image", "sm-not-compatible", "sm-supported-list", "cc-unsupported")
+    rank = 30
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Install the newest build with kernels for the GPU's capability (or build for it)."""
+        cc: Version | None = None
+        if ctx.group("sm"):
+            sm = ctx.group("sm")
+            cc = Version(f"{sm[:-1]}.{sm[-1]}")
+        elif ctx.group("cc"):
+            cc = parse_version(ctx.group("cc"))
+        name = ctx.group("gpu_name").split(" with CUDA")[0].strip().strip(":").strip()
+        if cc is None and name:
+            model = ctx.tables.gpus.lookup(name)
+            cc = model.cc if model else None
+        if cc is None and ctx.gpu_ccs:
+            cc = ctx.gpu_ccs[-1]
+        details = []
+        if name or cc:
+            details.append(f"GPU {name or '?'} has compute capability {cc or '?'}.")
+        if ctx.group("supported"):
+            details.append(f"This torch was built for {ctx.group('supported')}.")
+        detail = " ".join(details)
+        if cc is None:
+            return Remedy(
+                "Install a torch build whose arch list covers your GPU (`nvidia-smi --query-gpu=name,compute_cap "
+                "--format=csv` shows its capability; `cudadoctor check` on that machine prints the exact wheel). If "
+                "the error comes from a custom extension, rebuild it with `TORCH_CUDA_ARCH_LIST=<capability>`.",
+                detail,
+            )
+        w = (newest_wheel_line(ctx.tables, driver=ctx.driver, ccs=[cc], python=ctx.python)
+             or newest_wheel_line(ctx.tables, driver=None, ccs=[cc], python=ctx.python))
+        if w is None:
+            return Remedy(
+                f"No torch wheel in the rule tables has kernels for compute capability {cc}: build torch from "
+                f"source with `TORCH_CUDA_ARCH_LIST={cc}`.",
+                detail,
+            )
+        return Remedy(
+            f"Install {w[0]}, the newest build with kernels for compute capability {cc}: `{w[1]}`"
+            + ("" if ctx.driver else " (its CUDA needs a matching driver: check `nvidia-smi`)")
+            + f". For a custom extension, rebuild it with `TORCH_CUDA_ARCH_LIST={cc}`.",
+            detail,
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per uncovered compute capability."""
