@@ -18,7 +18,15 @@ def test_every_finding_shows_message_evidence_and_fix(tables) -> None:
     for f in report.findings:
         assert f"{f.code} {f.name}" in text
         assert "Fix:" in text
-    assert report.summary() in text.replace("\n", " ") or report.verdict.upper() in text
+    assert report.verdict_words() in text and report.counts_summary() in text.replace("\n", " ")
+
+
+def test_last_line_says_the_verdict_once_in_words(tables) -> None:
+    report = _report(tables)
+    last = render(report, OutputFormat.TERMINAL, width=100).rstrip().splitlines()[-1]
+    assert last.strip().startswith("NOT READY for GPU training")
+    assert last.count("NOT READY") == 1 and "NOT-READY" not in last
+    assert report.counts_summary() in last
 
 
 def test_narrow_terminal_wraps_within_width(tables) -> None:
