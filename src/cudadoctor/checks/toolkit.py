@@ -318,12 +318,29 @@ def _flag_values(env: EnvFacts | Unavailable, names: Iterable[str]) -> dict[str,
     return {n: env.variables[n] for n in names if env.variables.get(n)}
 
 
+def _compiling_nvcc_cuda(tk: ToolkitFacts) -> tuple[Version, str]:
+    """The CUDA release of the nvcc that would compile here, or SkipCheck when there is none.
+
+    gcc only matters to nvcc: its ``host_config.h`` is what rejects a newer gcc. A runtime image
+    (``nvidia/cuda:*-runtime``, ``pytorch/pytorch:*-runtime``) has a /usr/local/cuda with libraries
+    and version.json but no nvcc, so nothing is compiled there and the pairing is moot.
+    """
+    if isinstance(tk.nvcc_path, Unavailable):
+        raise SkipCheck(f"no nvcc would be used, so nothing is compiled here ({tk.nvcc_path.reason})")
+    if not isinstance(tk.cuda_home, Unavailable) and not _under(tk.nvcc_path, tk.cuda_home):
+        # CUDA_HOME has no nvcc of its own: the nvcc that runs (a plain `nvcc` call) is PATH's.
+        if not isinstance(tk.nvcc_version, Unavailable):
+            return tk.nvcc_version, "toolkit.nvcc_version"
+    return toolkit_cuda(tk)
+
+
 class HostCompilerUnsupported(Check):
     """The host gcc is newer than nvcc accepts.
 
     ## What it checks
     Compares the major version of the `gcc` on PATH with the newest gcc major the toolkit's nvcc
     release supports (`rules/host_compiler.toml`, from NVIDIA's host compiler support policy).
+    Skipped where no nvcc would be used (runtime images): nothing is compiled there.
 
     ## Why it matters
     nvcc refuses to compile with a newer host compiler: `crt/host_config.h` stops the build with
@@ -379,7 +396,7 @@ class HostCompilerUnsupported(Check):
         """Yield one finding when gcc's major is above the nvcc release's maximum."""
         tk = facts.toolkit
         assert isinstance(tk, ToolkitFacts)
-        cuda, source = toolkit_cuda(tk)
+        cuda, source = _compiling_nvcc_cuda(tk)
         gcc: Version = need(tk.gcc_version, "host gcc version")
         rule = tables.host_compiler.for_cuda(cuda)
         if rule is None:

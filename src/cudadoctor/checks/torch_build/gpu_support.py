@@ -289,7 +289,10 @@ class NcclTooOldForGpu(Check):
 
     ## What it checks
     `torch.cuda.nccl.version()` against the first NCCL release that supports each visible
-    GPU's compute capability (rules/compute_capability.toml `nccl_min`).
+    GPU's compute capability (rules/compute_capability.toml `nccl_min`), or, with more than one
+    GPU visible, the first whose multi-GPU path works there (`nccl_min_multi_gpu`, consumer
+    Blackwell 12.0). A floor not read in NVIDIA's own release notes (`nccl_confirmed = false`)
+    says so in the message.
 
     ## Why it matters
     An NCCL without kernels for the architecture fails at the first collective of a multi-GPU
@@ -324,20 +327,41 @@ class NcclTooOldForGpu(Check):
         if not gpus:
             raise SkipCheck("no GPU compute capability known")
         groups = by_capability(gpus)
-        mins = {cc: info.nccl_min for cc in groups if (info := tables.compute_capability.get(cc)) and info.nccl_min}
-        if not mins:
+        # NOTE: a job on this host spans every visible GPU, so more than one GPU means the
+        # multi-GPU transports (P2P, shared memory) run on each of them: the multi-GPU floor.
+        count = len(gpus)
+        infos = {cc: info for cc in groups if (info := tables.compute_capability.get(cc)) and info.nccl_min_for(count)}
+        if not infos:
             raise SkipCheck("rules/compute_capability.toml has no NCCL minimum for "
                             + ", ".join(f"cc {cc}" for cc in groups))
-        for cc, nmin in mins.items():
+        for cc, info in infos.items():
+            nmin = info.nccl_min_for(count)
+            assert nmin is not None
             if nccl >= nmin:
                 continue
-            fix = self._fix(facts, tables, t, cc, nmin)
+            multi_only = info.nccl_min is not None and nccl >= info.nccl_min
+            who = f"{', '.join(groups[cc])} (compute capability {cc})"
+            if multi_only:
+                message = (
+                    f"torch {torch_version(t)} uses NCCL {nccl}, which runs on {who} but not between {count} GPUs: "
+                    f"NCCL's multi-GPU path (P2P / shared-memory transports) works there from NCCL {nmin}. "
+                    "Single-GPU work is fine; collectives across the GPUs fail or hang."
+                )
+            else:
+                message = (
+                    f"torch {torch_version(t)} uses NCCL {nccl}, but {who} {'needs' if len(groups[cc]) == 1 else 'need'} "
+                    f"NCCL >= {nmin}: multi-GPU collectives on it fail (\"named symbol not found\", \"unhandled cuda error\")."
+                )
+            if not info.nccl_confirmed:
+                message += (
+                    f" Note: the NCCL {nmin} floor for compute capability {cc} is not confirmed in NVIDIA's NCCL release "
+                    "notes (rules/README.md, unconfirmed facts); treat it as likely, not certain."
+                )
             yield self.finding(
-                message=f"torch {torch_version(t)} uses NCCL {nccl}, but {', '.join(groups[cc])} (compute capability "
-                        f"{cc}) {'needs' if len(groups[cc]) == 1 else 'need'} NCCL >= {nmin}: multi-GPU collectives on it fail "
-                        "(\"named symbol not found\", \"unhandled cuda error\").",
-                evidence={"torch.nccl_version": nccl, "gpu.compute_capability": cc, "nccl_min": nmin},
-                fix=fix,
+                message=message,
+                evidence={"torch.nccl_version": nccl, "gpu.compute_capability": cc, "nccl_min": nmin,
+                          "gpus": count, "rules.compute_capability.nccl_confirmed": info.nccl_confirmed},
+                fix=self._fix(facts, tables, t, cc, nmin),
             )
 
     def _fix(self, facts: Facts, tables: RuleTables, t: TorchFacts, cc: Version, nmin: Version) -> str:
