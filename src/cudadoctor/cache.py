@@ -26,17 +26,15 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cudadoctor._version import __version__
-from cudadoctor.facts import (
-    FACTS_SCHEMA_VERSION,
-    CudaLibsFacts,
-    DriverFacts,
-    ToolkitFacts,
-    TorchFacts,
-    Unavailable,
-)
+
+if TYPE_CHECKING:
+    from cudadoctor.facts import DriverFacts, Unavailable
+
+# NOTE: the facts module is imported where it is used: `cudadoctor --help` and `explain` re-use
+# this module's directory rules (fastpath.py) and must not pay for it.
 
 #: Marks a cache entry, so any other JSON file in the directory is ignored.
 CACHE_KIND = "cudadoctor-healthcheck-cache"
@@ -114,6 +112,8 @@ def driver_fingerprint(driver: DriverFacts | Unavailable) -> dict[str, Any]:
 
     When the driver recovers, is upgraded, or a GPU disappears, torch is probed again.
     """
+    from cudadoctor.facts import Unavailable
+
     if isinstance(driver, Unavailable):
         return {"unavailable": driver.probe}
     return {
@@ -161,6 +161,8 @@ def area_key(
     probing; probes/cached.py checks it as live state instead, so the torch child can start
     before the driver probe has answered.
     """
+    from cudadoctor.facts import FACTS_SCHEMA_VERSION
+
     real = os.path.realpath(python)
     key: dict[str, Any] = {
         "area": area,
@@ -209,6 +211,8 @@ def dependency_paths(
     sys_path: Sequence[str] = (),
 ) -> list[str]:
     """Files and directories *value* (the area's fresh facts) was read from, to re-stat on each use."""
+    from cudadoctor.facts import CudaLibsFacts, ToolkitFacts, TorchFacts, Unavailable
+
     paths: list[str] = [LD_SO_CACHE]
     site_dirs = [p for p in sys_path if p and os.path.isabs(p)]
     if area in ("torch", "cuda_libs"):
@@ -245,6 +249,8 @@ def dependency_paths(
 
 def cacheable(area: str, value: Any) -> bool:
     """Whether a fresh answer may be reused: failures that may be transient never are."""
+    from cudadoctor.facts import TorchFacts, Unavailable
+
     if isinstance(value, Unavailable):
         return False
     if area == "torch" and isinstance(value, TorchFacts):
