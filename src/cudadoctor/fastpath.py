@@ -20,18 +20,16 @@ typer printed for the same key; tests/test_fastpath.py compares the two.
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from cudadoctor import keyed_entries
 from cudadoctor._version import __version__
 
 #: Marks an output entry in the cache directory.
-OUTPUT_KIND = "cudadoctor-output-cache"
-OUTPUT_SCHEMA = 1
+OUTPUT_KIND = "cudadoctor-output-cache-1"
 #: Commands whose `--help` is served (the typer CLI's commands; others go through typer).
 HELP_COMMANDS = frozenset({"check", "explain", "rules", "triage", "bench", "healthcheck", "gate", "snapshot", "diff", "fleet"})
 #: Environment variables rich, typer and its click read to lay out and colour the help.
@@ -131,78 +129,16 @@ def output_key(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO) 
     }
 
 
-def cache_directory(environ: Mapping[str, str]) -> str | None:
-    """The cache directory, when it exists and is ours (never created here: the slow path will)."""
-    from cudadoctor.cache import default_cache_dir
-
-    directory = environ.get("CUDADOCTOR_CACHE_DIR") or str(default_cache_dir(environ))
-    try:
-        st = os.stat(directory)
-    except OSError:
-        return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
-        return None
-    return directory
-
-
-def _entry_path(directory: str, key: Mapping[str, Any]) -> str:
-    import hashlib
-
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:24]
-    return os.path.join(directory, f"output-{digest}.json")
-
-
 def lookup(directory: str, key: Mapping[str, Any]) -> bytes | None:
     """The stored output for *key*, or None (missing, unreadable, foreign, another key inside)."""
-    try:
-        fd = os.open(_entry_path(directory, key), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
-            return None
-        with os.fdopen(fd, "rb") as f:
-            fd = -1
-            raw = f.read(4 << 20)
-    except OSError:
-        return None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    try:
-        entry = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    if not (isinstance(entry, dict) and entry.get("kind") == OUTPUT_KIND and entry.get("schema") == OUTPUT_SCHEMA):
-        return None
-    if entry.get("key") != json.loads(json.dumps(key)) or not isinstance(entry.get("stdout"), str):
-        return None
-    return entry["stdout"].encode("utf-8", "surrogateescape")
+    payload = keyed_entries.lookup(directory, "output", OUTPUT_KIND, key)
+    text = payload.get("stdout") if payload is not None else None
+    return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else None
 
 
 def store(directory: str, key: Mapping[str, Any], output: bytes) -> None:
-    """Write the entry atomically (temp file + rename); failures are ignored (the next run is slow)."""
-    import tempfile
-
-    path = _entry_path(directory, key)
-    entry = {"kind": OUTPUT_KIND, "schema": OUTPUT_SCHEMA, "key": key,
-             "stdout": output.decode("utf-8", "surrogateescape")}
-    tmp = ""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".output-", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
-            json.dump(entry, f, separators=(",", ":"))
-        os.replace(tmp, path)
-        tmp = ""
-    except (OSError, ValueError):
-        pass
-    finally:
-        if tmp:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    """Write the entry atomically; failures are ignored (the next run takes the typer path again)."""
+    keyed_entries.store(directory, "output", OUTPUT_KIND, key, {"stdout": output.decode("utf-8", "surrogateescape")})
 
 
 class _Tee:
@@ -256,7 +192,7 @@ def main(argv: Sequence[str], run_typer: Any, *, environ: Mapping[str, str] | No
     """
     env = os.environ if environ is None else environ
     fresh = env.get("CUDADOCTOR_FRESH", "").strip().lower() in ("1", "true", "yes", "on", "y", "t")
-    directory = None if fresh or any(v in env for v in COMPLETION_VARIABLES) else cache_directory(env)
+    directory = None if fresh or any(v in env for v in COMPLETION_VARIABLES) else keyed_entries.cache_directory(env)
     key: dict[str, Any] | None = None
     if directory is not None:
         key = output_key(argv, env, sys.stdout)
@@ -303,4 +239,4 @@ def _ensure_directory(environ: Mapping[str, str]) -> str | None:
 
     explicit = environ.get("CUDADOCTOR_CACHE_DIR")
     cache = FactsCache.open(Path(explicit) if explicit else default_cache_dir(environ))
-    return cache_directory(environ) if cache.enabled else None
+    return keyed_entries.cache_directory(environ) if cache.enabled else None

@@ -14,13 +14,24 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor.errors import RuleTableError, one_line, shown
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
+
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def canonicalize_name(name: str) -> str:
+    """A distribution name normalised as PEP 503 says (runs of -, _ and . become one -, lower case).
+
+    NOTE: written here rather than imported from packaging.utils, whose import (packaging.tags,
+    sysconfig) costs the healthcheck ~8 ms on every run.
+    """
+    return _NAME_SEPARATORS.sub("-", name).lower()
+
 
 #: Highest table schema this cudadoctor understands.
 TABLES_SCHEMA = 1
@@ -408,13 +419,20 @@ def _load(base: Path) -> RuleTables:
     meta: dict[str, TableMeta] = {}
     labels: dict[str, str] = {}
     default = directory_is_default(base)
+    from cudadoctor import table_cache
+
+    # NOTE: the key is taken before reading, so a file edited while it is parsed is never stored
+    # under its new signature with its old content.
+    cached, cache_key = table_cache.load([base / f"{name}.toml" for name in TABLE_FILES])
+    parsed: dict[str, Any] = {}
     for name in TABLE_FILES:
         path = base / f"{name}.toml"
         # NOTE: errors name the file the user can open: the short rules/ path for the shipped
         # tables, the real path for a --rules-dir copy.
         label = labels[name] = f"rules/{name}.toml" if default else str(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = cached[str(path)] if cached is not None else tomllib.loads(path.read_text(encoding="utf-8"))
+            parsed[str(path)] = data
         except FileNotFoundError:
             raise RuleTableError(f"{label}: missing") from None
         except (OSError, UnicodeDecodeError) as e:
@@ -433,6 +451,8 @@ def _load(base: Path) -> RuleTables:
         updated = r.str_("", data, "updated")
         docs[name] = data
         meta[name] = TableMeta(name, schema, updated, str(path), _collect_sources(data))
+    if cached is None:
+        table_cache.store(cache_key, parsed)
     return RuleTables(
         cuda_driver=_cuda_driver(_Reader(labels["cuda_driver"], docs["cuda_driver"])),
         torch=_torch(_Reader(labels["torch"], docs["torch"])),

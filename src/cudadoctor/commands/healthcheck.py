@@ -263,8 +263,9 @@ class Run:
 
         def slow_area(area: str) -> None:
             with self.stage(f"{area} probe"):
+                # NOTE: the probe module is imported only on a miss (a hit needs none of its code).
                 results[area], seconds[area] = run_probe(
-                    area, lambda c: slow.run(area, probe_function(area), c), ctx)
+                    area, lambda c: slow.run(area, lambda c2: probe_function(area)(c2), c), ctx)
 
         # NOTE: the slow areas start first: on a miss their children run while the live facts are read.
         threads = [threading.Thread(target=slow_area, args=(area,), name=f"probe-{area}", daemon=True)
