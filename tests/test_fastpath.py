@@ -80,7 +80,7 @@ def test_fresh_goes_through_typer(tmp_path: Path) -> None:
     run(["--help"], cache)
     (entry,) = [p for p in cache.iterdir() if p.name.startswith("output-")]
     data = json.loads(entry.read_text())
-    data["stdout"] = "planted\n"
+    data["payload"]["stdout"] = "planted\n"
     entry.write_text(json.dumps(data))
     assert run(["--help"], cache).stdout == b"planted\n"  # (the entry is served as stored ...)
     assert run(["--help"], cache, CUDADOCTOR_FRESH="1").stdout != b"planted\n"  # ... --fresh bypasses it
