@@ -4,7 +4,8 @@ The parsed documents of one rules directory are one entry in the cache directory
 (keyed_entries.py), keyed by each table file's path and stat signature (mtime, ctime, inode,
 size), cudadoctor's version and the Python version (tomllib's behaviour). An edited, replaced or
 removed table is a different key, so it is parsed again, and its errors are reported exactly as
-without a cache: only documents that parsed are ever stored. Documents holding values JSON cannot
+without a cache: only documents that passed a complete load are stored (so a cached load skips the
+requirement parsing of the pins, already validated). Documents holding values JSON cannot
 carry (TOML dates and times) are not stored.
 """
 

@@ -451,18 +451,25 @@ def _load(base: Path) -> RuleTables:
         updated = r.str_("", data, "updated")
         docs[name] = data
         meta[name] = TableMeta(name, schema, updated, str(path), _collect_sources(data))
-    if cached is None:
-        table_cache.store(cache_key, parsed)
-    return RuleTables(
-        cuda_driver=_cuda_driver(_Reader(labels["cuda_driver"], docs["cuda_driver"])),
-        torch=_torch(_Reader(labels["torch"], docs["torch"])),
-        gpus=_gpus(_Reader(labels["gpus"], docs["gpus"])),
-        compute_capability=_compute(_Reader(labels["compute_capability"], docs["compute_capability"])),
-        host_compiler=_host_compiler(_Reader(labels["host_compiler"], docs["host_compiler"])),
-        cudnn=_cudnn(_Reader(labels["cudnn"], docs["cudnn"])),
+    ok = cached is not None
+
+    def reader(name: str) -> _Reader:
+        return _Reader(labels[name], docs[name], validated=ok)
+
+    result = RuleTables(
+        cuda_driver=_cuda_driver(reader("cuda_driver")),
+        torch=_torch(reader("torch")),
+        gpus=_gpus(reader("gpus")),
+        compute_capability=_compute(reader("compute_capability")),
+        host_compiler=_host_compiler(reader("host_compiler")),
+        cudnn=_cudnn(reader("cudnn")),
         meta=meta,
         directory=str(base),
     )
+    if cached is None:
+        # NOTE: stored only now, after every check passed: a cached document is a valid one.
+        table_cache.store(cache_key, parsed)
+    return result
 
 
 def directory_is_default(base: Path) -> bool:
@@ -496,9 +503,12 @@ def _collect_sources(data: Any) -> tuple[str, ...]:
 class _Reader:
     """Typed field access that raises RuleTableError naming file, entry and field."""
 
-    def __init__(self, label: str, data: dict[str, Any]) -> None:
+    def __init__(self, label: str, data: dict[str, Any], *, validated: bool = False) -> None:
         self.label = label
         self.data = data
+        #: the document passed every check before (it came from table_cache, stored only after a
+        #: complete load): the costly requirement parsing of the pins is skipped
+        self.validated = validated
 
     def fail(self, where: str, key: str, message: str) -> RuleTableError:
         loc = f"{where}.{key}" if where else key
@@ -700,6 +710,8 @@ def _torch_variant(r: _Reader, w: str, i: dict[str, Any]) -> TorchVariant:
 def _pins(r: _Reader, where: str, item: dict[str, Any]) -> tuple[str, ...]:
     """A variant's ``pins``: each a requirement with a version specifier, no marker, one per package."""
     pins = r.strs(where, item, "pins", [])
+    if r.validated:
+        return pins  # NOTE: packaging.requirements costs the healthcheck ~10 ms to import
     seen: set[str] = set()
     for text in pins:
         try:

@@ -135,6 +135,7 @@ class Run:
         self._stages: dict[str, int] = {}
         self._lock = threading.Lock()
         self.driver_run: DriverRun | None = None
+        self.check_order: list[str] = []  #: every check's code, in report order (the reasons' order)
 
     # -- bookkeeping
 
@@ -206,15 +207,16 @@ class Run:
         self.start_driver()
         with self.stage("loading checks"):
             from cudadoctor import engine
-            from cudadoctor.checks import CHECKS
+            from cudadoctor.commands.healthcheck_checks import health_checks
             from cudadoctor.errors import CudaDoctorError
             from cudadoctor.gating.policy import check_selectors, load_policy
             from cudadoctor.tables import load_tables
         try:
             with self.stage("policy"):
                 policy = load_policy(Path(self.opts.policy) if self.opts.policy else None)
-                fast = [c for c in CHECKS if c.fast]
-                check_selectors(policy, (c.name for c in CHECKS), (c.code for c in CHECKS))
+                checks = health_checks()
+                check_selectors(policy, checks.names, checks.codes)
+                self.check_order = list(checks.codes)
             with self.stage("rule tables"):
                 tables = load_tables(Path(self.opts.rules_dir) if self.opts.rules_dir else None)
             cached: dict[str, bool] = {}
@@ -235,7 +237,7 @@ class Run:
         except CudaDoctorError as e:
             return failure(str(e), "tool-error", self.elapsed())
         with self.stage("checks"):
-            report = engine.evaluate(facts, tables, select=[c.code for c in fast], source=source)
+            report = engine.evaluate(facts, tables, checks=checks.fast, source=source)
         return self.judge(report, policy, cached, extra)
 
     def probe(self) -> tuple[Facts, dict[str, bool], dict[str, Any]]:
@@ -296,11 +298,10 @@ class Run:
 
     def judge(self, report: Any, policy: Any, cached: dict[str, bool], extra: dict[str, Any]) -> Outcome:
         """The policy's verdict on *report* (gating.policy.judge_health), summarised for printing."""
-        from cudadoctor.checks import CHECKS
         from cudadoctor.facts import DriverFacts, TorchFacts, Unavailable
         from cudadoctor.gating.policy import driver_text, judge_health
 
-        verdict = judge_health(report, policy, check_order=[c.code for c in CHECKS])
+        verdict = judge_health(report, policy, check_order=self.check_order)
         reasons, notes = list(verdict.reasons), list(verdict.notes)
         if report.errors:
             extra = {**extra, "check_errors": [o.reason for o in report.errors]}
