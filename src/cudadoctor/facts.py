@@ -398,7 +398,11 @@ class Facts:
     ranks: RanksFacts | Unavailable = field(default_factory=lambda: Unavailable(probe="ranks", reason=RANKS_NOT_RUN))
     #: what moved since the known-good snapshot given with --baseline (see facts_drift.py)
     drift: DriftFacts | Unavailable = field(default_factory=lambda: Unavailable(probe="drift", reason=DRIFT_NOT_RUN))
-    #: seconds each probe took (wall), for the report and the benchmarks
+    #: area -> age in seconds of the slow facts that came from the cache (probes/cached.py) rather
+    #: than a probe this run; empty when everything was probed (and in files from older versions)
+    cached: dict[str, float] = field(default_factory=dict)
+    #: seconds each probe took (wall), for the report and the benchmarks (NOTE: kept last: the
+    #: fleet's lean reader finds the end of a report's facts by it)
     probe_seconds: dict[str, float] = field(default_factory=dict)
 
     def area(self, name: str) -> Area | Unavailable:

@@ -58,6 +58,8 @@ def renderable(report: Report, *, verbose: bool = False) -> Group:
         parts.append(Hanging(Text(f"{n} check{'' if n == 1 else 's'} skipped for missing facts (-v lists them).",
                                   style="dim"), 2, 4))
     parts.append(Hanging(_rules_line(report), 2, 4))
+    if report.facts.cached:
+        parts.append(Hanging(_cached_line(report.facts.cached), 2, 4))
     parts.append(Text(""))
     parts.append(Hanging(_verdict(report), 0, 1))
     return Group(*parts)
@@ -69,6 +71,20 @@ def _rules_line(report: Report) -> Text:
     where = "shipped" if directory_is_default(Path(report.tables.directory)) else report.tables.directory
     when = dates[-1] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "unknown"
     return Text(f"Rule tables: {where}, updated {when} (`cudadoctor rules` lists them).", style="dim")
+
+
+def _cached_line(ages: dict[str, float]) -> Text:
+    """Which slow facts were re-used from the cache (probes/cached.py), and how old they are."""
+    shown = ", ".join(f"{area} {_age(age)} old" for area, age in sorted(ages.items()))
+    return Text(f"From cache: {shown} (`--fresh` probes them again).", style="dim")
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h" if seconds < 172800 else f"{seconds / 86400:.0f} days"
 
 
 def render(report: Report, *, width: int | None = None, verbose: bool = False, color: bool = False) -> str:
