@@ -65,16 +65,19 @@ def evaluate(
     return Report(facts=facts, tables=tables, outcomes=link_consequences(outcomes, checks), facts_source=source)
 
 
-def link_consequences(outcomes: Sequence[Outcome], checks: Sequence[type[Check]] = CHECKS) -> tuple[Outcome, ...]:
+def link_consequences(outcomes: Sequence[Outcome], checks: Sequence[type[Check]] | None = None) -> tuple[Outcome, ...]:
     """Set ``Finding.caused_by`` from the checks' ``follows_from``: a finding whose root is in the same report.
 
     Display only: severities, counts and the exit code do not change. A finding already linked keeps
     its root; two checks that name each other are left unlinked (neither explains the other).
+    *checks* are the classes the outcomes came from (default: every check and event check).
     """
-    from cudadoctor.checks import ALL_CHECKS
+    if checks is None:  # NOTE: only then import every family (the healthcheck passes its fast checks)
+        from cudadoctor.checks import ALL_CHECKS
 
+        checks = ALL_CHECKS
     present = {f.name for o in outcomes for f in o.findings}
-    by_name = {c.name: c for c in (*ALL_CHECKS, *checks)}
+    by_name = {c.name: c for c in checks}
     out: list[Outcome] = []
     for o in outcomes:
         cls = by_name.get(o.name)
