@@ -137,7 +137,7 @@ def _register_plugins() -> None:
 
 
 #: Command modules that register their own typer command (keep their heavy imports lazy).
-PLUGIN_COMMANDS: tuple[str, ...] = ("triage", "bench", "healthcheck", "gate", "snapshot", "diff", "fleet")
+PLUGIN_COMMANDS: tuple[str, ...] = ("triage", "bench", "healthcheck", "gate", "snapshot", "diff", "fleet", "recommend", "lint")
 
 _register_plugins()
 
