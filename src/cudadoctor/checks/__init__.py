@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from cudadoctor.checks import bench, container, cuda_libs, drift, driver, gpu, rules, toolkit, torch_build
+from cudadoctor.checks import bench, container, cuda_libs, drift, driver, gpu, jupyter, rules, ssh, toolkit, torch_build
 from cudadoctor.checks.base import Check
 from cudadoctor.gating import checks as gate_checks
 
 #: Family modules in report order; each exposes ``CHECKS: tuple[type[Check], ...]``.
-FAMILIES = (driver, gpu, torch_build, cuda_libs, toolkit, container, rules, bench, gate_checks, drift)
+FAMILIES = (driver, gpu, torch_build, cuda_libs, toolkit, container, ssh, jupyter, rules, bench, gate_checks, drift)
 
 CHECKS: tuple[type[Check], ...] = tuple(cls for family in FAMILIES for cls in family.CHECKS)
 

@@ -48,6 +48,8 @@ class CheckOptions:
     min_efficiency: float = 0.5
     #: a known-good snapshot (or facts file, or JSON report): adds the drift area and environment-drift
     baseline: Path | None = None
+    #: also inspect the torch of every Jupyter kernel that runs another interpreter
+    kernels: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -143,6 +145,25 @@ def probe(opts: CheckOptions) -> Facts:
     if opts.python and not (os.path.isfile(opts.python) and os.access(opts.python, os.X_OK)):
         raise UsageError(f"--python {opts.python}: not an executable file")
     ctx = ProbeContext.within(python, opts.timeout)
+    if opts.kernels:
+        return _with_kernel_torch(_collect(opts, ctx), ctx)
+    return _collect(opts, ctx)
+
+
+def _with_kernel_torch(facts: Facts, ctx: ProbeContext) -> Facts:
+    """--kernels: inspect each Jupyter kernel's torch (another interpreter each) like --python does."""
+    from dataclasses import replace
+
+    from cudadoctor.facts import JupyterFacts
+    from cudadoctor.probes.jupyter import probe_kernel_torch
+
+    if not isinstance(facts.jupyter, JupyterFacts):
+        return facts
+    return replace(facts, jupyter=probe_kernel_torch(facts.jupyter, timeout=ctx.torch_timeout))
+
+
+def _collect(opts: CheckOptions, ctx: ProbeContext) -> Facts:
+    """Run the probes, with a spinner on an interactive terminal."""
     if not opts.spinner:
         return probes.collect_facts(ctx, deadline=opts.timeout)
     from rich.console import Console
@@ -161,6 +182,8 @@ def run(opts: CheckOptions) -> int:
     """Run `check` end to end and return the exit code."""
     if opts.bench and opts.facts_file is not None:
         raise UsageError("--bench measures this machine; it cannot be combined with --facts")
+    if opts.kernels and opts.facts_file is not None:
+        raise UsageError("--kernels inspects this machine's Jupyter kernels; it cannot be combined with --facts")
     report = build_report(opts)
     text = render(
         report, opts.output_format, width=opts.width, verbose=opts.verbose,
