@@ -52,6 +52,8 @@ class RequestVerdict:
     exists: WheelChoice | None  #: the build itself, when it was published
     nearest: tuple[WheelChoice, ...]  #: published builds closest to the request (same torch; same CUDA)
     message: str
+    #: per nearest build: "" when it runs on the driver and GPUs, else why not
+    nearest_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,18 @@ def judge_request(tables: RuleTables, torch: Version, cuda: Version | None, driv
     )
     if len(nearest) < 2:
         message += f" No torch release the tables know was built for {name}."
-    return RequestVerdict(torch, cuda, None, tuple(nearest), message)
+    notes = tuple(why_not(tables, w, driver, gpus) for w in nearest)
+    return RequestVerdict(torch, cuda, None, tuple(nearest), message, notes)
+
+
+def why_not(tables: RuleTables, w: WheelChoice, driver: Version | None, gpus: tuple[Gpu, ...]) -> str:
+    """Why the build *w* does not run on *driver* and *gpus* ("" when it does, or nothing is known)."""
+    missing = [g for g in gpus if cc_covered_by(g.cc, w.variant.sass, w.variant.ptx) is Coverage.NONE]
+    if missing:
+        return "does not run here: no code for " + ", ".join(f"{g.name} (sm_{g.cc.major}{g.cc.minor})" for g in missing)
+    if support_level(tables, w.variant.cuda, driver) is None:
+        return f"does not run here: driver {nv_version(driver) if driver else '?'} is too old for CUDA {w.variant.cuda}"
+    return ""
 
 
 def _cuda_number(v: Version) -> int:

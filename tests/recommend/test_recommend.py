@@ -116,3 +116,11 @@ def test_cli_json_and_bad_input() -> None:
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--driver" in bad.stderr
     gpu = _cli("--driver", "550.54.14", "--gpu", "Nonexistent 9000")
     assert gpu.returncode == 2 and "rules/gpus.toml" in gpu.stderr
+
+
+def test_nearest_builds_say_when_they_do_not_run_here(rt) -> None:
+    r = recommend(rt, driver=V("570.86.10"), gpus=(_gpu(rt, "RTX 5090"),), torch=V("2.8"), cuda=V("11.8"))
+    assert r.request is not None
+    assert all("no code for GeForce RTX 5090 (sm_120)" in n for n in r.request.nearest_notes)
+    ok = recommend(rt, driver=V("570.86.10"), gpus=(_gpu(rt, "A100"),), torch=V("2.8"), cuda=V("11.8"))
+    assert ok.request is not None and ok.request.nearest_notes[0] == ""

@@ -24,7 +24,8 @@ def kernel_problems(k: TorchFacts, t: TorchFacts) -> list[str]:
     if t.status == "ok" and kv is not None and tv is not None and kv != tv:
         problems.append(f"its torch is {kv}, the inspected one is {tv}")
     if k.build != "cuda" and t.build == "cuda":
-        problems.append(f"its torch is a {k.build if isinstance(k.build, str) else 'non-CUDA'} build without CUDA")
+        kind = "CPU-only" if k.build == "cpu" else k.build if isinstance(k.build, str) else "non-CUDA"
+        problems.append(f"its torch is a {kind} build without CUDA")
     elif k.cuda_available is False and t.cuda_available is True:
         reason = f" ({k.cuda_unavailable_reason.splitlines()[0][:160]})" if k.cuda_unavailable_reason else ""
         problems.append(f"torch.cuda.is_available() is False there{reason}")
@@ -108,7 +109,8 @@ class JupyterKernelMismatch(Check):
                 "torch.version": t.version,
             },
             fix=(
-                f"Point the kernel at this environment: `{register}` (rewrites {k.path}), then restart the kernel"
+                f"Point the kernel at this environment: `{register}` (a user kernelspec of that name takes precedence "
+                f"over {k.path}), then pick it in the notebook and restart the kernel"
                 + (f"; or install the same torch into the kernel's interpreter: `{install}`" if install else "")
                 + "."
             ),

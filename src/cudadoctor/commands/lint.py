@@ -22,9 +22,14 @@ EXTRA_MODULES = (("dockerfile_parse", "dockerfile-parse"), ("yaml", "PyYAML"))
 
 def require_extra() -> None:
     """Raise a one-line UsageError when the lint extra is not installed."""
-    import importlib.util
+    import importlib
 
-    missing = [dist for module, dist in EXTRA_MODULES if importlib.util.find_spec(module) is None]
+    missing = []
+    for module, dist in EXTRA_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(dist)
     if missing:
         raise UsageError(f"cudadoctor lint needs {' and '.join(missing)}",
                          hint="pip install 'cudadoctor[lint]'")

@@ -96,7 +96,8 @@ def to_dict(r: Recommendation) -> dict[str, Any]:
         data["request"] = {
             "torch": str(q.torch), "cuda": str(q.cuda) if q.cuda else None, "exists": q.exists is not None,
             "message": q.message, "build": _wheel(q.exists, "requested") if q.exists else None,
-            "nearest": [_wheel(w, "nearest") for w in q.nearest],
+            "nearest": [{**_wheel(w, "nearest"), "runs_here": not (q.nearest_notes[n] if n < len(q.nearest_notes) else ""),
+                         "note": q.nearest_notes[n] if n < len(q.nearest_notes) else ""} for n, w in enumerate(q.nearest)],
         }
     return data
 
@@ -110,13 +111,15 @@ def render_text(r: Recommendation) -> str:
         lines.append(r.request.message)
         if r.request.exists is not None:
             lines.append(f"  {r.request.exists.pip_command}")
-        for w in r.request.nearest:
-            lines.append(f"  nearest: {w}: {w.pip_command}")
+        for n, w in enumerate(r.request.nearest):
+            note = r.request.nearest_notes[n] if n < len(r.request.nearest_notes) else ""
+            lines.append(f"  nearest: {w}: {w.pip_command}" + (f"  ({note})" if note else ""))
         lines.append("")
     if r.full is not None:
         lines += [f"Newest torch this driver fully supports: {r.full}", f"  {r.full.pip_command}"]
     if r.compat is not None:
-        lines += [f"Newer, under CUDA minor-version compatibility only (no PTX JIT of newer code): {r.compat}",
+        lead = "Newer, under" if r.full is not None else "Runs only under"
+        lines += [f"{lead} CUDA minor-version compatibility (no PTX JIT of newer code): {r.compat}",
                   f"  {r.compat.pip_command}"]
     if r.images:
         lines += ["", "Official images that fit:"]

@@ -45,6 +45,15 @@ class LintInput:
         out = [r for d in self.dockerfiles for r in d.requirements]
         return out + [r for f in self.requirements for r in f.requirements]
 
+    def base_cuda(self) -> Version | None:
+        """The CUDA of the (first) Dockerfile's base image, when its tag or ENV tells."""
+        for d in self.dockerfiles:
+            if d.base is not None:
+                info = image_info(self.tables, d.base.ref, d.env.get("CUDA_VERSION", (None, None))[0])
+                if info.cuda is not None:
+                    return info.cuda
+        return None
+
     def gpu_services(self) -> list[ComposeService]:
         """Compose services that run a GPU workload: they ask for GPUs, build the linted image, or use a CUDA image."""
         out = []
@@ -247,8 +256,11 @@ class TorchUnpinned(LintRule):
     @staticmethod
     def _fix(data: LintInput) -> str:
         choices = best_wheels(data.tables, driver=data.driver, full_driver_support=True)
-        if choices:
-            c = choices[0]
+        base = data.base_cuda()
+        # NOTE: prefer a build of the base image's CUDA major, or base-image-cuda-mismatch would follow the fix.
+        same = [c for c in choices if base is not None and c.variant.cuda.major == base.major]
+        if same or choices:
+            c = (same or choices)[0]
             target = f" for driver {nv_version(data.driver)}" if data.driver else ""
             return f"Pin it{target}: `{c.pip_command}` (`cudadoctor recommend` lists alternatives)."
         return "Pin it: `pip install torch==X.Y.Z --index-url https://download.pytorch.org/whl/cuXY` (see `cudadoctor recommend`)."
