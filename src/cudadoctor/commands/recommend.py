@@ -11,15 +11,25 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+from typing import TYPE_CHECKING
+
 import typer
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor.errors import UsageError
-from cudadoctor.facts import nv_version
-from cudadoctor.recommend import Gpu, ImageChoice, Recommendation, recommend
-from cudadoctor.remedies import WheelChoice
 from cudadoctor.report import EXIT_OK
-from cudadoctor.tables import RuleTables
+
+if TYPE_CHECKING:
+    from cudadoctor.recommend import Gpu, ImageChoice, Recommendation
+    from cudadoctor.remedies import WheelChoice
+    from cudadoctor.tables import RuleTables
+
+
+def nv_version(v: Version) -> str:
+    """NVIDIA's spelling of a driver version (imported on use: the CLI's start-up stays light)."""
+    from cudadoctor.facts import nv_version as spell
+
+    return spell(v)
 
 
 def parse_driver(text: str) -> Version:
@@ -35,6 +45,8 @@ def parse_driver(text: str) -> Version:
 
 def parse_gpu(tables: RuleTables, text: str) -> Gpu:
     """A --gpu value: a model name the GPU table knows ("RTX 5090", "V100"), or a capability ("8.0", "sm_90")."""
+    from cudadoctor.recommend import Gpu
+
     raw = text.strip()
     cc_text = raw.removeprefix("sm_")
     if cc_text.replace(".", "").isdigit():
@@ -62,6 +74,7 @@ def host_driver_and_gpus(timeout: float = 20.0) -> tuple[Version | None, tuple[G
     from cudadoctor.facts import DriverFacts
     from cudadoctor.probes.base import ProbeContext, run_probe
     from cudadoctor.probes.driver import probe_driver
+    from cudadoctor.recommend import Gpu
 
     drv, _ = run_probe("driver", probe_driver, ProbeContext.within(sys.executable, timeout))
     if not isinstance(drv, DriverFacts) or not isinstance(drv.driver_version, Version):
@@ -136,6 +149,7 @@ def render_text(r: Recommendation) -> str:
 def run(*, driver: str | None = None, gpus: tuple[str, ...] = (), torch: str | None = None, cuda: str | None = None,
         as_json: bool = False, rules_dir: Path | None = None) -> int:
     """Print the recommendation; exit 0 (bad input raises UsageError: exit 2)."""
+    from cudadoctor.recommend import recommend
     from cudadoctor.tables import load_tables
 
     tables = load_tables(rules_dir)
