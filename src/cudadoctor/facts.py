@@ -3,10 +3,11 @@
 Every area is either its ``<Area>Facts`` dataclass or :class:`Unavailable` (the probe failed,
 and why). Inside an area, a single value that could not be read is also ``Unavailable`` —
 never ``None`` or ``"N/A"``. Facts round-trip through JSON (``factsfile.py``) so a snapshot
-from one machine can be replayed on another (``--save-facts`` / ``--facts``). Two optional areas
-hold what only some commands gather: ``bench`` (facts_bench.py), ``ranks`` (facts_ranks.py),
-``drift`` (facts_drift.py: what moved since a ``--baseline``), ``jupyter`` (the kernelspecs) and
-``session`` (facts_session.py: SSH and PID 1's environment).
+from one machine can be replayed on another (``--save-facts`` / ``--facts``). Optional areas
+hold what only some commands gather, or what facts from an older cudadoctor lack: ``bench``
+(facts_bench.py), ``ranks`` (facts_ranks.py), ``drift`` (facts_drift.py: what moved since a
+``--baseline``), ``jupyter`` (the kernelspecs, below) and ``session`` (facts_session.py: SSH and
+PID 1's environment).
 """
 
 from __future__ import annotations

@@ -111,3 +111,14 @@ def test_cli_without_the_extra_says_so_in_one_line() -> None:
     out = _cli(str(CASES / "healthy" / "Dockerfile"), "--driver", "570.133.20", pre="import sys; sys.modules['yaml'] = None; ")
     assert out.returncode == 2
     assert out.stderr.strip() == "cudadoctor: error: cudadoctor lint needs PyYAML (hint: pip install 'cudadoctor[lint]')"
+
+
+def test_alias_bomb_is_refused(tmp_path: Path, tables) -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]"
+              for i in range(1, 9)]
+    lines += ["services:", "  bomb:", "    image: pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime", "    command: *a8"]
+    bomb = tmp_path / "compose.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError, match="compose.yaml: service .bomb.: a compose service expands to more than 100000 YAML nodes"):
+        lint([bomb], tables, driver=None)

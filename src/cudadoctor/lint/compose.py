@@ -23,14 +23,22 @@ def size_bytes(value: Any) -> int | None:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()]) if m else None
 
 
-def _plain(node: Any) -> Any:
+#: Most YAML nodes one service may expand to (aliases can make a small file expand exponentially).
+MAX_NODES = 100_000
+
+
+def _plain(node: Any, budget: list[int] | None = None) -> Any:
     """A yaml node as plain Python data (mappings, lists, scalars as strings/ints)."""
     import yaml
 
+    budget = budget if budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise UsageError(f"a compose service expands to more than {MAX_NODES} YAML nodes (alias expansion?)")
     if isinstance(node, yaml.MappingNode):
-        return {_plain(k): _plain(v) for k, v in node.value}
+        return {_plain(k, budget): _plain(v, budget) for k, v in node.value}
     if isinstance(node, yaml.SequenceNode):
-        return [_plain(v) for v in node.value]
+        return [_plain(v, budget) for v in node.value]
     if node.tag.endswith(":int"):
         try:
             return int(node.value)
@@ -104,7 +112,10 @@ def parse_compose(path: Path, text: str) -> ComposeModel:
         raise UsageError(f"{path}: not a compose file (no `services:` mapping)")
     out: list[ComposeService] = []
     for key, node in services_node.value:
-        svc = _plain(node)
+        try:
+            svc = _plain(node)
+        except UsageError as e:
+            raise UsageError(f"{path}: service {key.value!r}: {e}") from None
         if not isinstance(svc, dict):
             continue
         where = Where(label, key.start_mark.line + 1)
