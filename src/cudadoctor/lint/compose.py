@@ -36,7 +36,12 @@ def _plain(node: Any, budget: list[int] | None = None) -> Any:
     if budget[0] < 0:
         raise UsageError(f"a compose service expands to more than {MAX_NODES} YAML nodes (alias expansion?)")
     if isinstance(node, yaml.MappingNode):
-        return {_plain(k, budget): _plain(v, budget) for k, v in node.value}
+        out = {}
+        for k, v in node.value:
+            key = _plain(k, budget)
+            # NOTE: YAML allows a list or mapping as a key ("? [a, b]: c"); a dict cannot hold one.
+            out[key if isinstance(key, (str, int, bool)) else str(key)] = _plain(v, budget)
+        return out
     if isinstance(node, yaml.SequenceNode):
         return [_plain(v, budget) for v in node.value]
     if node.tag.endswith(":int"):
@@ -59,20 +64,29 @@ def _child(node: Any, key: str) -> Any:
     return None
 
 
+def _dig(value: Any, *keys: str) -> Any:
+    """value[k1][k2]... where each level is a mapping, else None (compose files may hold anything)."""
+    for k in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(k)
+    return value
+
+
 def _gpu_request(svc: dict[str, Any]) -> tuple[str | None, int | None]:
-    devices = (((svc.get("deploy") or {}).get("resources") or {}).get("reservations") or {}).get("devices") or []
+    devices = _dig(svc, "deploy", "resources", "reservations", "devices")
     for dev in devices if isinstance(devices, list) else []:
         if not isinstance(dev, dict):
             continue
-        caps = dev.get("capabilities") or []
-        if "gpu" in caps or dev.get("driver") == "nvidia":
+        caps = dev.get("capabilities")
+        if (isinstance(caps, list) and "gpu" in caps) or dev.get("driver") == "nvidia":
             count = dev.get("count")
             ids = dev.get("device_ids")
-            n = count if isinstance(count, int) else (len(ids) if isinstance(ids, list) else None)
+            n = count if isinstance(count, int) and not isinstance(count, bool) else (len(ids) if isinstance(ids, list) else None)
             return "deploy.resources.reservations.devices", n
     if svc.get("gpus") is not None:
         g = svc["gpus"]
-        return "gpus", g if isinstance(g, int) else None
+        return "gpus", g if isinstance(g, int) and not isinstance(g, bool) else None
     if str(svc.get("runtime", "")) == "nvidia":
         return "runtime: nvidia", None
     return None, None
@@ -129,7 +143,7 @@ def parse_compose(path: Path, text: str) -> ComposeModel:
             shm_where=Where(label, shm_node.start_mark.line + 1) if shm_node is not None else None,
             ipc_host=str(svc.get("ipc", "")) == "host", volume_targets=_targets(svc.get("volumes")),
             working_dir=(str(svc["working_dir"]), Where(label, wd_node.start_mark.line + 1)) if wd_node is not None else None,
-            healthcheck=isinstance(svc.get("healthcheck"), dict) and not svc["healthcheck"].get("disable", False),
+            healthcheck=isinstance(svc.get("healthcheck"), dict) and svc["healthcheck"].get("disable") is not True,
             environment=_environment(svc.get("environment")),
         ))
     return ComposeModel(path=label, services=tuple(out))
