@@ -62,11 +62,13 @@ def resolve_torch(tables: RuleTables, text: str, index_url: str | None, extra: t
                 pass
     candidates = [r for r in tables.torch.releases if req.specifier.contains(r.latest, prereleases=True)
                   or (exact is not None and r.torch.release[:2] == exact.release[:2])]
+    variant = index_variant(index_url, *extra)
     if exact is not None:
         release = tables.torch.release(exact)
     else:
-        release = candidates[-1] if candidates else None
-    variant = index_variant(index_url, *extra)
+        # NOTE: an index serves only the releases built for its variant: the newest of those is what pip gets.
+        served = [r for r in candidates if variant is None or variant in r.variants or not variant.startswith("cu")]
+        release = served[-1] if served else None
     from_default = variant is None
     if exact is not None and exact.local:
         variant = exact.local
