@@ -122,3 +122,9 @@ def test_alias_bomb_is_refused(tmp_path: Path, tables) -> None:
     bomb.write_text("\n".join(lines) + "\n")
     with pytest.raises(UsageError, match="compose.yaml: service .bomb.: a compose service expands to more than 100000 YAML nodes"):
         lint([bomb], tables, driver=None)
+
+
+def test_explain_knows_the_lint_rules() -> None:
+    out = subprocess.run([sys.executable, "-m", "cudadoctor", "explain", "torch-unpinned"], capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 0 and out.stdout.startswith("# LNT003 torch-unpinned") and "## Fix" in out.stdout
