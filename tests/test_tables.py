@@ -29,6 +29,7 @@ def _all_entries(rt: RuleTables) -> list[object]:
     return [
         *rt.cuda_driver.releases, *rt.cuda_driver.minor_compat, *rt.torch.releases, *rt.torch.variants,
         *rt.gpus.models, *rt.compute_capability.entries, *rt.host_compiler.rules, *rt.cudnn.majors,
+        *rt.images.pytorch, *rt.images.ngc,
     ]
 
 
@@ -470,6 +471,9 @@ def _is_primary(url: str) -> bool:
     if host == "github.com":
         owner = parts.path.strip("/").split("/", 1)[0].lower()
         return owner in PRIMARY_GITHUB_OWNERS
+    if host == "hub.docker.com":
+        # NOTE: PyTorch's own repository on Docker Hub is the primary page of its image tags.
+        return parts.path.startswith("/r/pytorch/")
     return host in PRIMARY_HOSTS
 
 
@@ -496,6 +500,8 @@ def test_every_source_url_is_a_primary_host(rt: RuleTables) -> None:
         ("https://github.com/stas00/ml-engineering/blob/master/compute/accelerator/README.md", False),
         ("https://github.com/pytorchfork/pytorch/blob/main/RELEASE.md", False),
         ("https://docs.nvidia.com.example.org/x", False),
+        ("https://hub.docker.com/r/pytorch/pytorch/tags", True),
+        ("https://hub.docker.com/r/someone/pytorch/tags", False),
     ],
 )
 def test_primary_host_allow_list(url: str, primary: bool) -> None:

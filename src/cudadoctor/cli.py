@@ -81,6 +81,7 @@ def check(
     min_efficiency: Annotated[float, typer.Option("--min-efficiency", envvar="CUDADOCTOR_MIN_EFFICIENCY", help="With --bench: bench-slow below this fraction of the dense GEMM peak.")] = 0.5,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", envvar="CUDADOCTOR_BASELINE", help="Known-good snapshot (or facts file, or JSON report): also report environment-drift, what moved since.")] = None,
     fresh: Annotated[bool, typer.Option("--fresh", envvar="CUDADOCTOR_FRESH", help="Probe torch, the CUDA libraries and the toolkit again instead of re-using cached facts.")] = False,
+    kernels: Annotated[bool, typer.Option("--kernels", envvar="CUDADOCTOR_KERNELS", help="Also inspect the torch of every Jupyter kernel that runs another interpreter.")] = False,
 ) -> None:
     """Diagnose this machine's PyTorch + CUDA setup."""
     from cudadoctor.commands import check as cmd
@@ -91,7 +92,7 @@ def check(
         output_format=output_format, fail_on=fail_on, select=tuple(select or ()), ignore=tuple(ignore or ()),
         verbose=verbose, facts_file=facts_file, save_facts=save_facts, python=python, rules_dir=rules_dir,
         timeout=timeout, output=output, color=color, redact=redact,
-        bench=bench, bench_quick=quick, min_efficiency=min_efficiency, baseline=baseline, fresh=fresh,
+        bench=bench, bench_quick=quick, min_efficiency=min_efficiency, baseline=baseline, fresh=fresh, kernels=kernels,
         width=shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else None,
         spinner=color and output_format is OutputFormat.TERMINAL and facts_file is None and sys.stderr.isatty(),
     )
@@ -138,7 +139,7 @@ def _register_plugins() -> None:
 
 
 #: Command modules that register their own typer command (keep their heavy imports lazy).
-PLUGIN_COMMANDS: tuple[str, ...] = ("triage", "bench", "healthcheck", "gate", "snapshot", "diff", "fleet")
+PLUGIN_COMMANDS: tuple[str, ...] = ("triage", "bench", "healthcheck", "gate", "snapshot", "diff", "fleet", "recommend", "lint")
 
 _register_plugins()
 

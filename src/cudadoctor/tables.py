@@ -37,7 +37,7 @@ def canonicalize_name(name: str) -> str:
 TABLES_SCHEMA = 1
 
 #: file stem -> attribute on RuleTables
-TABLE_FILES = ("cuda_driver", "torch", "gpus", "compute_capability", "host_compiler", "cudnn")
+TABLE_FILES = ("cuda_driver", "torch", "gpus", "compute_capability", "host_compiler", "cudnn", "images")
 
 T = TypeVar("T")
 
@@ -374,6 +374,61 @@ class CudnnTable:
         return next((m for m in self.majors if filename in m.libraries), None)
 
 
+# ---------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True, slots=True)
+class PytorchImage:
+    """A pytorch/pytorch Docker Hub image line: ``<torch>-cuda<cuda>-cudnn<cudnn>-<flavor>``."""
+
+    torch: Version  #: full release, e.g. 2.8.0
+    cuda: Version  #: e.g. 12.8
+    cudnn: str  #: cuDNN major in the tag, e.g. "9"
+    flavors: tuple[str, ...]  #: "runtime" and/or "devel"
+    source: str
+    confirmed: bool = True
+    note: str = ""
+
+    def tag(self, flavor: str) -> str:
+        """The full image reference, e.g. pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime."""
+        return f"pytorch/pytorch:{self.torch}-cuda{self.cuda}-cudnn{self.cudnn}-{flavor}"
+
+
+@dataclass(frozen=True, slots=True)
+class NgcImage:
+    """An NGC PyTorch container release (nvcr.io/nvidia/pytorch:YY.MM-py3)."""
+
+    release: str  #: "25.01"
+    torch: Version  #: the PyTorch it carries, e.g. 2.6.0a0
+    cuda: Version  #: e.g. 12.8.0
+    min_driver: Version  #: the driver branch its release notes require, e.g. 570
+    min_cc: Version  #: lowest compute capability it supports
+    source: str
+    confirmed: bool = True
+    note: str = ""
+
+    @property
+    def tag(self) -> str:
+        """The full image reference."""
+        return f"nvcr.io/nvidia/pytorch:{self.release}-py3"
+
+
+@dataclass(frozen=True, slots=True)
+class ImagesTable:
+    """Official container images with PyTorch (rules/images.toml)."""
+
+    pytorch: tuple[PytorchImage, ...]  #: sorted by (torch, cuda)
+    ngc: tuple[NgcImage, ...]  #: sorted by release
+
+    def pytorch_image(self, torch: Version, cuda: Version) -> PytorchImage | None:
+        """The pytorch/pytorch image of exactly this torch release and CUDA major.minor."""
+        return next((i for i in self.pytorch if i.torch == torch and i.cuda.release[:2] == cuda.release[:2]), None)
+
+    def ngc_release(self, release: str) -> NgcImage | None:
+        """The NGC PyTorch container of release "YY.MM"."""
+        return next((i for i in self.ngc if i.release == release), None)
+
+
 # ---------------------------------------------------------------------------- all tables
 
 
@@ -387,6 +442,7 @@ class RuleTables:
     compute_capability: ComputeCapabilityTable
     host_compiler: HostCompilerTable
     cudnn: CudnnTable
+    images: ImagesTable = field(default_factory=lambda: ImagesTable(pytorch=(), ngc=()))
     meta: dict[str, TableMeta] = field(default_factory=dict)
     directory: str = ""
 
@@ -463,6 +519,7 @@ def _load(base: Path) -> RuleTables:
         compute_capability=_compute(reader("compute_capability")),
         host_compiler=_host_compiler(reader("host_compiler")),
         cudnn=_cudnn(reader("cudnn")),
+        images=_images(reader("images")),
         meta=meta,
         directory=str(base),
     )
@@ -622,6 +679,7 @@ _TOP_KEYS: dict[str, tuple[str, ...]] = {
     "compute_capability": ("schema", "updated", "source", "cc"),
     "host_compiler": ("schema", "updated", "source", "cuda"),
     "cudnn": ("schema", "updated", "source", "major"),
+    "images": ("schema", "updated", "source", "pytorch", "ngc"),
 }
 
 _COMMON = ("source", "confirmed", "note")
@@ -836,3 +894,29 @@ def _cudnn(r: _Reader) -> CudnnTable:
     ))
     r.sorted_unique("major", [x.major for x in majors], "major")
     return CudnnTable(majors=tuple(majors))
+
+
+_YYMM = re.compile(r"^\d{2}\.(0[1-9]|1[0-2])$")
+
+
+def _images(r: _Reader) -> ImagesTable:
+    pytorch = _build(r, "pytorch", ("torch", "cuda", "cudnn", "flavors"), lambda w, i: PytorchImage(
+        torch=r.version(w, i, "torch"), cuda=r.version(w, i, "cuda"), cudnn=r.str_(w, i, "cudnn"),
+        flavors=r.strs(w, i, "flavors"), source=r.source(w, i),
+        confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+    ))
+    for n, img in enumerate(pytorch):
+        bad = [f for f in img.flavors if f not in ("runtime", "devel")]
+        if bad or not img.flavors:
+            raise r.fail(f"pytorch[{n}]", "flavors", f"expected 'runtime' and/or 'devel', got {list(img.flavors)}")
+    r.sorted_unique("pytorch", [(x.torch, x.cuda) for x in pytorch], "torch/cuda")
+    ngc = _build(r, "ngc", ("release", "torch", "cuda", "min_driver", "min_cc"), lambda w, i: NgcImage(
+        release=r.str_(w, i, "release"), torch=r.version(w, i, "torch"), cuda=r.version(w, i, "cuda"),
+        min_driver=r.version(w, i, "min_driver"), min_cc=r.version(w, i, "min_cc"), source=r.source(w, i),
+        confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+    ))
+    for n, img in enumerate(ngc):
+        if not _YYMM.match(img.release):
+            raise r.fail(f"ngc[{n}]", "release", f"{img.release!r} is not a YY.MM release")
+    r.sorted_unique("ngc", [x.release for x in ngc], "release")
+    return ImagesTable(pytorch=tuple(pytorch), ngc=tuple(ngc))

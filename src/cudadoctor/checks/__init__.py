@@ -24,6 +24,8 @@ FAMILY_MODULES: tuple[str, ...] = (
     "cudadoctor.checks.cuda_libs",
     "cudadoctor.checks.toolkit",
     "cudadoctor.checks.container",
+    "cudadoctor.checks.ssh",
+    "cudadoctor.checks.jupyter",
     "cudadoctor.checks.rules",
     "cudadoctor.checks.bench",
     "cudadoctor.gating.checks",

@@ -53,6 +53,8 @@ class CheckOptions:
     fresh: bool = False
     #: re-use and store slow facts at all (False: neither read nor write the cache)
     use_cache: bool = True
+    #: also inspect the torch of every Jupyter kernel that runs another interpreter
+    kernels: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -143,11 +145,29 @@ def _judge_setup(opts: CheckOptions) -> RuleTables:
 
 
 def probe(opts: CheckOptions) -> Facts:
-    """Run the probes (the slow ones through the cache), with a spinner on an interactive terminal."""
+    """Run the probes (the slow ones through the cache; with --kernels each Jupyter kernel's torch too)."""
     python = opts.python or sys.executable
     if opts.python and not (os.path.isfile(opts.python) and os.access(opts.python, os.X_OK)):
         raise UsageError(f"--python {opts.python}: not an executable file")
     ctx = ProbeContext.within(python, opts.timeout)
+    facts = _collect(opts, python, ctx)
+    return _with_kernel_torch(facts, ctx) if opts.kernels else facts
+
+
+def _with_kernel_torch(facts: Facts, ctx: ProbeContext) -> Facts:
+    """--kernels: inspect each Jupyter kernel's torch (another interpreter each) like --python does."""
+    from dataclasses import replace
+
+    from cudadoctor.facts import JupyterFacts
+    from cudadoctor.probes.jupyter import probe_kernel_torch
+
+    if not isinstance(facts.jupyter, JupyterFacts):
+        return facts
+    return replace(facts, jupyter=probe_kernel_torch(facts.jupyter, timeout=ctx.torch_timeout))
+
+
+def _collect(opts: CheckOptions, python: str, ctx: ProbeContext) -> Facts:
+    """Run the probes (the slow ones through the cache), with a spinner on an interactive terminal."""
     slow = _slow_facts(opts, python, ctx)
     wrapped = slow.wrap(probes.PROBES)
     if not opts.spinner:
@@ -188,6 +208,8 @@ def run(opts: CheckOptions) -> int:
     """Run `check` end to end and return the exit code."""
     if opts.bench and opts.facts_file is not None:
         raise UsageError("--bench measures this machine; it cannot be combined with --facts")
+    if opts.kernels and opts.facts_file is not None:
+        raise UsageError("--kernels inspects this machine's Jupyter kernels; it cannot be combined with --facts")
     report = build_report(opts)
     text = render(
         report, opts.output_format, width=opts.width, verbose=opts.verbose,

@@ -14,6 +14,8 @@ from cudadoctor.facts import (
     DriverFacts,
     Facts,
     HostFacts,
+    JupyterFacts,
+    SessionFacts,
     ToolkitFacts,
     TorchFacts,
     Unavailable,
@@ -29,6 +31,8 @@ AREA_CODES: dict[str, tuple[str, ...]] = {
     "cuda_libs": ("LIB",),
     "torch": ("TRC",),
     "toolkit": ("TLK",),
+    "jupyter": ("JUP",),
+    "session": ("SSH",),
 }
 
 AREA_TITLES: dict[str, str] = {
@@ -38,6 +42,8 @@ AREA_TITLES: dict[str, str] = {
     "cuda_libs": "CUDA libraries",
     "torch": "PyTorch",
     "toolkit": "Toolkit",
+    "jupyter": "Jupyter kernels",
+    "session": "SSH session",
 }
 
 
@@ -78,7 +84,40 @@ def summarize(facts: Facts) -> list[AreaSummary]:
         else:
             lines = tuple(make(value))  # type: ignore[operator]
         out.append(AreaSummary(area, AREA_TITLES[area], lines))
+    # NOTE: optional areas are shown only when gathered and worth a line (facts from an older
+    # cudadoctor have none; a machine without kernels or SSH needs no "none" line).
+    if isinstance(facts.jupyter, JupyterFacts) and (facts.jupyter.kernels or facts.jupyter.in_kernel):
+        out.append(AreaSummary("jupyter", AREA_TITLES["jupyter"], tuple(_jupyter(facts.jupyter))))
+    if isinstance(facts.session, SessionFacts) and facts.session.ssh:
+        out.append(AreaSummary("session", AREA_TITLES["session"], tuple(_session(facts.session))))
     return out
+
+
+def _jupyter(j: JupyterFacts) -> list[str]:
+    n = len(j.kernels)
+    lines = [f"{n} kernelspec{'' if n == 1 else 's'}" if n else "no kernelspecs found"]
+    if j.in_kernel:
+        lines[0] = f"running inside a Jupyter kernel: inspecting the kernel's own interpreter {j.inspected_python}; " + lines[0]
+    for k in j.kernels:
+        interp = k.interpreter if isinstance(k.interpreter, str) else f"({k.interpreter.reason})"
+        if isinstance(k.interpreter_dir, str) and k.interpreter_dir == j.inspected_dir:
+            torch = "the inspected interpreter"
+        elif isinstance(k.torch, TorchFacts):
+            t = k.torch
+            torch = (f"torch {_v(t.version)}, CUDA {'available' if t.cuda_available is True else 'not available'}"
+                     if t.status == "ok" else f"torch {t.status}")
+        elif isinstance(k.interpreter, str) and k.language.lower() == "python":
+            torch = "torch not inspected (--kernels)"
+        else:
+            torch = ""
+        lines.append(f"{k.name} (\"{k.display_name}\"): {interp}" + (f" — {torch}" if torch else ""))
+    return lines
+
+
+def _session(s: SessionFacts) -> list[str]:
+    pid1 = ("PID 1's environment unreadable" if isinstance(s.pid1_variables, Unavailable)
+            else f"compared with PID 1's {', '.join(sorted(s.pid1_variables)) or 'environment (no CUDA variables)'}")
+    return [f"SSH login ({', '.join(s.ssh_markers)}); {pid1}"]
 
 
 def _host(h: HostFacts) -> list[str]:
