@@ -57,13 +57,15 @@ class Child:
     proc: subprocess.Popen[bytes]
     token: str
     killed_at: float | None = None  #: monotonic time kill_children() ended it
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: re-entrant: a signal handler in the thread holding it may end the same tree
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 # --------------------------------------------------------------------------------------------
 # the registry of running children, so a global deadline or a signal can end them all
 
-_LOCK = threading.Lock()
+#: re-entrant: a signal handler (kill_children) may run in the thread that holds it
+_LOCK = threading.RLock()
 #: pid -> every child a reader is waiting for (each leads its own session).
 _CHILDREN: dict[int, Child] = {}
 #: Set by kill_children(block_new=True): a child started afterwards is killed at once.

@@ -160,7 +160,7 @@ def error_handler() -> Iterator[None]:
         if _debug:
             raise
         sys.exit(EXIT_TOOL_ERROR)
-    except (KeyboardInterrupt, typer.Abort) as e:
+    except (shutdown.Stopped, KeyboardInterrupt, typer.Abort) as e:
         code = shutdown.exit_code_for(e)
         shutdown.end(code, "cudadoctor: interrupted" if code == EXIT_INTERRUPTED else "cudadoctor: terminated")
     except typer.Exit as e:
