@@ -14,7 +14,7 @@ import typer
 
 from cudadoctor._version import __version__
 from cudadoctor.findings import Severity
-from cudadoctor.errors import CudaDoctorError
+from cudadoctor.errors import CudaDoctorError, one_line
 from cudadoctor.render import OutputFormat
 from cudadoctor.report import EXIT_INTERRUPTED, EXIT_TOOL_ERROR
 
@@ -146,27 +146,36 @@ _register_plugins()
 
 @contextlib.contextmanager
 def error_handler() -> Iterator[None]:
-    """Turn cudadoctor's own failures and bad usage into one line on stderr and exit code 2."""
+    """Turn cudadoctor's own failures and bad usage into one line on stderr and exit code 2;
+    a closed stdout into a quiet 141; a signal into 128 + its number, with no child left."""
+    from cudadoctor import output, shutdown
+
     try:
         yield
+    except output.OutputClosed:
+        # NOTE: `cudadoctor check | head`: the reader has what it wanted. Unix tools die of
+        # SIGPIPE here, silently; the shell reports 141.
+        shutdown.end(output.EXIT_PIPE_CLOSED)
     except CudaDoctorError as e:
         hint = f" (hint: {e.hint})" if e.hint else ""
-        print(f"cudadoctor: error: {e}{hint}", file=sys.stderr)
+        output.err(f"cudadoctor: error: {one_line(str(e))}{hint}\n")
         if _debug:
             raise
         sys.exit(EXIT_TOOL_ERROR)
-    except (KeyboardInterrupt, typer.Abort):
-        print("cudadoctor: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+    except (shutdown.Stopped, KeyboardInterrupt, typer.Abort) as e:
+        code = shutdown.exit_code_for(e)
+        shutdown.end(code, "cudadoctor: interrupted" if code == EXIT_INTERRUPTED else "cudadoctor: terminated")
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except Exception as e:
         # NOTE: click (vendored inside newer typer) signals bad usage with exceptions that carry
         # format_message(); by default it prints a multi-line usage box, the contract is one line.
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
-            print(f"cudadoctor: error: {e.format_message()}", file=sys.stderr)
+            output.err(f"cudadoctor: error: {one_line(e.format_message())}\n")
             sys.exit(EXIT_TOOL_ERROR)
         raise
+    finally:
+        output.finish()
 
 
 def main(argv: list[str] | None = None) -> None:
