@@ -67,7 +67,8 @@ class NoGpuVisible(Check):
         cvd_hides = cvd is not None and (cvd.strip() == "" or (vd is not None and vd.visible_count == 0))
 
         symptoms: list[str] = []
-        nvml_zero = drv.nvml_status == "ok" and not drv.gpus
+        # NOTE: GPUs named only in pasted prose are no GPU list: an empty one proves nothing.
+        nvml_zero = drv.nvml_status == "ok" and drv.gpus_listed and not drv.gpus
         if nvml_zero:
             symptoms.append("NVML lists no GPU")
         if code == CUDA_ERROR_NO_DEVICE:
