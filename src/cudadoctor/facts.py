@@ -177,6 +177,9 @@ class GpuFacts:
     power_limit_w: float | Unavailable
     utilization_percent: int | Unavailable
     processes: tuple[GpuProcess, ...] | Unavailable
+    #: False when MIG is on but the facts never saw the instance list (a pasted nvidia-smi table cut
+    #: off before its "MIG devices:" block): an empty ``mig_devices`` then says nothing
+    mig_devices_listed: bool = True
 
 
 class NvmlStatus(str, Enum):
