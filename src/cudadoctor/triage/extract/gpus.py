@@ -12,6 +12,7 @@ two- and three-character data-center names ("T4", "A10", "K80") need "Tesla"/"NV
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from cudadoctor.triage.extract.record import RANK_PROSE, Found
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 _B = r"(?<![A-Za-z0-9_./-])"
 _E = r"(?![A-Za-z0-9_]|\.\d|/\w)"
 _GEFORCE = re.compile(
-    _B + r"(?:NVIDIA\s?)?(?:GeForce\s?)?(RTX|GTX|GT|MX)\s?-?(\d{3,4})(?:\s?(Ti|SUPER|D)(?![A-Za-z]))?(?:\s(Laptop|Mobile|Max-Q))?" + _E,
-    re.IGNORECASE,
+    r"([Rr][Tt][Xx]|[Gg][Tt][Xx]|[Gg][Tt]|[Mm][Xx])\s?-?(\d{3,4})(?:\s?(Ti|TI|ti|SUPER|Super|super|D)(?![A-Za-z]))?"
+    r"(?:\s([Ll]aptop|[Mm]obile|Max-Q))?" + _E
 )
 _GEFORCE_PLAIN = re.compile(_B + r"(?:NVIDIA\s)?GeForce\s(\d{3,4})" + _E, re.IGNORECASE)
 _TITAN = re.compile(_B + r"(?:NVIDIA\s)?(?:GeForce\s)?(?:GTX\s)?TITAN\s(Xp|X|V|RTX)" + _E, re.IGNORECASE)
@@ -37,14 +38,15 @@ _JETSON = re.compile(_B + r"Jetson\s(AGX\sXavier|Xavier(?:\sNX)?|AGX\sOrin|Orin(
 # Data-center parts, with NVML's suffixes ("-SXM4-80GB", " 80GB HBM3", "-PCIE-16GB", " NVL").
 _SUFFIX = r"((?:[- ](?:SXM\d?|PCIE|PCIe|NVL|HBM3e?|\d{2,3}GB)){0,3})"
 _DC = re.compile(
-    _B + r"(?:(NVIDIA|Tesla)[\s-]?)?(K(?:10|20Xm|20X|20c|20m|20|40c|40m|40t|40|80)|M(?:4|6|10|40|60)|P(?:4|40|100|6)|V100S?|T4"
+    r"(K(?:10|20Xm|20X|20c|20m|20|40c|40m|40t|40|80)|M(?:4|6|10|40|60)|P(?:4|40|100|6)|V100S?|T4"
     r"|A(?:100|10G|10|30|40|16|2|800)|H(?:100|200|800|20)|L(?:40S|40|4|20)|GH200|GB[23]00|B[123]00)" + _SUFFIX + _E
 )
+_VENDOR = re.compile(r"(?:NVIDIA|Tesla)[\s-]?$")
 #: Names that are unambiguous on their own (no "Tesla"/"NVIDIA" or GPU word needed).
 _DISTINCT = frozenset({"K40m", "K40c", "K20Xm", "K20c", "K20m", "P100", "V100", "V100S", "A100", "A800", "H100", "H200",
                        "H800", "L40S", "GH200", "GB200", "GB300", "B200", "B300", "A10G"})
 # A bare GeForce number: RTX 20-50 series, GTX 10/16 series.
-_BARE = re.compile(_B + r"([2-5]0[5-9]0|10[5-8]0|16[5-6]0)(?:\s?(Ti|SUPER))?(s?)" + _E, re.IGNORECASE)
+_BARE = re.compile(r"([2-5]0[5-9]0|10[5-8]0|16[5-6]0)(?:\s?(Ti|TI|ti|SUPER|Super))?(s?)" + _E)
 _AFTER = re.compile(
     r"^\s?(?:GPUs?|graphics|cards?|显卡|卡|グラフィック|ボード|그래픽|видеокарт|Grafikkarte)", re.IGNORECASE
 )
@@ -57,7 +59,17 @@ _BEFORE = re.compile(
 
 def _context(text: str, start: int, end: int) -> bool:
     """Whether a word right before or after text[start:end] says it is a GPU."""
-    return bool(_AFTER.match(text, end, min(len(text), end + 24)) or _BEFORE.search(text[max(0, start - 28): start]))
+    return _said(text[max(0, start - 28): start], text[end: end + 24])
+
+
+@lru_cache(maxsize=4096)
+def _said(before: str, after: str) -> bool:
+    return bool(_AFTER.match(after) or _BEFORE.search(before))
+
+
+def _bounded(text: str, start: int) -> bool:
+    """Whether text[start] begins a token (the ASCII look-behind the fast patterns leave out)."""
+    return start == 0 or not (text[start - 1].isascii() and (text[start - 1].isalnum() or text[start - 1] in "_./-"))
 
 
 def _geforce(family: str, number: str, variant: str | None, laptop: str | None) -> str:
@@ -72,35 +84,43 @@ def _geforce(family: str, number: str, variant: str | None, laptop: str | None) 
 def _mentions(text: str) -> list[tuple[int, str]]:
     """(offset, NVML-style name) of every GPU mention in *text*."""
     out: list[tuple[int, str]] = []
+    low = text.lower()
     for m in _GEFORCE.finditer(text):
+        if not _bounded(text, m.start()):
+            continue
         fam, num = m.group(1).upper(), m.group(2)
         if fam == "RTX" and not re.fullmatch(r"[2-5]0[5-9]0", num):
             continue  # RTX 4000/5000/6000/8000 are workstation parts, named below or unknown
         out.append((m.start(), _geforce(fam, num, m.group(3), m.group(4))))
-    for m in _GEFORCE_PLAIN.finditer(text):
+    for m in (_GEFORCE_PLAIN.finditer(text) if "geforce" in low else ()):
         out.append((m.start(), f"GeForce {m.group(1)}"))
-    for m in _TITAN.finditer(text):
+    for m in (_TITAN.finditer(text) if "titan" in low else ()):
         kind = m.group(1)
         out.append((m.start(), {"x": "GeForce GTX TITAN X", "xp": "TITAN Xp", "v": "TITAN V", "rtx": "TITAN RTX"}[kind.lower()]))
-    for m in _RTX_A.finditer(text):
+    for m in (_RTX_A.finditer(text) if "rtx" in low else ()):
         out.append((m.start(), f"NVIDIA RTX {m.group(1).upper()}"))
-    for m in _RTX_ADA.finditer(text):
+    for m in (_RTX_ADA.finditer(text) if "ada" in low else ()):
         out.append((m.start(), f"NVIDIA RTX {m.group(1)} Ada Generation"))
-    for m in _RTX_PRO.finditer(text):
+    for m in (_RTX_PRO.finditer(text) if "pro" in low else ()):
         out.append((m.start(), f"NVIDIA RTX PRO {m.group(1)} Blackwell"))
-    for m in _QUADRO.finditer(text):
+    for m in (_QUADRO.finditer(text) if "quadro" in low else ()):
         out.append((m.start(), f"Quadro {m.group(1)}"))
-    for m in _JETSON.finditer(text):
+    for m in (_JETSON.finditer(text) if "jetson" in low else ()):
         kind = m.group(1).lower()
         name = "Tegra X1" if kind in ("nano", "tx1") else "Jetson TX2" if kind == "tx2" else f"Jetson {m.group(1)}"
         out.append((m.start(), name))
     for m in _DC.finditer(text):
-        prefix, model, suffix = m.group(1), m.group(2), m.group(3) or ""
+        if not _bounded(text, m.start()):
+            continue
+        model, suffix = m.group(1), m.group(2) or ""
+        prefix = _VENDOR.search(text[max(0, m.start() - 8): m.start()])
         if not prefix and model not in _DISTINCT and not (suffix or _context(text, m.start(), m.end())):
             continue
         vendor = "Tesla" if model[0] in "KMPVT" else "NVIDIA"
         out.append((m.start(), f"{vendor} {model}{suffix}"))
     for m in _BARE.finditer(text):
+        if not _bounded(text, m.start()):
+            continue
         if not (m.group(2) or m.group(3) or _context(text, m.start(), m.end())):
             continue
         num = m.group(1)
@@ -116,9 +136,12 @@ def extract(norm: Normalised, tables: RuleTables | None) -> list[Found]:
     seen: dict[str, None] = {}
     out: list[Found] = []
     covered: list[tuple[int, int]] = []
+    models: dict[str, object] = {}
     for offset, name in mentions:
-        model = tables.gpus.lookup(name) if tables is not None else None
-        key = model.model if model is not None else name.lower()
+        if name not in models:
+            models[name] = tables.gpus.lookup(name) if tables is not None else None
+        model = models[name]
+        key = model.model if model is not None else name.lower()  # type: ignore[attr-defined]
         # NOTE: "RTX 3090" is found by two patterns at nearby offsets; keep one per model.
         if key in seen:
             continue

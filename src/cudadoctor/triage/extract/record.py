@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: How strongly a source pins a value; the highest rank wins, ties go to the first seen.
 #: A tool's own output (collect_env, pip list, nvidia-smi, __version__) beats a file name, which
@@ -26,6 +27,7 @@ class Found:
     last_wins: bool = False  #: for settings (an environment variable set twice: the later one holds)
 
 
+@lru_cache(maxsize=4096)
 def version_text(text: str) -> str:
     """*text* as a version string packaging accepts, or "" ("1.13.1+cu117" stays, "1.7" stays)."""
     from packaging.version import InvalidVersion, Version

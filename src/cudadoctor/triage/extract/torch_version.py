@@ -26,11 +26,11 @@ _DUNDER_SAME = re.compile(r"torch\.__version__['\")]{0,2}[ \t]{0,4}(?:=|:|->|is)
 _DUNDER_NEXT = re.compile(r"torch\.__version__\)?\s{0,4}\n\s{0,4}['\"]?(" + _V + r")['\"]?\s{0,4}(?:\n|$)")
 _CUDA_DUNDER = re.compile(r"torch\.version\.cuda\)?\s{0,4}(?:=|:|->|is)?\s{0,4}(?:\n\s{0,4})?['\"]?(\d{1,2}\.\d{1,2})['\"]?(?![\w.])")
 # torch-2.0.1+cu118-cp310-cp310-linux_x86_64.whl (also URL-encoded %2B), pytorch-1.9.0-py3.8_cuda11.1_cudnn8.0.5_0.tar.bz2
-_WHEEL = re.compile(r"(?<![\w-])torch-(" + _V + r")-cp\d{2,3}-")
-_CONDA_FILE = re.compile(r"(?<![\w-])pytorch-(\d{1,2}\.\d{1,2}\.\d{1,3})-(py\d\.\d{1,2}_(?:cuda\d{1,2}\.\d_\S{0,60}?|cpu\S{0,40}?))(?:\.tar\.bz2|\.conda)")
+_WHEEL = re.compile(r"torch-(?<![\w-]torch-)(" + _V + r")-cp\d{2,3}-")
+_CONDA_FILE = re.compile(r"pytorch-(?<![\w-]pytorch-)(\d{1,2}\.\d{1,2}\.\d{1,3})-(py\d\.\d{1,2}_(?:cuda\d{1,2}\.\d_\S{0,60}?|cpu\S{0,40}?))(?:\.tar\.bz2|\.conda)")
 # pip install ... torch==1.3.0 / torch===1.3.0+cu92 ; conda install pytorch=1.9.0 / pytorch==1.9.0
-_PIP = re.compile(r"\b(?:pip3?|python[\d.]{0,4}\s-m\spip|uv\spip)\s(?:[^\n]{0,400}?\s)?install\s([^\n]{1,600})")
-_CONDA = re.compile(r"\b(?:conda|mamba|micromamba)\s(?:install|create)\s([^\n]{1,600})")
+_PIP = re.compile(r"(?:pip3?|python[\d.]{0,4}\s-m\spip|uv\spip)(?<![\w.]pip)(?<![\w.]pip3)\s(?:[^\n]{0,400}?\s)?install\s([^\n]{1,600})")
+_CONDA = re.compile(r"(?:conda|mamba)\s(?:install|create)\s([^\n]{1,600})")
 _PIP_TORCH = re.compile(r"(?<![\w-])torch\s{0,2}===?\s{0,2}(" + _V + r")(?![\w.])")
 _CONDA_TORCH = re.compile(r"(?<![\w-])pytorch\s{0,2}==?\s{0,2}(\d{1,2}\.\d{1,2}(?:\.\d{1,3})?)(?![\w.])")
 _CONDA_CUDA = re.compile(r"(?<![\w-])pytorch-cuda\s{0,2}==?\s{0,2}(\d{1,2}\.\d)(?![\w.])")
@@ -38,7 +38,7 @@ _TOOLKIT = re.compile(r"(?<![\w-])cudatoolkit\s{0,2}==?\s{0,2}(\d{1,2}\.\d{1,2}(
 _INDEX = re.compile(r"download\.pytorch\.org/whl/(?:nightly/)?(cu\d{2,3}|cpu|rocm\d[\d.]{0,6})(?![\w.])")
 # Prose: "pytorch 1.7", "PyTorch version 1.13.1", "torch version: 2.0", "torch v1.8", "Pytorch==1.9"
 _PROSE = re.compile(
-    r"(?<![\w./-])(?:py)?torch(?:\s{1,3}version)?(?:\s{1,3}(?:is|=|:)|\s{0,3}==?|:)?\s{0,3}v?(" + _V + r")(?![\w.]|\s?(?:GB|MB|GiB|%|ms|s\b))",
+    r"(?:py)?torch(?:\s{1,3}version)?(?:\s{1,3}(?:is|=|:)|\s{0,3}==?|:)?\s{0,3}v?(" + _V + r")(?![\w.]|\s?(?:GB|MB|GiB|%|ms|s\b))",
     re.IGNORECASE,
 )
 
@@ -55,9 +55,9 @@ def extract(norm: Normalised) -> list[Found]:
         out.append(Found("torch.cuda_version", m.group(1), norm.locate(m.start(1)), RANK_OUTPUT))
         out.append(Found("torch.build", "cuda", norm.locate(m.start(1)), RANK_OUTPUT, stated=False,
                          how="torch.version.cuda names a CUDA version"))
-    for m in _WHEEL.finditer(text):
+    for m in (_WHEEL.finditer(text) if "torch-" in text else ()):
         _version(out, norm, m, RANK_FILE, stated=True, how="")
-    for m in _CONDA_FILE.finditer(text):
+    for m in (_CONDA_FILE.finditer(text) if "pytorch-" in text else ()):
         line = norm.locate(m.start())
         out.append(Found("torch.version", m.group(1), line, RANK_FILE))
         cuda = re.match(r"py\d\.\d{1,2}_cuda(\d{1,2}\.\d)", m.group(2))
@@ -67,13 +67,13 @@ def extract(norm: Normalised) -> list[Found]:
             out.append(Found("torch.build", "cuda", line, RANK_FILE, stated=False, how=how))
         else:
             out.append(Found("torch.build", "cpu", line, RANK_FILE, stated=False, how=how))
-    for m in _PIP.finditer(text):
+    for m in (_PIP.finditer(text) if "install" in text else ()):
         args, start = m.group(1), m.start(1)
         for t in _PIP_TORCH.finditer(args):
             _version(out, norm, t, RANK_COMMAND, stated=False, how="pinned in a pip install command", base=start)
         for u in _INDEX.finditer(args):
             _index(out, norm.locate(start + u.start()), u.group(1))
-    for m in _CONDA.finditer(text):
+    for m in (_CONDA.finditer(text) if "conda" in text or "mamba" in text else ()):
         args, start = m.group(1), m.start(1)
         line = norm.locate(start)
         for t in _CONDA_TORCH.finditer(args):
@@ -90,6 +90,9 @@ def extract(norm: Normalised) -> list[Found]:
             out.append(Found("install.cudatoolkit", t.group(1), line, RANK_COMMAND, how="requested in a conda install command",
                              last_wins=True))
     for m in _PROSE.finditer(text):
+        at = m.start()
+        if at and text[at - 1].isascii() and (text[at - 1].isalnum() or text[at - 1] in "_./-"):
+            continue  # "libtorch 1.7", "/pytorch 1.7": not a torch version
         v = version_text(m.group(1))
         if v:
             out.append(Found("torch.version", v, norm.locate(m.start(1)), RANK_PROSE))
