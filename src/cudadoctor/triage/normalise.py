@@ -128,7 +128,7 @@ def clean_line(line: str) -> str:
             break
         s = s[1:].lstrip()
         line = s
-    if "`" in line:
+    if "`" in line or "~~~" in line:
         if _FENCE.match(line):
             return ""
         line = line.replace("`", "")

@@ -18,17 +18,17 @@ if TYPE_CHECKING:
 _NAME = r"([A-Z_][A-Z0-9_]{1,60})"
 _Q = r"""["']"""
 _VALUE = r"""("[^"\n]{0,1000}"|'[^'\n]{0,1000}'|[^\s"';&|]{0,1000})"""
-#: (pattern, how, a substring the text must hold for the pattern to be worth running)
-_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+#: (pattern, how, substrings of which the text must hold one for the pattern to be worth running)
+_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     # os.environ["X"] = "v"; os.environ.setdefault("X", "v"); os.putenv("X", "v")
-    (re.compile(r"os\.environ\s{0,2}\[\s{0,2}" + _Q + _NAME + _Q + r"\s{0,2}\]\s{0,2}=\s{0,2}" + _VALUE), "set in Python code", "os.environ"),
-    (re.compile(r"os\.(?:environ\.setdefault|putenv)\(\s{0,2}" + _Q + _NAME + _Q + r"\s{0,2},\s{0,2}" + _VALUE), "set in Python code", "os."),
+    (re.compile(r"os\.environ\s{0,2}\[\s{0,2}" + _Q + _NAME + _Q + r"\s{0,2}\]\s{0,2}=\s{0,2}" + _VALUE), "set in Python code", ("os.environ",)),
+    (re.compile(r"os\.(?:environ\.setdefault|putenv)\(\s{0,2}" + _Q + _NAME + _Q + r"\s{0,2},\s{0,2}" + _VALUE), "set in Python code", ("os.",)),
     # export X=v / set X=v (cmd.exe) / $env:X = "v" (PowerShell) / ENV X=v (Dockerfile) / docker -e X=v
-    (re.compile(r"(?:^|[\s;&(])(?:export|setenv|set)\s{1,4}" + _NAME + r"=" + _VALUE, re.MULTILINE), "set in a shell", "et"),
-    (re.compile(r"\$env:" + _NAME + r"\s{0,2}=\s{0,2}" + _VALUE), "set in PowerShell", "$env:"),
-    (re.compile(r"^\s{0,4}ENV\s{1,4}" + _NAME + r"(?:=|\s{1,4})" + _VALUE, re.MULTILINE), "set in a Dockerfile", "ENV"),
-    (re.compile(r"(?:\s-e|\s--env)[\s=]" + _NAME + r"=" + _VALUE), "passed to a container", "-"),
-    (re.compile(r"^\s{0,8}-\s{1,4}" + _NAME + r"=" + _VALUE + r"\s*$", re.MULTILINE), "set in a compose/Kubernetes file", "- "),
+    (re.compile(r"(?:^|[\s;&(])(?:export|setenv|set)\s{1,4}" + _NAME + r"=" + _VALUE, re.MULTILINE), "set in a shell", ("export", "set")),
+    (re.compile(r"\$env:" + _NAME + r"\s{0,2}=\s{0,2}" + _VALUE), "set in PowerShell", ("$env:",)),
+    (re.compile(r"^\s{0,4}ENV\s{1,4}" + _NAME + r"(?:=|\s{1,4})" + _VALUE, re.MULTILINE), "set in a Dockerfile", ("ENV",)),
+    (re.compile(r"(?:\s-e|\s--env)[\s=]" + _NAME + r"=" + _VALUE), "passed to a container", ("-e", "--env")),
+    (re.compile(r"^\s{0,8}-\s{1,4}" + _NAME + r"=" + _VALUE + r"\s*$", re.MULTILINE), "set in a compose/Kubernetes file", ("- ",)),
 )
 # X=v Y=w python train.py (assignments before a command); "env X=v cmd"
 _PREFIXED = re.compile(r"^\s{0,8}(?:env\s{1,4})?((?:[A-Z_][A-Z0-9_]{1,60}=(?:\"[^\"\n]{0,300}\"|'[^'\n]{0,300}'|\S{0,300})\s{1,4}){1,12})(?=[\w./~-])", re.MULTILINE)
@@ -54,8 +54,8 @@ def extract(norm: Normalised) -> list[Found]:
     """env.<NAME> records for every allowed variable the paste sets or prints."""
     text = norm.text
     out: list[Found] = []
-    for pattern, how, needle in _PATTERNS:
-        if needle not in text:
+    for pattern, how, needles in _PATTERNS:
+        if not any(n in text for n in needles):
             continue
         for m in pattern.finditer(text):
             _add(out, norm, m.group(1), m.group(2), m.start(1), how)

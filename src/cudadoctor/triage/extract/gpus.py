@@ -110,10 +110,10 @@ def _mentions(text: str) -> list[tuple[int, str]]:
         name = "Tegra X1" if kind in ("nano", "tx1") else "Jetson TX2" if kind == "tx2" else f"Jetson {m.group(1)}"
         out.append((m.start(), name))
     for m in _DC.finditer(text):
-        if not _bounded(text, m.start()):
+        prefix = _VENDOR.search(text[max(0, m.start() - 8): m.start()])
+        if not prefix and not _bounded(text, m.start()):
             continue
         model, suffix = m.group(1), m.group(2) or ""
-        prefix = _VENDOR.search(text[max(0, m.start() - 8): m.start()])
         if not prefix and model not in _DISTINCT and not (suffix or _context(text, m.start(), m.end())):
             continue
         vendor = "Tesla" if model[0] in "KMPVT" else "NVIDIA"
