@@ -14,7 +14,7 @@ from cudadoctor.checks.driver.common import (
     torch_reports,
     visible_devices,
 )
-from cudadoctor.facts import DriverFacts, Facts, TorchFacts, Unavailable
+from cudadoctor.facts import DriverFacts, EnvFacts, Facts, TorchFacts, Unavailable
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import in_container
 from cudadoctor.tables import RuleTables
@@ -336,7 +336,9 @@ class MigInstanceNotSelected(Check):
     code = "DRV013"
     name = "mig-instance-not-selected"
     severity = Severity.WARNING
-    requires = frozenset({"driver", "env"})
+    # NOTE: not "env": MIG mode without instances needs no environment (facts from pasted text
+    # often have none); the selection part skips when the environment is unknown.
+    requires = frozenset({"driver"})
     fast = True
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
@@ -349,7 +351,9 @@ class MigInstanceNotSelected(Check):
         mig_gpus = [g for g in gpus if g.mig_enabled is True]
         if not mig_gpus:
             return
-        empty = [g for g in mig_gpus if not g.mig_devices]
+        # NOTE: a pasted nvidia-smi table cut before its "MIG devices:" block says nothing of instances.
+        unlisted = [g for g in mig_gpus if not g.mig_devices_listed]
+        empty = [g for g in mig_gpus if not g.mig_devices and g.mig_devices_listed]
         if empty:
             usable = [g for g in gpus if g.mig_enabled is not True or g.mig_devices]
             labels = ", ".join(gpu_label(g) for g in empty)
@@ -373,6 +377,15 @@ class MigInstanceNotSelected(Check):
                 severity=Severity.ERROR if not usable else None,
             )
         devices = [(m, g) for g in mig_gpus for m in g.mig_devices]
+        if not empty and len(devices) <= 1 and unlisted:
+            raise SkipCheck(
+                f"MIG is on for {', '.join(gpu_label(g) for g in unlisted)} but its MIG instances are not in the facts "
+                "(the pasted nvidia-smi output stops before its MIG devices block)"
+            )
+        if maybe(facts, EnvFacts) is None and len(devices) > 1:
+            if empty:
+                return
+            raise SkipCheck("CUDA_VISIBLE_DEVICES unknown (no environment in the facts): which MIG device is selected cannot be told")
         cvd = visible_devices(facts)
         vd = parse_visible_devices(cvd, gpus) if cvd is not None and cvd.strip() else None
         selected = vd.mig_uuids if vd else []

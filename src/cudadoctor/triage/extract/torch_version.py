@@ -19,7 +19,8 @@ from cudadoctor.triage.extract.record import (
 if TYPE_CHECKING:
     from cudadoctor.triage.normalise import Normalised
 
-_V = r"\d{1,2}\.\d{1,2}(?:\.\d{1,3})?(?:(?:a|b|rc|\.dev|\.post)\d{0,12})?(?:(?:\+|%2B)[A-Za-z0-9.]{1,20})?"
+_V = (r"\d{1,2}\.\d{1,2}(?:\.\d{1,3})?(?:(?:a|b|rc|\.dev|\.post)\d{0,12})?"
+      r"(?:(?:\+|%2B)(?:cu\d{2,3}|cpu|rocm\d[\d.]{0,8}|xpu|git[0-9a-f]{4,12}))?(?![A-Za-z])")
 # torch.__version__ printed: on the same line (apex's "torch.__version__  =  1.1.0", an f-string),
 # or on the next line after a >>> / print() that asked for it.
 _DUNDER_SAME = re.compile(r"torch\.__version__['\")]{0,2}[ \t]{0,4}(?:=|:|->|is)?[ \t]{0,4}['\"]?(" + _V + r")['\"]?(?![\w.])")
@@ -35,6 +36,13 @@ _PIP_TORCH = re.compile(r"(?<![\w-])torch\s{0,2}===?\s{0,2}(" + _V + r")(?![\w.]
 _CONDA_TORCH = re.compile(r"(?<![\w-])pytorch\s{0,2}==?\s{0,2}(\d{1,2}\.\d{1,2}(?:\.\d{1,3})?)(?![\w.])")
 _CONDA_CUDA = re.compile(r"(?<![\w-])pytorch-cuda\s{0,2}==?\s{0,2}(\d{1,2}\.\d)(?![\w.])")
 _TOOLKIT = re.compile(r"(?<![\w-])cudatoolkit\s{0,2}==?\s{0,2}(\d{1,2}\.\d{1,2}(?:\.\d{1,3})?)(?![\w.])")
+# NOTE: errors only a CUDA build of torch raises (a CPU build says "Torch not compiled with CUDA
+# enabled" instead): c10's CUDA error check, the caching allocator, and the driver checks in
+# torch/cuda/__init__.py.
+_CUDA_BUILD_ONLY = re.compile(
+    r"The NVIDIA driver on your system is too old|Found no NVIDIA driver on your system|RuntimeError: CUDA error: "
+    r"|CUDA out of memory\. Tried to allocate|torch\.cuda\.OutOfMemoryError"
+)
 _INDEX = re.compile(r"download\.pytorch\.org/whl/(?:nightly/)?(cu\d{2,3}|cpu|rocm\d[\d.]{0,6})(?![\w.])")
 # Prose: "pytorch 1.7", "PyTorch version 1.13.1", "torch version: 2.0", "torch v1.8", "Pytorch==1.9"
 _PROSE = re.compile(
