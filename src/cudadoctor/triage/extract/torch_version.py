@@ -63,6 +63,9 @@ def extract(norm: Normalised) -> list[Found]:
         out.append(Found("torch.cuda_version", m.group(1), norm.locate(m.start(1)), RANK_OUTPUT))
         out.append(Found("torch.build", "cuda", norm.locate(m.start(1)), RANK_OUTPUT, stated=False,
                          how="torch.version.cuda names a CUDA version"))
+    if (b := _CUDA_BUILD_ONLY.search(text)) is not None:
+        out.append(Found("torch.build", "cuda", norm.locate(b.start()), RANK_FILE - 5, stated=False,
+                         how="torch raised an error only its CUDA builds raise"))
     for m in (_WHEEL.finditer(text) if "torch-" in text else ()):
         _version(out, norm, m, RANK_FILE, stated=True, how="")
     for m in (_CONDA_FILE.finditer(text) if "pytorch-" in text else ()):
@@ -101,9 +104,7 @@ def extract(norm: Normalised) -> list[Found]:
         at = m.start()
         if at and text[at - 1].isascii() and (text[at - 1].isalnum() or text[at - 1] in "_./-"):
             continue  # "libtorch 1.7", "/pytorch 1.7": not a torch version
-        v = version_text(m.group(1))
-        if v:
-            out.append(Found("torch.version", v, norm.locate(m.start(1)), RANK_PROSE))
+        _version(out, norm, m, RANK_PROSE, stated=True, how="")
     return out
 
 
