@@ -196,3 +196,30 @@ def test_inferred_values_say_how() -> None:
     kept = extract(normalise_text("too old (found version 11040)"), TABLES)
     f = kept["driver.cuda_version"]
     assert not f.stated and "11040" in f.how
+
+
+def test_pin_pip_could_not_install_is_not_torch_version() -> None:
+    text = ("pip install torch==1.13.1\n"
+            "ERROR: Could not find a version that satisfies the requirement torch==1.13.1 (from versions: 2.2.0, 2.2.1)\n"
+            "ERROR: No matching distribution found for torch==1.13.1\n")
+    assert "torch.version" not in found(text)
+
+
+def test_conda_spec_with_build_string() -> None:
+    got = found("the solver installed pytorch=1.9.0=py3.8_cpu_0 instead")
+    assert got["torch.version"] == "1.9.0" and got["torch.build"] == "cpu"
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("$ python3\nPython 3.7.5 (default, Oct 25 2019, 15:51:11)\n[GCC 7.3.0] :: Anaconda, Inc. on linux", "3.7.5"),
+    ("conda create -n py14 python=3.7", "3.7"),
+    ("torch-2.1.0+cu121-cp310-cp310-linux_x86_64.whl", "3.10"),
+    ("My Python version is 3.10.11 and CUDA 12.0", "3.10.11"),
+])
+def test_python_version(text: str, want: str) -> None:
+    assert found(text)["torch.python_version"] == want
+
+
+@pytest.mark.parametrize("text", ["python3.8/site-packages/torch", "IronPython 3.4", "python 2.7", "pythonw 3.8x"])
+def test_not_a_python_version(text: str) -> None:
+    assert "torch.python_version" not in found(text)

@@ -81,6 +81,8 @@ class _Fold:
             if isinstance(t.build, Unavailable) and (b := self.kept.get("torch.build")):
                 self.used("torch.build", b)
                 changes["build"] = b.value
+            if t.python_version == PYTHON_UNKNOWN and (py := self.version("torch.python_version")):
+                changes["python_version"] = py
             return replace(t, **changes) if changes else t  # type: ignore[arg-type]
         version = self.version("torch.version")
         cuda = self.version("torch.cuda_version")
@@ -89,9 +91,10 @@ class _Fold:
             return t
         if b is not None:
             self.used("torch.build", b)
-        self.out.placeholders += ["torch.python_version", "torch.python_executable"]
+        py = self.version("torch.python_version")
+        self.out.placeholders += ["torch.python_executable"] + ([] if py else ["torch.python_version"])
         return TorchFacts(
-            python_executable="python", python_version=PYTHON_UNKNOWN, status="ok", import_error="",
+            python_executable="python", python_version=py or PYTHON_UNKNOWN, status="ok", import_error="",
             location=missing(), version=version or missing(), build=b.value if b else missing(),
             cuda_version=major_minor(cuda) if cuda else missing(), hip_version=missing(), cudnn_version=missing(),
             nccl_version=missing(), debug=missing(), git_version=missing(), cuda_available=missing(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cudadoctor.triage.extract import driver, env, gpus, toolkit, torch_version
+from cudadoctor.triage.extract import driver, env, gpus, python, toolkit, torch_version
 from cudadoctor.triage.extract.record import Found
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ def extract_all(norm: Normalised, tables: RuleTables | None) -> list[Found]:
     found += driver.extract(norm)
     found += toolkit.extract(norm)
     found += env.extract(norm)
+    found += python.extract(norm)
     found += gpus.extract(norm, tables)
     return found
 

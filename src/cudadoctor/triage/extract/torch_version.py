@@ -28,7 +28,14 @@ _DUNDER_NEXT = re.compile(r"torch\.__version__\)?\s{0,4}\n\s{0,4}['\"]?(" + _V +
 _CUDA_DUNDER = re.compile(r"torch\.version\.cuda\)?\s{0,4}(?:=|:|->|is)?\s{0,4}(?:\n\s{0,4})?['\"]?(\d{1,2}\.\d{1,2})['\"]?(?![\w.])")
 # torch-2.0.1+cu118-cp310-cp310-linux_x86_64.whl (also URL-encoded %2B), pytorch-1.9.0-py3.8_cuda11.1_cudnn8.0.5_0.tar.bz2
 _WHEEL = re.compile(r"torch-(?<![\w-]torch-)(" + _V + r")-cp\d{2,3}-")
-_CONDA_FILE = re.compile(r"pytorch-(?<![\w-]pytorch-)(\d{1,2}\.\d{1,2}\.\d{1,3})-(py\d\.\d{1,2}_(?:cuda\d{1,2}\.\d_\S{0,60}?|cpu\S{0,40}?))(?:\.tar\.bz2|\.conda)")
+_CONDA_FILE = re.compile(
+    r"pytorch(?<![\w-]pytorch)[-=](\d{1,2}\.\d{1,2}\.\d{1,3})[-=](py\d\.\d{1,2}_(?:cuda\d{1,2}\.\d_\S{0,60}?|cpu\S{0,40}?))"
+    r"(?:\.tar\.bz2|\.conda|(?=[\s'\"`,;)]|$))"
+)
+# pip's own words when a pinned version could not be installed: that version is not what is installed.
+_PIP_FAILED = re.compile(
+    r"(?:No matching distribution found for|Could not find a version that satisfies the requirement)\s{1,3}torch\s{0,2}===?\s{0,2}(" + _V + r")"
+)
 # pip install ... torch==1.3.0 / torch===1.3.0+cu92 ; conda install pytorch=1.9.0 / pytorch==1.9.0
 _PIP = re.compile(r"(?:pip3?|python[\d.]{0,4}\s-m\spip|uv\spip)(?<![\w.]pip)(?<![\w.]pip3)\s(?:[^\n]{0,400}?\s)?install\s([^\n]{1,600})")
 _CONDA = re.compile(r"(?:conda|mamba)\s(?:install|create)\s([^\n]{1,600})")
@@ -68,7 +75,7 @@ def extract(norm: Normalised) -> list[Found]:
                          how="torch raised an error only its CUDA builds raise"))
     for m in (_WHEEL.finditer(text) if "torch-" in text else ()):
         _version(out, norm, m, RANK_FILE, stated=True, how="")
-    for m in (_CONDA_FILE.finditer(text) if "pytorch-" in text else ()):
+    for m in (_CONDA_FILE.finditer(text) if "pytorch-" in text or "pytorch=" in text else ()):
         line = norm.locate(m.start())
         out.append(Found("torch.version", m.group(1), line, RANK_FILE))
         cuda = re.match(r"py\d\.\d{1,2}_cuda(\d{1,2}\.\d)", m.group(2))
@@ -78,9 +85,12 @@ def extract(norm: Normalised) -> list[Found]:
             out.append(Found("torch.build", "cuda", line, RANK_FILE, stated=False, how=how))
         else:
             out.append(Found("torch.build", "cpu", line, RANK_FILE, stated=False, how=how))
+    failed = {f.group(1) for f in _PIP_FAILED.finditer(text)} if "torch" in text else set()
     for m in (_PIP.finditer(text) if "install" in text else ()):
         args, start = m.group(1), m.start(1)
         for t in _PIP_TORCH.finditer(args):
+            if t.group(1) in failed:
+                continue  # pip said it found no such distribution
             _version(out, norm, t, RANK_COMMAND, stated=False, how="pinned in a pip install command", base=start)
         for u in _INDEX.finditer(args):
             _index(out, norm.locate(start + u.start()), u.group(1))
@@ -105,6 +115,10 @@ def extract(norm: Normalised) -> list[Found]:
         if at and text[at - 1].isascii() and (text[at - 1].isalnum() or text[at - 1] in "_./-"):
             continue  # "libtorch 1.7", "/pytorch 1.7": not a torch version
         _version(out, norm, m, RANK_PROSE, stated=True, how="")
+    if failed:
+        # NOTE: a pin pip could not install (named in commands and prose alike) is not what is installed.
+        bad = {f.line for f in out if f.path == "torch.version" and f.value in failed and f.rank <= RANK_COMMAND}
+        out = [f for f in out if not (f.rank <= RANK_COMMAND and f.line in bad and f.path.startswith("torch."))]
     return out
 
 
