@@ -223,3 +223,22 @@ def test_python_version(text: str, want: str) -> None:
 @pytest.mark.parametrize("text", ["python3.8/site-packages/torch", "IronPython 3.4", "python 2.7", "pythonw 3.8x"])
 def test_not_a_python_version(text: str) -> None:
     assert "torch.python_version" not in found(text)
+
+
+@pytest.mark.parametrize(("text", "name", "want"), [
+    ("torch 1.4.0+cu92\ntorchvision 0.5.0", "torchvision", "0.5.0"),
+    ("pip install torch==2.1.0 torchvision==0.16.0", "torchvision", "0.16.0"),
+    (">>> torchvision.__version__\n'0.15.2+cu118'", "torchvision", "0.15.2+cu118"),
+    ("torchaudio: 2.1.0", "torchaudio", "2.1.0"),
+])
+def test_companion_versions(text: str, name: str, want: str) -> None:
+    assert found(text)[f"dist.{name}"] == want
+
+
+def test_companion_from_text_becomes_a_distribution() -> None:
+    from cudadoctor.facts import TorchFacts
+    from cudadoctor.triage.parse import parse_text
+
+    t = parse_text("torch 1.4.0+cu92\ntorchvision 0.5.0\n", tables=TABLES).facts.torch
+    assert isinstance(t, TorchFacts)
+    assert [(d.name, d.version) for d in t.distributions] == [("torchvision", "0.5.0")]

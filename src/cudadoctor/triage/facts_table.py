@@ -13,7 +13,7 @@ EXCERPT = 60
 
 def _order(path: str) -> tuple[int, str]:
     """Areas in the order a reader checks them: torch, driver, GPUs, toolkit, env, the rest."""
-    for rank, prefix in enumerate(("torch.", "driver.", "gpus.", "toolkit.", "install.", "conda.", "env.")):
+    for rank, prefix in enumerate(("torch.", "dist.", "driver.", "gpus.", "toolkit.", "install.", "conda.", "env.")):
         if path.startswith(prefix):
             return rank, path
     return 99, path

@@ -6,6 +6,7 @@ Provenance (the pasted line it came from, stated or inferred).
 
 Text-only facts with no place in Facts keep their provenance under their own paths:
 "install.cudatoolkit" (a conda command asked for it) and "conda.cudatoolkit" (a conda list shows it).
+"dist.torchvision" / "dist.torchaudio" become TorchFacts.distributions (without Requires-Dist).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
-from cudadoctor.facts import PYTHON_UNKNOWN, DriverFacts, EnvFacts, Facts, NvmlStatus, ToolkitFacts, TorchFacts, Unavailable
+from cudadoctor.facts import PYTHON_UNKNOWN, Distribution, DriverFacts, EnvFacts, Facts, NvmlStatus, ToolkitFacts, TorchFacts, Unavailable
 from cudadoctor.triage.parse_common import major_minor, missing
 from cudadoctor.triage.parse_nvidia_smi import make_gpu
 from cudadoctor.triage.provenance import Provenance
@@ -83,6 +84,8 @@ class _Fold:
                 changes["build"] = b.value
             if t.python_version == PYTHON_UNKNOWN and (py := self.version("torch.python_version")):
                 changes["python_version"] = py
+            if extra := self.companions(t.distributions):
+                changes["distributions"] = tuple(sorted((*t.distributions, *extra), key=lambda d: d.name))
             return replace(t, **changes) if changes else t  # type: ignore[arg-type]
         version = self.version("torch.version")
         cuda = self.version("torch.cuda_version")
@@ -99,8 +102,19 @@ class _Fold:
             cuda_version=major_minor(cuda) if cuda else missing(), hip_version=missing(), cudnn_version=missing(),
             nccl_version=missing(), debug=missing(), git_version=missing(), cuda_available=missing(),
             cuda_unavailable_reason="", device_count=missing(), devices=(), arch_list=missing(),
-            build_config=missing(), loaded_libraries=missing(), distributions=(),
+            build_config=missing(), loaded_libraries=missing(), distributions=tuple(self.companions(())),
         )
+
+    def companions(self, have: tuple[Distribution, ...]) -> list[Distribution]:
+        """torchvision / torchaudio the text names and the listings did not (no Requires-Dist: pip never showed it)."""
+        names = {d.name for d in have}
+        out = []
+        for name in ("torchvision", "torchaudio"):
+            f = self.kept.get(f"dist.{name}")
+            if f is not None and name not in names and _v(f.value) is not None:
+                self.used(f"dist.{name}", f)
+                out.append(Distribution(name=name, version=f.value, requires=()))
+        return out
 
     # ------------------------------------------------------------------------------------ driver
 

@@ -50,6 +50,10 @@ _CUDA_BUILD_ONLY = re.compile(
     r"The NVIDIA driver on your system is too old|Found no NVIDIA driver on your system|RuntimeError: CUDA error: "
     r"|CUDA out of memory\. Tried to allocate|torch\.cuda\.OutOfMemoryError"
 )
+# torchvision / torchaudio beside torch: "torchvision 0.5.0", "torchvision==0.5.0", torchvision.__version__ output
+_COMPANION = re.compile(
+    r"(?<![\w./-])(torchvision|torchaudio)(?:\.__version__\)?\s{0,4}\n?\s{0,4}['\"]?|\s{0,3}===?\s{0,2}|:\s{0,2}|\s{1,30}(?:version\s{1,3})?v?)(" + _V + r")(?![\w.])"
+)
 _INDEX = re.compile(r"download\.pytorch\.org/whl/(?:nightly/)?(cu\d{2,3}|cpu|rocm\d[\d.]{0,6})(?![\w.])")
 # Prose: "pytorch 1.7", "PyTorch version 1.13.1", "torch version: 2.0", "torch v1.8", "Pytorch==1.9"
 _PROSE = re.compile(
@@ -115,6 +119,13 @@ def extract(norm: Normalised) -> list[Found]:
         if at and text[at - 1].isascii() and (text[at - 1].isalnum() or text[at - 1] in "_./-"):
             continue  # "libtorch 1.7", "/pytorch 1.7": not a torch version
         _version(out, norm, m, RANK_PROSE, stated=True, how="")
+    for m in (_COMPANION.finditer(text) if "torchvision" in text or "torchaudio" in text else ()):
+        v = version_text(m.group(2))
+        if v:
+            command = text.rfind("install", max(0, m.start() - 300), m.start()) >= 0 and "\n" not in text[
+                text.rfind("install", max(0, m.start() - 300), m.start()): m.start()]
+            out.append(Found(f"dist.{m.group(1)}", v, norm.locate(m.start(2)), RANK_COMMAND if command else RANK_PROSE,
+                             stated=not command, how="pinned in an install command" if command else ""))
     if failed:
         # NOTE: a pin pip could not install (named in commands and prose alike) is not what is installed.
         bad = {f.line for f in out if f.path == "torch.version" and f.value in failed and f.rank <= RANK_COMMAND}
