@@ -197,13 +197,16 @@ class NvccTorchCudaMismatch(Check):
         tk_cuda, source = toolkit_cuda(tk)
         if tk_cuda.release[:2] == torch_cuda.release[:2]:
             return
-        torch_version = need(t.version, "torch version")
+        # NOTE: torch's version only shapes the message and the alternative wheel: an extension
+        # builder's error ("... used to compile PyTorch (12.4)") gives torch's CUDA without it.
+        torch_version = t.version if isinstance(t.version, Version) else None
+        named = f"torch {torch_version}" if torch_version is not None else "torch"
         where = _toolkit_label(tk)
         evidence = {
             source: tk_cuda,
             "toolkit.cuda_home": tk.cuda_home,
             "toolkit.cuda_home_source": tk.cuda_home_source,
-            "torch.version": torch_version,
+            "torch.version": t.version,
             "torch.cuda_version": torch_cuda,
         }
         dirs = known_toolkit_dirs(facts)
@@ -211,7 +214,7 @@ class NvccTorchCudaMismatch(Check):
         if tk_cuda.major != torch_cuda.major:
             yield self.finding(
                 message=(
-                    f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}, but torch {torch_version} was "
+                    f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}, but {named} was "
                     f"built with CUDA {_major_minor(torch_cuda)}: a different major version. Building any CUDA "
                     f"extension fails with \"The detected CUDA version ({_major_minor(tk_cuda)}) mismatches the "
                     f"version that was used to compile PyTorch ({_major_minor(torch_cuda)})\"."
@@ -223,7 +226,7 @@ class NvccTorchCudaMismatch(Check):
         yield self.finding(
             severity=Severity.INFO,
             message=(
-                f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}; torch {torch_version} was built "
+                f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}; {named} was built "
                 f"with CUDA {_major_minor(torch_cuda)}. Same major version, so extension builds only warn "
                 f"(\"The detected CUDA version ({_major_minor(tk_cuda)}) has a minor version mismatch with the "
                 f"version that was used to compile PyTorch ({_major_minor(torch_cuda)})\") and normally work."
@@ -239,7 +242,7 @@ class NvccTorchCudaMismatch(Check):
     def _fix(
         facts: Facts,
         tables: RuleTables,
-        torch_version: Version,
+        torch_version: Version | None,
         torch_cuda: Version,
         tk_cuda: Version,
         dirs: dict[tuple[int, int], str],
@@ -259,7 +262,7 @@ class NvccTorchCudaMismatch(Check):
             )
         else:
             first = f"To build against torch's CUDA, {_install_line(torch_cuda)}"
-        alt = _wheel_for_toolkit(facts, tables, torch_version, tk_cuda)
+        alt = _wheel_for_toolkit(facts, tables, torch_version, tk_cuda) if torch_version is not None else None
         if alt is not None:
             return f"{first}. Or switch torch to the build for CUDA {_major_minor(tk_cuda)}: `{alt.pip_command}`"
         return first

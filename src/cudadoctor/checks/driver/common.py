@@ -113,6 +113,8 @@ def gpu_list(drv: DriverFacts) -> tuple[GpuFacts, ...]:
     """NVML's GPU list, or a skip when NVML could not list GPUs."""
     if drv.nvml_status != "ok":
         raise SkipCheck(f"GPU list unknown: NVML status is {drv.nvml_status} ({drv.nvml_error or 'no detail'})")
+    if not drv.gpus_listed:
+        raise SkipCheck("GPU list unknown: the facts hold only the GPUs the text names (no nvidia-smi -L or collect_env list)")
     return drv.gpus
 
 

@@ -35,6 +35,11 @@ def _arch_source(facts: Facts, tables: RuleTables, t: TorchFacts) -> tuple[ArchS
     if isinstance(t.arch_list, tuple) and t.arch_list:
         return t.arch_list, "torch.cuda.get_arch_list()"
     v = torch_version(t)
+    if v is not None and tables.torch.release(v) is None and tables.torch.releases and v < tables.torch.releases[0].torch:
+        # NOTE: facts from pasted text name old torch releases (1.3, 1.7) the tables do not cover.
+        cu = f" {variant_name(t.cuda_version)}" if isinstance(t.cuda_version, Version) else ""
+        raise SkipCheck(f"torch's arch list is unknown and rules/torch.toml has no row for torch {v.base_version}{cu} "
+                        f"(its rows start at {tables.torch.releases[0].torch}); its architectures are not guessed")
     cuda = need(t.cuda_version, "torch CUDA version")
     if v is None:
         raise SkipCheck("torch's arch list and version are both unknown")
@@ -185,6 +190,10 @@ class GpuArchNotInTorchBuild(Check):
         gpus = gpus_to_judge(facts)
         if not gpus:
             raise SkipCheck("no GPU compute capability known (torch saw no device, NVML listed none)")
+        every = _every_variant(tables, t)
+        if every is not None:
+            yield from _any_variant(self, facts, tables, t, gpus, every)
+            return
         src, note = _arch_source(facts, tables, t)
         ptx_bad = _ptx_unusable(facts, t)
         for cc, labels in by_capability(gpus).items():
@@ -276,6 +285,44 @@ class GpuArchPtxJitOnly(Check):
                           "ptx_entry": entry, "arch_list_source": note},
                 fix=(wheel_fix(t, w, wnote, "") + f"; meanwhile {cache}") if w else cache,
             )
+
+
+def _any_variant(
+    check: Check, facts: Facts, tables: RuleTables, t: TorchFacts, gpus: list, variants: list[TorchVariant]
+) -> Iterator[Finding]:
+    """torch's CUDA variant unknown (pasted text): fire only when no variant of its release covers a GPU."""
+    names = ", ".join(var.name for var in variants)
+    for cc, labels in by_capability(gpus).items():
+        covs = [_cover(var, cc)[0] for var in variants]
+        if all(c is Coverage.NONE for c in covs):
+            w, wnote = suggest_wheel(tables, facts, [cc], python=t.python_version, sass_only=True)
+            yield check.finding(
+                message=f"{', '.join(labels)} {has_or_have(labels)} compute capability {cc} (sm_{cc.major}{cc.minor}), "
+                        f"which torch {torch_version(t)} cannot run whichever CUDA variant it is: none of its builds "
+                        f"in rules/torch.toml ({names}) has SASS or PTX for it. Kernels fail with \"no kernel image "
+                        "is available for execution on the device\".",
+                evidence={"gpu.compute_capability": cc, "torch.version": torch_version(t),
+                          "torch.cuda_version": t.cuda_version, "arch_list_source": f"rules/torch.toml ({names})"},
+                fix=wheel_fix(t, w, wnote, f"no torch wheel in the rules tables covers sm_{cc.major}{cc.minor}; "
+                                            "build torch from source with TORCH_CUDA_ARCH_LIST="
+                                            f"{cc.major}.{cc.minor}"),
+            )
+        elif any(c is Coverage.NONE for c in covs):
+            raise SkipCheck(f"torch's CUDA variant is unknown and its builds differ for sm_{cc.major}{cc.minor} "
+                            f"({names}): which one is installed decides")
+
+
+
+def _every_variant(tables: RuleTables, t: TorchFacts) -> list[TorchVariant] | None:
+    """All CUDA variants of torch's release when only its version is known (no arch list, no torch CUDA)."""
+    if (isinstance(t.arch_list, tuple) and t.arch_list) or isinstance(t.cuda_version, Version):
+        return None
+    v = torch_version(t)
+    rel = tables.torch.release(v) if v is not None else None
+    if v is None or rel is None or (v.local and variant_label(v) is None):
+        return None
+    found = [var for name in rel.variants if name.startswith("cu") and (var := tables.torch.variant(v, name)) is not None]
+    return found or None
 
 
 def _need_cuda(t: TorchFacts) -> None:
