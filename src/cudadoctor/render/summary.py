@@ -199,7 +199,14 @@ def _toolkit(k: ToolkitFacts) -> list[str]:
         head = f"nvcc {k.nvcc_version} ({_v(k.nvcc_path)})"
     else:
         head = "no nvcc"
+    real = k.nvcc_real_path
+    if isinstance(real, str) and isinstance(k.nvcc_path, str) and real != k.nvcc_path:
+        head += f" -> {real}"
     if known(k.cuda_home):
         head += f", CUDA_HOME {k.cuda_home} [{k.cuda_home_source}]"
     gcc = f"gcc {k.gcc_version}" if known(k.gcc_version) else "no gcc"
-    return [head, gcc]
+    lines = [head, gcc]
+    if k.real_toolkit and isinstance(k.cuda_home, str):
+        # NOTE: say where torch's own CUDA_HOME guess differs from the toolkit the wrapper/link leads to.
+        lines.insert(1, f"real toolkit: {k.real_toolkit} (torch's CUDA_HOME guess is {k.cuda_home})")
+    return lines
