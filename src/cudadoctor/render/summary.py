@@ -87,12 +87,14 @@ def _host(h: HostFacts) -> list[str]:
         parts.append(f"glibc {h.glibc_version}")
     parts.append(f"Python {h.python_version}")
     lines = [", ".join(parts)]
-    cpu = f"{h.cpu_count} CPUs" + (f" ({h.cpu_model})" if known(h.cpu_model) else "")
+    # NOTE: a CPU count of 0 means "not recorded" (pasted text rarely carries it): say nothing, not "0 CPUs".
+    extras = [f"{h.cpu_count} CPUs" + (f" ({h.cpu_model})" if known(h.cpu_model) else "")] if h.cpu_count > 0 else []
     if known(h.memory_total_mib):
-        cpu += f", {mib_text(h.memory_total_mib)} RAM"
+        extras.append(f"{mib_text(h.memory_total_mib)} RAM")
     if h.wsl2:
-        cpu += ", WSL2"
-    lines.append(cpu)
+        extras.append("WSL2")
+    if extras:
+        lines.append(", ".join(extras))
     return lines
 
 
@@ -182,7 +184,7 @@ def _torch(t: TorchFacts) -> list[str]:
     if known(t.nccl_version):
         extra.append(f"NCCL {t.nccl_version}")
     if t.cuda_available is True:
-        extra.append(f"CUDA available: {_v(t.device_count)} device(s)")
+        extra.append(f"CUDA available: {t.device_count} device(s)" if known(t.device_count) else "CUDA available: yes")
     elif t.cuda_available is False:
         extra.append("CUDA available: no" + (f" ({t.cuda_unavailable_reason.strip().splitlines()[0]})" if t.cuda_unavailable_reason.strip() else ""))
     lines = [head]
