@@ -18,7 +18,7 @@ def test_every_finding_shows_message_evidence_and_fix(tables) -> None:
     for f in report.findings:
         assert f"{f.code} {f.name}" in text
         assert "Fix:" in text
-    assert report.verdict_words() in text and report.counts_summary() in text.replace("\n", " ")
+    assert report.verdict_heading() in text and report.counts_summary() in text.replace("\n", " ")
 
 
 def test_last_line_says_the_verdict_once_in_words(tables) -> None:

@@ -164,7 +164,7 @@ def _finding(f: Finding) -> list[Any]:
 def _verdict(report: Report) -> Text:
     # NOTE: the verdict is said once, in words, on its coloured badge; the counts follow it.
     t = Text()
-    t.append(f" {report.verdict_words()} ", style=VERDICT_STYLE[report.verdict])
+    t.append(f" {report.verdict_heading()} ", style=VERDICT_STYLE[report.verdict])
     t.append(f"— {report.counts_summary()}")
     return t
 
