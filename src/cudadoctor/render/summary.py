@@ -202,7 +202,8 @@ def _toolkit(k: ToolkitFacts) -> list[str]:
     else:
         head = "no nvcc"
     real = k.nvcc_real_path
-    if isinstance(real, str) and isinstance(k.nvcc_path, str) and real != k.nvcc_path:
+    if k.real_toolkit and isinstance(real, str) and isinstance(k.nvcc_path, str) and real != k.nvcc_path:
+        # NOTE: only where it leads out of CUDA_HOME; /usr/local/cuda -> cuda-12.4 is the same toolkit.
         head += f" -> {real}"
     if known(k.cuda_home):
         head += f", CUDA_HOME {k.cuda_home} [{k.cuda_home_source}]"
