@@ -14,7 +14,7 @@ import typer
 
 from cudadoctor._version import __version__
 from cudadoctor.findings import Severity
-from cudadoctor.errors import CudaDoctorError
+from cudadoctor.errors import CudaDoctorError, one_line
 from cudadoctor.render import OutputFormat
 from cudadoctor.report import EXIT_INTERRUPTED, EXIT_TOOL_ERROR
 
@@ -80,6 +80,7 @@ def check(
     quick: Annotated[bool, typer.Option("--quick", envvar="CUDADOCTOR_QUICK", help="With --bench: the ~3 s version.")] = False,
     min_efficiency: Annotated[float, typer.Option("--min-efficiency", envvar="CUDADOCTOR_MIN_EFFICIENCY", help="With --bench: bench-slow below this fraction of the dense GEMM peak.")] = 0.5,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", envvar="CUDADOCTOR_BASELINE", help="Known-good snapshot (or facts file, or JSON report): also report environment-drift, what moved since.")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", envvar="CUDADOCTOR_FRESH", help="Probe torch, the CUDA libraries and the toolkit again instead of re-using cached facts.")] = False,
     kernels: Annotated[bool, typer.Option("--kernels", envvar="CUDADOCTOR_KERNELS", help="Also inspect the torch of every Jupyter kernel that runs another interpreter.")] = False,
 ) -> None:
     """Diagnose this machine's PyTorch + CUDA setup."""
@@ -91,7 +92,7 @@ def check(
         output_format=output_format, fail_on=fail_on, select=tuple(select or ()), ignore=tuple(ignore or ()),
         verbose=verbose, facts_file=facts_file, save_facts=save_facts, python=python, rules_dir=rules_dir,
         timeout=timeout, output=output, color=color, redact=redact,
-        bench=bench, bench_quick=quick, min_efficiency=min_efficiency, baseline=baseline, kernels=kernels,
+        bench=bench, bench_quick=quick, min_efficiency=min_efficiency, baseline=baseline, fresh=fresh, kernels=kernels,
         width=shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else None,
         spinner=color and output_format is OutputFormat.TERMINAL and facts_file is None and sys.stderr.isatty(),
     )
@@ -145,27 +146,36 @@ _register_plugins()
 
 @contextlib.contextmanager
 def error_handler() -> Iterator[None]:
-    """Turn cudadoctor's own failures and bad usage into one line on stderr and exit code 2."""
+    """Turn cudadoctor's own failures and bad usage into one line on stderr and exit code 2;
+    a closed stdout into a quiet 141; a signal into 128 + its number, with no child left."""
+    from cudadoctor import output, shutdown
+
     try:
         yield
+    except output.OutputClosed:
+        # NOTE: `cudadoctor check | head`: the reader has what it wanted. Unix tools die of
+        # SIGPIPE here, silently; the shell reports 141.
+        shutdown.end(output.EXIT_PIPE_CLOSED)
     except CudaDoctorError as e:
         hint = f" (hint: {e.hint})" if e.hint else ""
-        print(f"cudadoctor: error: {e}{hint}", file=sys.stderr)
+        output.err(f"cudadoctor: error: {one_line(str(e))}{hint}\n")
         if _debug:
             raise
         sys.exit(EXIT_TOOL_ERROR)
-    except (KeyboardInterrupt, typer.Abort):
-        print("cudadoctor: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+    except (shutdown.Stopped, KeyboardInterrupt, typer.Abort) as e:
+        code = shutdown.exit_code_for(e)
+        shutdown.end(code, "cudadoctor: interrupted" if code == EXIT_INTERRUPTED else "cudadoctor: terminated")
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except Exception as e:
         # NOTE: click (vendored inside newer typer) signals bad usage with exceptions that carry
         # format_message(); by default it prints a multi-line usage box, the contract is one line.
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
-            print(f"cudadoctor: error: {e.format_message()}", file=sys.stderr)
+            output.err(f"cudadoctor: error: {one_line(e.format_message())}\n")
             sys.exit(EXIT_TOOL_ERROR)
         raise
+    finally:
+        output.finish()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,6 +34,9 @@ UNLIMITED: Literal["unlimited"] = "unlimited"
 
 #: The reason of a fact that a facts file from an older cudadoctor does not have (checks skip it).
 NOT_RECORDED = "not recorded (these facts come from an older cudadoctor)"
+#: The python_version of facts whose Python is unknown (facts built from pasted text that names
+#: none): the schema has no Unavailable there, so checks compare against this and skip.
+PYTHON_UNKNOWN = Version("0")
 
 
 def known(value: object) -> bool:
@@ -177,6 +180,9 @@ class GpuFacts:
     power_limit_w: float | Unavailable
     utilization_percent: int | Unavailable
     processes: tuple[GpuProcess, ...] | Unavailable
+    #: False when MIG is on but the facts never saw the instance list (a pasted nvidia-smi table cut
+    #: off before its "MIG devices:" block): an empty ``mig_devices`` then says nothing
+    mig_devices_listed: bool = True
 
 
 class NvmlStatus(str, Enum):
@@ -219,6 +225,9 @@ class DriverFacts:
     #: indices of the GPUs whose NVML query hung or crashed, as the child's "(GPU N)" step names
     #: them (() when no failed query named a GPU)
     nvml_failed_gpus: tuple[int, ...] = ()
+    #: False when ``gpus`` is not NVML's full list but only what pasted text named (triage): an
+    #: empty or short list then says nothing about which GPUs exist
+    gpus_listed: bool = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,7 +469,11 @@ class Facts:
     #: whether this is an SSH session, and PID 1's CUDA-relevant environment (see facts_session.py)
     session: SessionFacts | Unavailable = field(
         default_factory=lambda: Unavailable(probe="session", reason=SESSION_NOT_RECORDED))
-    #: seconds each probe took (wall), for the report and the benchmarks
+    #: area -> age in seconds of the slow facts that came from the cache (probes/cached.py) rather
+    #: than a probe this run; empty when everything was probed (and in files from older versions)
+    cached: dict[str, float] = field(default_factory=dict)
+    #: seconds each probe took (wall), for the report and the benchmarks (NOTE: kept last: the
+    #: fleet's lean reader finds the end of a report's facts by it)
     probe_seconds: dict[str, float] = field(default_factory=dict)
 
     def area(self, name: str) -> Area | Unavailable:

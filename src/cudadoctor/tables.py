@@ -14,13 +14,24 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor.errors import RuleTableError, one_line, shown
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
+
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def canonicalize_name(name: str) -> str:
+    """A distribution name normalised as PEP 503 says (runs of -, _ and . become one -, lower case).
+
+    NOTE: written here rather than imported from packaging.utils, whose import (packaging.tags,
+    sysconfig) costs the healthcheck ~8 ms on every run.
+    """
+    return _NAME_SEPARATORS.sub("-", name).lower()
+
 
 #: Highest table schema this cudadoctor understands.
 TABLES_SCHEMA = 1
@@ -464,13 +475,20 @@ def _load(base: Path) -> RuleTables:
     meta: dict[str, TableMeta] = {}
     labels: dict[str, str] = {}
     default = directory_is_default(base)
+    from cudadoctor import table_cache
+
+    # NOTE: the key is taken before reading, so a file edited while it is parsed is never stored
+    # under its new signature with its old content.
+    cached, cache_key = table_cache.load([base / f"{name}.toml" for name in TABLE_FILES])
+    parsed: dict[str, Any] = {}
     for name in TABLE_FILES:
         path = base / f"{name}.toml"
         # NOTE: errors name the file the user can open: the short rules/ path for the shipped
         # tables, the real path for a --rules-dir copy.
         label = labels[name] = f"rules/{name}.toml" if default else str(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = cached[str(path)] if cached is not None else tomllib.loads(path.read_text(encoding="utf-8"))
+            parsed[str(path)] = data
         except FileNotFoundError:
             raise RuleTableError(f"{label}: missing") from None
         except (OSError, UnicodeDecodeError) as e:
@@ -489,17 +507,26 @@ def _load(base: Path) -> RuleTables:
         updated = r.str_("", data, "updated")
         docs[name] = data
         meta[name] = TableMeta(name, schema, updated, str(path), _collect_sources(data))
-    return RuleTables(
-        cuda_driver=_cuda_driver(_Reader(labels["cuda_driver"], docs["cuda_driver"])),
-        torch=_torch(_Reader(labels["torch"], docs["torch"])),
-        gpus=_gpus(_Reader(labels["gpus"], docs["gpus"])),
-        compute_capability=_compute(_Reader(labels["compute_capability"], docs["compute_capability"])),
-        host_compiler=_host_compiler(_Reader(labels["host_compiler"], docs["host_compiler"])),
-        cudnn=_cudnn(_Reader(labels["cudnn"], docs["cudnn"])),
-        images=_images(_Reader(labels["images"], docs["images"])),
+    ok = cached is not None
+
+    def reader(name: str) -> _Reader:
+        return _Reader(labels[name], docs[name], validated=ok)
+
+    result = RuleTables(
+        cuda_driver=_cuda_driver(reader("cuda_driver")),
+        torch=_torch(reader("torch")),
+        gpus=_gpus(reader("gpus")),
+        compute_capability=_compute(reader("compute_capability")),
+        host_compiler=_host_compiler(reader("host_compiler")),
+        cudnn=_cudnn(reader("cudnn")),
+        images=_images(reader("images")),
         meta=meta,
         directory=str(base),
     )
+    if cached is None:
+        # NOTE: stored only now, after every check passed: a cached document is a valid one.
+        table_cache.store(cache_key, parsed)
+    return result
 
 
 def directory_is_default(base: Path) -> bool:
@@ -533,9 +560,12 @@ def _collect_sources(data: Any) -> tuple[str, ...]:
 class _Reader:
     """Typed field access that raises RuleTableError naming file, entry and field."""
 
-    def __init__(self, label: str, data: dict[str, Any]) -> None:
+    def __init__(self, label: str, data: dict[str, Any], *, validated: bool = False) -> None:
         self.label = label
         self.data = data
+        #: the document passed every check before (it came from table_cache, stored only after a
+        #: complete load): the costly requirement parsing of the pins is skipped
+        self.validated = validated
 
     def fail(self, where: str, key: str, message: str) -> RuleTableError:
         loc = f"{where}.{key}" if where else key
@@ -738,6 +768,8 @@ def _torch_variant(r: _Reader, w: str, i: dict[str, Any]) -> TorchVariant:
 def _pins(r: _Reader, where: str, item: dict[str, Any]) -> tuple[str, ...]:
     """A variant's ``pins``: each a requirement with a version specifier, no marker, one per package."""
     pins = r.strs(where, item, "pins", [])
+    if r.validated:
+        return pins  # NOTE: packaging.requirements costs the healthcheck ~10 ms to import
     seen: set[str] = set()
     for text in pins:
         try:

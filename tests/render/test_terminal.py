@@ -18,7 +18,15 @@ def test_every_finding_shows_message_evidence_and_fix(tables) -> None:
     for f in report.findings:
         assert f"{f.code} {f.name}" in text
         assert "Fix:" in text
-    assert report.summary() in text.replace("\n", " ") or report.verdict.upper() in text
+    assert report.verdict_words() in text and report.counts_summary() in text.replace("\n", " ")
+
+
+def test_last_line_says_the_verdict_once_in_words(tables) -> None:
+    report = _report(tables)
+    last = render(report, OutputFormat.TERMINAL, width=100).rstrip().splitlines()[-1]
+    assert last.strip().startswith("NOT READY for GPU training")
+    assert last.count("NOT READY") == 1 and "NOT-READY" not in last
+    assert report.counts_summary() in last
 
 
 def test_narrow_terminal_wraps_within_width(tables) -> None:
@@ -67,3 +75,32 @@ def test_real_h100_host_is_ready_and_spelled_as_nvidia_does(tables) -> None:
     text = render(report, OutputFormat.TERMINAL, width=120)
     assert "driver 580.159.04 (supports CUDA up to 13.0)" in text
     assert "580.159.4 " not in text
+
+
+def test_wrapped_lines_keep_their_indent_and_commands_stay_copyable(tables) -> None:
+    """Plain text at a narrow width (stdout not a terminal): no wrapped line falls back to column 0,
+    each fix command is on lines of its own that rejoin to the exact command, remarks are # lines."""
+    import shlex
+
+    report = _report(tables, "lib_h100_syscuda", **{
+        "torch.loaded_libraries[0].path": "/usr/local/cuda-12.1/targets/x86_64-linux/lib/libcudart.so.12.1.105"})
+    report_cpu = _report(tables)
+    for rep in (report, report_cpu):
+        text = render(rep, OutputFormat.TERMINAL, width=64)
+        diagnosis = text.split("Diagnosis", 1)[1].splitlines()[1:]
+        for line in diagnosis:
+            assert not line or line[0] in " ✖⚠ℹ", f"a wrapped line lost its indent: {line!r}"
+        for f in rep.findings:
+            if f.fix.startswith(("unset ", "export ", "/")):
+                command = f.fix.split("   (", 1)[0].split("; ", 1)[0]
+                block = text.split(f"{f.code} {f.name}", 1)[1].split("Fix:", 1)[1].split("See: cudadoctor explain", 1)[0]
+                lines = [ln.strip() for ln in block.splitlines() if ln.strip()]
+                cmd_lines = []
+                for ln in lines:
+                    cmd_lines.append(ln)
+                    if not ln.endswith("\\"):
+                        break
+                assert shlex.split("\n".join(cmd_lines).replace("\\\n", " ")) == shlex.split(command)
+                if "   (" in f.fix:
+                    assert any(ln.startswith("# ") for ln in lines), lines
+    assert "LIB002" in {f.code for f in report.findings}

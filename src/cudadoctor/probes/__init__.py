@@ -42,6 +42,14 @@ def _load_registry() -> dict[str, Probe]:
     return _registry
 
 
+def probe_function(area: str) -> Probe:
+    """The probe of *area*, importing only its module (the healthcheck needs no other)."""
+    if _registry:
+        return _registry[area]
+    module, function = PROBE_FUNCTIONS[area]
+    return getattr(importlib.import_module(f"cudadoctor.probes.{module}"), function)  # type: ignore[no-any-return]
+
+
 def __getattr__(name: str) -> Any:
     if name == "PROBES":
         return _load_registry()
