@@ -107,7 +107,9 @@ class OutputFailed(CudaDoctorError):
 
 
 def _describe(e: OSError) -> str:
-    return e.strerror or os.strerror(e.errno) if e.errno else str(e)
+    if e.strerror:
+        return e.strerror
+    return os.strerror(e.errno) if e.errno else str(e)
 
 
 class GuardedStream(io.TextIOBase):
