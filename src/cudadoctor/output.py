@@ -26,6 +26,7 @@ import errno
 import io
 import os
 import sys
+import threading
 import unicodedata
 from typing import Any, TextIO
 
@@ -197,8 +198,14 @@ class GuardedStream(io.TextIOBase):
         self._fail_again(0)
 
     def _fail_again(self, n: int) -> int:
-        """Raise the failure once (strict stdout); drop silently afterwards."""
+        """Raise the failure once, in the main thread (strict stdout); drop silently otherwise.
+
+        NOTE: an exception in another thread (the gate's watchdog printing its table) would only
+        reach threading.excepthook, which prints a traceback; the main thread's next write raises.
+        """
         if not self._strict or self._reported or self.broken is None:
+            return n
+        if threading.current_thread() is not threading.main_thread():
             return n
         self._reported = True
         if self.broken == "closed":
