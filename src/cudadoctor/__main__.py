@@ -1,4 +1,4 @@
-"""`python -m cudadoctor` and the console script: route `healthcheck` before typer is imported."""
+"""`python -m cudadoctor` and the console script: route `healthcheck`, `--help` and `explain` before typer is imported."""
 
 import sys
 
@@ -25,9 +25,20 @@ def main() -> None:
             shutdown.end(1, "cudadoctor healthcheck: error: healthcheck interrupted")
         sys.exit(code)
     output.install(strict=True)
+    from cudadoctor import fastpath
+
+    if fastpath.servable(args):
+        # NOTE: help and explain texts are served from the cache without importing typer, the
+        # commands or the checks (~0.25 s); the first run renders them through typer (fastpath.py).
+        fastpath.main(args, _typer_main)
+        return
+    _typer_main(args)
+
+
+def _typer_main(args: list[str]) -> None:
     from cudadoctor.cli import main as cli_main
 
-    cli_main()
+    cli_main(args)
 
 
 if __name__ == "__main__":

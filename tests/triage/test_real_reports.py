@@ -25,13 +25,12 @@ from urllib.parse import urlparse
 
 import pytest
 
-from cudadoctor.checks import CHECKS
+from cudadoctor.checks import ALL_CHECKS
 from cudadoctor.commands.triage import decode_text
 from cudadoctor.findings import Severity
 from cudadoctor.report import Report
 from cudadoctor.tables import RuleTables
 from cudadoctor.triage import engine
-from cudadoctor.triage.signatures import TRIAGE_ONLY
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "triage_reports"
 MANIFEST_PATH = CORPUS / "manifest.toml"
@@ -91,7 +90,7 @@ def manifest() -> dict[str, dict[str, Any]]:
 @cache
 def known_names() -> frozenset[str]:
     """Every name a manifest may use: the catalog's checks and triage's own (event) names."""
-    return frozenset({c.name for c in CHECKS} | set(TRIAGE_ONLY))
+    return frozenset(c.name for c in ALL_CHECKS)
 
 
 def corpus_files() -> list[str]:

@@ -27,6 +27,9 @@ from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import best_wheels, driver_ceiling, host_side, install_driver_command
 from cudadoctor.tables import RuleTables
 from cudadoctor.visible_devices import gpu_label
+from cudadoctor.causes import decode_cuda_int
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy, driver_needed_for, major_minor, newest_wheel_line, parse_version
 
 
 # --------------------------------------------------------------------------------------------
@@ -46,6 +49,42 @@ class _TorchDriverVerdict:
     floor: Version | None
     why: str  #: for too-old: the reason in words
     compat: bool = False  #: the driver is a working cuda-compat libcuda, not the host driver
+    #: False when only the driver's CUDA version is known (pasted text: "found version 12040");
+    #: ``driver`` is then the lowest driver that supports that CUDA version
+    driver_known: bool = True
+
+
+def _verdict_from_driver_cuda(d_cuda: Version, cuda: Version, tables: RuleTables) -> _TorchDriverVerdict:
+    """The verdict from the driver's CUDA version alone (its version number unknown).
+
+    The driver is at least the first one that supports *d_cuda* and older than any that supports
+    a newer CUDA, which decides most cases; the rest (a minor-version floor inside that range) skip.
+    """
+    rel_d = tables.cuda_driver.min_driver_for(d_cuda)
+    lowest = rel_d.min_driver if rel_d else Version("0")
+    rel = tables.cuda_driver.min_driver_for(cuda)
+    floor = tables.cuda_driver.minor_compat_floor(cuda.major)
+    full_min = rel.min_driver if rel else None
+    floor_v = floor.min_driver if floor else None
+    src = "driver.cuda_driver_version"
+
+    def verdict(level: str, why: str = "") -> _TorchDriverVerdict:
+        return _TorchDriverVerdict(level, lowest, src, d_cuda, cuda, full_min, floor_v, why, driver_known=False)
+
+    if cuda.major > d_cuda.major:
+        return verdict("too-old", f"CUDA {cuda.major} is a newer major than the driver's CUDA {cuda_text(d_cuda)}; "
+                                  "minor-version compatibility only works within one major")
+    if d_cuda.release[:2] >= cuda.release[:2]:
+        return verdict("full")
+    if floor_v is None:
+        needed = f" >= {nv_version(full_min)}" if full_min else " of that CUDA version"
+        return verdict("too-old", f"CUDA {cuda.major}.x has no minor-version compatibility, so it needs a driver{needed}")
+    if rel_d is not None and lowest >= floor_v:
+        return verdict("minor-compat")
+    raise SkipCheck(
+        f"the driver's version is unknown and its CUDA {cuda_text(d_cuda)} does not tell whether it reaches "
+        f"{nv_version(floor_v)}, the CUDA {cuda.major}.x minor-version compatibility floor"
+    )
 
 
 def _torch_driver_verdict(facts: Facts, tables: RuleTables) -> _TorchDriverVerdict:
@@ -58,6 +97,8 @@ def _torch_driver_verdict(facts: Facts, tables: RuleTables) -> _TorchDriverVerdi
         raise SkipCheck(f"torch is not a CUDA build (build: {t.build if isinstance(t.build, str) else 'unknown'})")
     cuda: Version = need(t.cuda_version, "torch's CUDA version")
     found = driver_version(drv)
+    if found is None and isinstance(drv.cuda_driver_version, Version):
+        return _verdict_from_driver_cuda(drv.cuda_driver_version, cuda, tables)
     if found is None:
         raise SkipCheck(
             "driver version unknown: "
@@ -112,6 +153,8 @@ def _torch_driver_verdict(facts: Facts, tables: RuleTables) -> _TorchDriverVerdi
 
 
 def _driver_desc(v: _TorchDriverVerdict) -> str:
+    if not v.driver_known:
+        return f"The NVIDIA driver (version unknown; it supports CUDA up to {cuda_text(v.driver_cuda or v.cuda)})"
     supports = f" (supports CUDA up to {cuda_text(v.driver_cuda)})" if v.driver_cuda else ""
     compat = " (a cuda-compat forward-compatibility libcuda)" if v.compat else ""
     return f"NVIDIA driver {nv_version(v.driver)}{compat}{supports}"
@@ -158,6 +201,12 @@ class DriverTooOldForTorch(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver", "torch"})
     tables = ("cuda_driver", "torch", "gpus")
+    explains = ("torch-driver-too-old", "refine:runtime-too-old-in-torch")
+    rank = 20
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Upgrade the driver to what torch's CUDA needs, or keep it and install a wheel that runs on it."""
+        return driver_too_old_remedy(ctx)
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when the driver cannot run torch's CUDA build even under minor-version compat."""
@@ -187,7 +236,7 @@ class DriverTooOldForTorch(Check):
         yield self.finding(
             message=message,
             evidence={
-                v.driver_source: nv_version(v.driver),
+                v.driver_source: nv_version(v.driver) if v.driver_known else cuda_text(v.driver_cuda or v.cuda),
                 "driver.cuda_driver_version": area(facts, DriverFacts).cuda_driver_version,
                 "torch.version": t.version,
                 "torch.cuda_version": t.cuda_version,
@@ -219,16 +268,18 @@ def _upgrade_or_wheel_fix(facts: Facts, tables: RuleTables, v: _TorchDriverVerdi
     if not wheels and not full:
         wheels = best_wheels(tables, driver=v.driver, gpu_ccs=ccs, python=t.python_version, full_driver_support=False)
         note = " (runs under minor-version compatibility)"
+    # NOTE: with only the driver's CUDA version known, v.driver is the lowest driver of that CUDA.
+    shown = nv_version(v.driver) if v.driver_known else f"(CUDA {cuda_text(v.driver_cuda or v.cuda)})"
     if wheels:
         w = wheels[0]
         parts.append(
-            f"(b) keep driver {nv_version(v.driver)} and install {w}{note}, the newest torch build that runs on it"
+            f"(b) keep driver {shown} and install {w}{note}, the newest torch build that runs on it"
             + (f" and covers compute capability {', '.join(str(c) for c in ccs)}" if ccs else "")
             + f": `{w.pip_command}`"
         )
     else:
         parts.append(
-            f"(b) no torch wheel in the rule tables runs on driver {nv_version(v.driver)}"
+            f"(b) no torch wheel in the rule tables runs on driver {shown}"
             + (f" for compute capability {', '.join(str(c) for c in ccs)}" if ccs else "")
             + ", so upgrading the driver is the only option"
         )
@@ -294,7 +345,7 @@ class DriverMinorCompatOnly(Check):
         yield self.finding(
             message=message,
             evidence={
-                v.driver_source: nv_version(v.driver),
+                v.driver_source: nv_version(v.driver) if v.driver_known else cuda_text(v.driver_cuda or v.cuda),
                 "driver.cuda_driver_version": drv.cuda_driver_version,
                 "torch.version": t.version,
                 "torch.cuda_version": t.cuda_version,
@@ -361,6 +412,33 @@ class DriverTooOldForCudart(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver", "cuda_libs"})
     tables = ("cuda_driver", "gpus")
+    explains = ("container-cli-requirement", "cuda-35", "ptx-toolchain")
+    rank = 20
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Upgrade the host driver to what the loaded CUDA runtime needs, or use a build for the driver's CUDA."""
+        if ctx.group("found_version"):
+            return driver_too_old_remedy(ctx)
+        required = parse_version(ctx.group("required_cuda")) if ctx.group("required_cuda") else None
+        if required is None:
+            return Remedy(
+                "Upgrade the host driver to one that supports the program's CUDA version (`nvidia-smi` shows the "
+                "driver's highest CUDA in its header; the CUDA release notes list the minimum driver per CUDA "
+                "version), or run a build/container made for a CUDA the driver supports.",
+                "The driver is older than the CUDA runtime the program loads.",
+            )
+        need_driver = driver_needed_for(ctx.tables, required)
+        detail = f"The container requires CUDA >= {major_minor(required)}" + (
+            f", which needs driver >= {nv_version(need_driver)}." if need_driver else ".")
+        parts = []
+        if need_driver:
+            parts.append(f"upgrade the host driver to >= {nv_version(need_driver)}: {install_driver_command(need_driver.major)}")
+        top = ctx.tables.cuda_driver.max_cuda_for_driver(ctx.driver) if ctx.driver is not None else None
+        if top is not None and ctx.driver is not None:
+            parts.append(f"use an image built for CUDA <= {major_minor(top)} (what driver {nv_version(ctx.driver)} supports)")
+        else:
+            parts.append("use an image built for the CUDA version the host driver supports (the `nvidia-smi` header)")
+        return Remedy("Either " + "; or ".join(parts) + ".", detail)
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per libcudart copy that will load and needs a newer driver."""
@@ -483,6 +561,11 @@ class DriverTooOldForCudart(Check):
         rel = tables.cuda_driver.min_driver_for(version) if len(version.release) >= 2 else None
         floor = tables.cuda_driver.minor_compat_floor(version.major)
         target = rel.min_driver if rel else (floor.min_driver if floor else None)
+        if rel is not None and not rel.confirmed:
+            message += (
+                f" Note: the rules' driver minimum for CUDA {cuda_text(rel.version)} ({nv_version(rel.min_driver)}) is not "
+                "confirmed in NVIDIA's release notes (rules/README.md lists what would confirm it)."
+            )
         options = []
         if target is not None:
             options.append(
@@ -516,3 +599,54 @@ class DriverTooOldForCudart(Check):
             fix="Either " + "; or ".join(options) + ".",
             severity=severity,
         )
+
+
+# --------------------------------------------------------------------------------------------
+# the fix for a driver too old for torch's CUDA, from what a text or the facts state
+
+
+def driver_too_old_remedy(ctx: FixContext) -> Remedy:
+    """Upgrade the driver to what torch's CUDA needs, or keep it and install the newest wheel that runs on it."""
+    found = ctx.group("found_version")
+    driver_cuda_v = parse_version(decode_cuda_int(found)) if found.isdigit() else None
+    details = []
+    if found and driver_cuda_v:
+        details.append(f"found version {found} means the driver supports CUDA up to {major_minor(driver_cuda_v)}.")
+    driver = ctx.driver
+    if driver is None and driver_cuda_v is None and ctx.text.smi_driver:
+        driver = parse_version(ctx.text.smi_driver)
+    parts = []
+    if ctx.torch_cuda is not None:
+        need_driver = driver_needed_for(ctx.tables, ctx.torch_cuda)
+        floor = ctx.tables.cuda_driver.minor_compat_floor(ctx.torch_cuda.major)
+        tv = f"torch {ctx.torch_version}" if ctx.torch_version else "torch"
+        if need_driver is not None:
+            compat = (f" (>= {nv_version(floor.min_driver)} under minor-version compatibility)"
+                      if floor and floor.min_driver < need_driver else "")
+            details.append(f"{tv} is built for CUDA {major_minor(ctx.torch_cuda)}, which needs driver >= "
+                           f"{nv_version(need_driver)}{compat}.")
+            parts.append(f"(a) upgrade the driver to >= {nv_version(need_driver)} (branch {need_driver.major} or "
+                         f"newer): {install_driver_command(need_driver.major)}")
+    else:
+        newest = ctx.tables.cuda_driver.newest
+        need_driver = driver_needed_for(ctx.tables, newest)
+        parts.append(
+            "(a) upgrade the driver to the branch torch's CUDA build needs (the text does not show torch's CUDA "
+            "version; `python -c \"import torch; print(torch.version.cuda)\"` prints it"
+            + (f"; the newest, CUDA {major_minor(newest)}, needs >= {nv_version(need_driver)}: "
+               f"{install_driver_command(need_driver.major)}" if need_driver else "")
+            + ")"
+        )
+    # NOTE: with only "found version" known, the lowest driver of that CUDA stands in for the driver:
+    # any wheel that runs on it runs on the real one.
+    proxy = driver or (driver_needed_for(ctx.tables, driver_cuda_v) if driver_cuda_v else None)
+    if proxy is not None:
+        w = newest_wheel_line(ctx.tables, driver=proxy, ccs=ctx.gpu_ccs, python=ctx.python)
+        label = (f"driver {nv_version(driver)}" if driver else
+                 f"a CUDA {major_minor(driver_cuda_v)} driver" if driver_cuda_v else "this driver")
+        if w:
+            parts.append(f"(b) keep the driver and install {w[0]}, the newest torch build that runs on {label}: `{w[1]}`")
+        else:
+            parts.append(f"(b) no torch wheel in the rule tables runs on {label}, so upgrading the driver is the "
+                         "only option")
+    return Remedy("Either " + "; or ".join(parts) + ".", " ".join(details))

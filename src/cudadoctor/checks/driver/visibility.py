@@ -14,11 +14,13 @@ from cudadoctor.checks.driver.common import (
     torch_reports,
     visible_devices,
 )
-from cudadoctor.facts import DriverFacts, Facts, TorchFacts, Unavailable
+from cudadoctor.facts import DriverFacts, EnvFacts, Facts, TorchFacts, Unavailable
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import in_container
 from cudadoctor.tables import RuleTables
 from cudadoctor.visible_devices import gpu_label, parse_visible_devices, selected_indices
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,6 +56,22 @@ class NoGpuVisible(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver"})
     fast = True
+    explains = ("no-cuda-gpus", "cuda-100")
+    rank = 50
+    follows_from = (
+        "no-nvidia-driver", "nvidia-kernel-module-not-loaded", "driver-library-mismatch", "container-without-gpus",
+        "gpu-access-lost", "driver-too-old-for-torch", "driver-too-old-for-cudart", "mig-instance-not-selected",
+        "cuda-visible-devices-invalid", "fabric-manager-missing", "forward-compat-unsupported-gpu",
+        "libcuda-not-on-loader-path", "gpu-fallen-off-bus", "torch-cpu-only-build", "torch-not-installed",
+    )
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Make a GPU visible: the driver, the container's --gpus, CUDA_VISIBLE_DEVICES."""
+        return Remedy(
+            "Check `nvidia-smi -L` lists a GPU; in a container start it with `--gpus all` (NVIDIA Container "
+            "Toolkit); check CUDA_VISIBLE_DEVICES is unset or names existing GPUs; then run `cudadoctor check` on "
+            "that machine."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when the driver answers but reports no usable device."""
@@ -67,7 +85,8 @@ class NoGpuVisible(Check):
         cvd_hides = cvd is not None and (cvd.strip() == "" or (vd is not None and vd.visible_count == 0))
 
         symptoms: list[str] = []
-        nvml_zero = drv.nvml_status == "ok" and not drv.gpus
+        # NOTE: GPUs named only in pasted prose are no GPU list: an empty one proves nothing.
+        nvml_zero = drv.nvml_status == "ok" and drv.gpus_listed and not drv.gpus
         if nvml_zero:
             symptoms.append("NVML lists no GPU")
         if code == CUDA_ERROR_NO_DEVICE:
@@ -176,6 +195,20 @@ class CudaVisibleDevicesInvalid(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver", "env"})
     fast = True
+    explains = ("container-cli-unknown-device", "invalid-ordinal", "refine:no-device-with-visible-devices")
+    rank = 40
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Set CUDA_VISIBLE_DEVICES to devices that exist, before the program starts."""
+        value = ctx.group("visible_devices") or ctx.text.visible_devices
+        shown = f" (the text sets CUDA_VISIBLE_DEVICES={value!r})" if value is not None else ""
+        device = ctx.group("device")
+        return Remedy(
+            f"List the GPUs with `nvidia-smi -L` and set CUDA_VISIBLE_DEVICES to indices or UUIDs that exist{shown}, "
+            "e.g. `export CUDA_VISIBLE_DEVICES=0`, or `unset CUDA_VISIBLE_DEVICES`; set it before the program "
+            "starts, and use `cuda:0`..`cuda:N-1` for the N devices it leaves visible.",
+            f"The container asked for device {device}." if device else "",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire for entries CUDA rejects (unless it is the deliberate '-1') and for repeats."""
@@ -335,8 +368,21 @@ class MigInstanceNotSelected(Check):
     code = "DRV013"
     name = "mig-instance-not-selected"
     severity = Severity.WARNING
-    requires = frozenset({"driver", "env"})
+    # NOTE: not "env": MIG mode without instances needs no environment (facts from pasted text
+    # often have none); the selection part skips when the environment is unknown.
+    requires = frozenset({"driver"})
     fast = True
+    explains = ("mig-multi", "refine:no-device-with-mig")
+    rank = 40
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Give each process one MIG device by its UUID (create instances when there are none)."""
+        return Remedy(
+            "List the MIG devices with `nvidia-smi -L` and give each process one: "
+            "`export CUDA_VISIBLE_DEVICES=MIG-<uuid>`; if none exist, create them "
+            "(`sudo nvidia-smi mig -lgip` for profiles, then `sudo nvidia-smi mig -cgi <profile> -C`).",
+            "CUDA enumerates exactly one MIG device per process, selected by its MIG UUID.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire for MIG GPUs without instances, and for unselected / over-selected MIG devices."""
@@ -348,7 +394,9 @@ class MigInstanceNotSelected(Check):
         mig_gpus = [g for g in gpus if g.mig_enabled is True]
         if not mig_gpus:
             return
-        empty = [g for g in mig_gpus if not g.mig_devices]
+        # NOTE: a pasted nvidia-smi table cut before its "MIG devices:" block says nothing of instances.
+        unlisted = [g for g in mig_gpus if not g.mig_devices_listed]
+        empty = [g for g in mig_gpus if not g.mig_devices and g.mig_devices_listed]
         if empty:
             usable = [g for g in gpus if g.mig_enabled is not True or g.mig_devices]
             labels = ", ".join(gpu_label(g) for g in empty)
@@ -372,6 +420,15 @@ class MigInstanceNotSelected(Check):
                 severity=Severity.ERROR if not usable else None,
             )
         devices = [(m, g) for g in mig_gpus for m in g.mig_devices]
+        if not empty and len(devices) <= 1 and unlisted:
+            raise SkipCheck(
+                f"MIG is on for {', '.join(gpu_label(g) for g in unlisted)} but its MIG instances are not in the facts "
+                "(the pasted nvidia-smi output stops before its MIG devices block)"
+            )
+        if maybe(facts, EnvFacts) is None and len(devices) > 1:
+            if empty:
+                return
+            raise SkipCheck("CUDA_VISIBLE_DEVICES unknown (no environment in the facts): which MIG device is selected cannot be told")
         cvd = visible_devices(facts)
         vd = parse_visible_devices(cvd, gpus) if cvd is not None and cvd.strip() else None
         selected = vd.mig_uuids if vd else []

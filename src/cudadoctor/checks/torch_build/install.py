@@ -18,10 +18,13 @@ from cudadoctor.checks.torch_build.common import (
     suggest_wheel,
     wheel_fix,
 )
-from cudadoctor.facts import EnvFacts, Facts, HostFacts, TorchFacts, known
+from cudadoctor.facts import PYTHON_UNKNOWN, EnvFacts, Facts, HostFacts, TorchFacts, known
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import pin_for_family, pip, pip_from, quoted, reinstall_torch, torch_variant_index, torch_version
+from cudadoctor.checks.context import FixContext
+from cudadoctor.facts import nv_version
+from cudadoctor.remedies import Remedy, newest_wheel_line, reinstall_torch_command
 
 
 def error_tail(text: str, lines: int = 4) -> str:
@@ -59,6 +62,12 @@ class TorchNotInstalled(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
+    explains = ("torch-missing",)
+    rank = 25
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Install the newest CUDA build of torch for this driver and GPU."""
+        return torch_install_remedy(ctx, uninstall_first=False)
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when the torch probe found no torch package."""
@@ -116,6 +125,18 @@ class TorchImportFailed(Check):
     requires = frozenset({"torch"})
     tables = ()
     fast = True
+    explains = ("lib:cuda-other", "symbol:torch-own")
+    rank = 26
+    follows_from = ("cudart-missing", "cudnn-missing", "cuda-lib-shadowed", "no-nvidia-driver")
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Reinstall torch with its CUDA dependencies; drop a system CUDA from LD_LIBRARY_PATH."""
+        soname = ctx.group("soname") or ctx.group("library")
+        return Remedy(
+            f"Reinstall torch with its CUDA dependencies: {reinstall_torch_command(ctx.torch_version)} (no "
+            "--no-deps); if LD_LIBRARY_PATH points at a system CUDA, unset it and retry.",
+            f"The library is {soname}." if soname else "",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on a failed, crashed or hung import not explained by LIB001/LIB002/LIB004."""
@@ -218,6 +239,12 @@ class TorchCpuOnlyBuild(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
+    explains = ("torch-cpu",)
+    rank = 30
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Replace the CPU build with the newest CUDA build for this driver and GPU."""
+        return torch_install_remedy(ctx, uninstall_first=True)
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire for a non-CUDA build; severity follows whether an NVIDIA GPU is present."""
@@ -315,6 +342,8 @@ class PythonUnsupportedByTorch(Check):
         rel = tables.torch.release(tv)
         if rel is None:
             raise SkipCheck(f"rules/torch.toml has no row for torch {tv.major}.{tv.minor}")
+        if t.python_version == PYTHON_UNKNOWN:
+            raise SkipCheck("the Python version is unknown (the pasted text names none)")
         py = Version(f"{t.python_version.major}.{t.python_version.minor}")
         if rel.python_min <= py <= rel.python_max:
             return
@@ -334,3 +363,15 @@ class PythonUnsupportedByTorch(Check):
             fix=f"uv venv --python {rel.python_max} && uv pip install 'torch=={tv.public}'{torch_variant_index(t)}   "
                 f"(a Python {rel.python_min}–{rel.python_max} environment){alt}",
         )
+
+
+def torch_install_remedy(ctx: FixContext, *, uninstall_first: bool) -> Remedy:
+    """Install the newest CUDA build of torch for the driver and GPUs *ctx* knows (after removing a CPU build)."""
+    w = newest_wheel_line(ctx.tables, driver=ctx.driver, ccs=ctx.gpu_ccs, python=ctx.python)
+    if w is None:
+        return Remedy("Install a CUDA build of torch from https://pytorch.org/get-started/locally/ for this driver.")
+    basis = f" for driver {nv_version(ctx.driver)}" if ctx.driver else ""
+    basis += f" and compute capability {', '.join(map(str, ctx.gpu_ccs))}" if ctx.gpu_ccs else ""
+    pre = "`pip uninstall -y torch torchvision torchaudio`, then " if uninstall_first else ""
+    note = "" if ctx.driver else " (the text shows no driver version: check `nvidia-smi` supports its CUDA)"
+    return Remedy(f"Install {w[0]}, the newest CUDA build{basis}: {pre}`{w[1]}`{note}.")
