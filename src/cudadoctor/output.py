@@ -165,19 +165,30 @@ class GuardedStream(io.TextIOBase):
         """Write *text* (degraded for the encoding) and flush; see the module docstring for failures."""
         if self.broken is not None:
             return self._fail_again(len(text))
-        data = encode(text, self.encoding)
+        self.write_bytes(encode(text, self.encoding))
+        return len(text)
+
+    def write_bytes(self, data: bytes) -> int:
+        """Write already-encoded *data* (click and cached help write bytes) with the same guards."""
+        if self.broken is not None:
+            return self._fail_again(len(data))
         try:
             buffer = getattr(self._raw, "buffer", None)
             if buffer is not None:
                 self._raw.flush()  # type: ignore[union-attr]  # text written to it before us first
                 buffer.write(data)
                 buffer.flush()
-            else:  # a text-only stream (tests): hand it the degraded text
-                self._raw.write(data.decode(self.encoding, "replace"))  # type: ignore[union-attr]
+            else:  # a text-only stream (tests): hand it the text
+                self._raw.write(bytes(data).decode(self.encoding, "replace"))  # type: ignore[union-attr]
                 self._raw.flush()  # type: ignore[union-attr]
         except (OSError, ValueError) as e:
             self._broke(e)
-        return len(text)
+        return len(data)
+
+    @property
+    def buffer(self) -> _GuardedBuffer:
+        """The binary side: bytes written here get the same guards."""
+        return _GuardedBuffer(self)
 
     def flush(self) -> None:
         """Flush the real stream (failures handled as for write)."""
@@ -211,6 +222,25 @@ class GuardedStream(io.TextIOBase):
         if self.broken == "closed":
             raise OutputClosed(self._name)
         raise OutputFailed(f"cannot write to {self._name}: {self.broken.removeprefix('failed: ')}")
+
+
+class _GuardedBuffer:
+    """``GuardedStream.buffer``: a binary stream writing through the guarded one."""
+
+    def __init__(self, stream: GuardedStream) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        """Write *data* through the guards."""
+        return self._stream.write_bytes(data)
+
+    def flush(self) -> None:
+        """Flush through the guards."""
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        # NOTE: fileno, isatty, ...: callers see the real stream's.
+        return getattr(self._stream, name)
 
 
 def _silence(raw: Any) -> None:

@@ -88,6 +88,7 @@ class OutCase:
     stdout: str  #: "closed-pipe" | "full" | "closed-fd" | "head"
     codes: frozenset[int]
     error: str = ""  #: the one-line error names this ("" : stderr must stay empty)
+    warm: bool = False  #: run it once first, so help/explain is served from the fast path's cache
 
 
 OUT_CASES = (
@@ -105,6 +106,10 @@ OUT_CASES = (
     OutCase("check-json-dev-full", ("check", "--facts", FACTS, "-f", "json"), "full", frozenset({2}), "No space left"),
     OutCase("explain-dev-full", ("explain", "DRV001"), "full", frozenset({2}), "No space left"),
     OutCase("healthcheck-dev-full", probing("healthcheck"), "full", frozenset(HEALTH)),
+    OutCase("cached-help-closed-pipe", ("check", "--help"), "closed-pipe", frozenset({PIPE_CLOSED}), warm=True),
+    OutCase("cached-explain-list-closed-pipe", ("explain", "--list"), "closed-pipe", frozenset({PIPE_CLOSED}),
+            warm=True),
+    OutCase("cached-explain-dev-full", ("explain", "DRV001"), "full", frozenset({2}), "No space left", warm=True),
     OutCase("check-stdout-closed-fd", ("check", "--facts", FACTS), "closed-fd", frozenset({2}), "stdout"),
     OutCase("healthcheck-stdout-closed-fd", probing("healthcheck"), "closed-fd", frozenset(HEALTH)),
 )
@@ -115,6 +120,9 @@ def test_stdout_that_cannot_be_written(case: OutCase, env: dict[str, Any], tmp_p
     """A closed pipe is a quiet 141 (healthcheck: its verdict); ENOSPC or a closed descriptor is
     one line and exit 2; never a traceback or an "Exception ignored" at shutdown."""
     kw: dict[str, Any] = {}
+    if case.warm:
+        first = run(list(case.args), env, limit=60)
+        assert_clean(first, {0}, within=QUICK)
     if case.stdout == "closed-pipe":
         fd = closed_pipe()
         kw["stdout"] = fd
@@ -157,6 +165,7 @@ ENCODINGS = (
      "ascii"),
     ("pythonioencoding-ascii-explain", {"PYTHONIOENCODING": "ascii"}, ("explain", "DRV001"), "ascii"),
     ("pythonioencoding-ascii-help", {"PYTHONIOENCODING": "ascii"}, ("check", "--help"), "ascii"),
+    ("pythonioencoding-ascii-help-twice", {"PYTHONIOENCODING": "ascii"}, ("check", "--help", "--help"), "ascii"),
     ("pythonioencoding-ascii-triage", {"PYTHONIOENCODING": "ascii"},
      ("triage", "--text", "RuntimeError: CUDA error: no kernel image is available for execution on the device"),
      "ascii"),
@@ -174,17 +183,21 @@ ENCODINGS = (
 def test_encodings_and_locales(extra: dict[str, str], args: tuple[str, ...], expect: str | None,
                                env: dict[str, Any]) -> None:
     """A stdout that cannot show the report's characters gets ASCII stand-ins, never a
-    UnicodeEncodeError; an unknown codec name or the C/POSIX locale still answers."""
-    r = run(list(args), {**env, **extra}, limit=60)
-    codes = HEALTH if args[0] == "healthcheck" else ({0} if args[0] in {"explain"} or "--help" in args else REPORT)
-    assert_clean(r, codes, within=T + MARGIN + 5)
-    assert r.stdout.strip(), r.describe()
-    if expect == "ascii":
-        assert r.stdout.isascii(), r.describe()
-    elif expect == "json":
-        report_of(r)
-    elif expect:
-        r.stdout.decode(expect)  # it is valid in that encoding
+    UnicodeEncodeError; the C/POSIX locale still answers. Help and explain run twice: the second
+    answer comes from the fast path's cache and must be the same."""
+    cached = args[0] == "explain" or "--help" in args
+    runs = [run(list(args), {**env, **extra}, limit=60) for _ in range(2 if cached else 1)]
+    codes = HEALTH if args[0] == "healthcheck" else ({0} if cached else REPORT)
+    for r in runs:
+        assert_clean(r, codes, within=T + MARGIN + 5)
+        assert r.stdout.strip(), r.describe()
+        if expect == "ascii":
+            assert r.stdout.isascii(), r.describe()
+        elif expect == "json":
+            report_of(r)
+        elif expect:
+            r.stdout.decode(expect)  # it is valid in that encoding
+    assert runs[-1].stdout == runs[0].stdout
 
 
 def _full_device(tmp: Path) -> str:

@@ -116,3 +116,15 @@ def test_failure_in_another_thread_is_raised_in_the_main_thread() -> None:
             stream.write("from main\n")
     finally:
         os.close(write)
+
+
+def test_binary_side_has_the_same_guards() -> None:
+    """Bytes written to ``.buffer`` (click, cached help text) go through the same guards."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        stream = _stream_on(write)
+        with pytest.raises(output.OutputClosed):
+            stream.buffer.write(b"cached help\n")
+    finally:
+        os.close(write)
