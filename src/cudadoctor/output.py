@@ -91,14 +91,6 @@ def encode(text: str, encoding: str) -> bytes:
         return text.encode("utf-8", _ERRORS)
 
 
-def degrade(text: str, encoding: str) -> str:
-    """*text* as it will appear in *encoding* (for code that measures or prints it itself)."""
-    try:
-        return encode(text, encoding).decode(encoding, "replace")
-    except LookupError:
-        return text
-
-
 class OutputClosed(Exception):
     """The reader of stdout went away (EPIPE): stop quietly."""
 
@@ -294,17 +286,6 @@ def install(*, strict: bool = True) -> None:
     _installed["stderr"] = GuardedStream(stderr, "stderr", strict=False)
     sys.stdout = _installed["stdout"]
     sys.stderr = _installed["stderr"]
-
-
-def installed() -> bool:
-    """Whether install() has replaced the streams."""
-    return bool(_installed)
-
-
-def stdout_broken() -> str | None:
-    """Why stdout stopped taking writes ("closed", "failed: ..."), or None."""
-    stream = _installed.get("stdout")
-    return stream.broken if stream is not None else None
 
 
 def out(text: str) -> None:
