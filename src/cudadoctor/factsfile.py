@@ -147,10 +147,12 @@ def save_facts(facts: Facts, path: Path, *, identity: bool = False, report: dict
     """
     from cudadoctor.redact import redact_facts  # NOTE: local: only writing facts needs redaction
 
+    from cudadoctor.textfile import write_atomically
+
     facts = redact_facts(facts, identity=identity)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(facts_to_dict(facts, report=report), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    # NOTE: write_atomically, not a fixed "NAME.tmp" renamed over the path: two runs could share
+    # the temp name, and a rename over /dev/stdout or /dev/full replaces the device node itself.
+    write_atomically(path, json.dumps(facts_to_dict(facts, report=report), indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path: Path, what: str = "facts file") -> Any:
