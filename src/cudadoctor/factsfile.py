@@ -237,7 +237,10 @@ class _DecodeError(Exception):
 
 @cache
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    from cudadoctor.facts import optional_area_types
+
+    # NOTE: facts.py imports the optional areas' classes lazily; their names resolve here.
+    return typing.get_type_hints(cls, localns=optional_area_types() if cls is Facts else None)
 
 
 def _decode(value: Any, tp: Any, path: str) -> Any:
