@@ -57,7 +57,8 @@ def test_parsed_finding_rests_on_the_lines_the_facts_came_from(tables, monkeypat
     report = engine.triage("torch==2.3.1+cu118\nnvcc: NVIDIA (R) Cuda compiler driver\n", tables)
     f = next(f for f in report.findings if f.name == "nvcc-torch-cuda-mismatch")
     assert f.source == "parsed"
-    assert "line 3: Cuda compilation tools" in f.evidence["text.lines"] and "line 1: torch==2.3.1" in f.evidence["text.lines"]
+    assert "line 3: Cuda compilation tools" in f.evidence["text.lines"]
+    assert "line 1: torch==2.3.1" in f.evidence["text.lines"]
     assert f.evidence["text.basis"] == "inferred: torch.cuda_version (from the wheel tag +cu118)"
     assert f.evidence["text.confirm"] == f"`cudadoctor check --select {f.code}`"
 
@@ -83,7 +84,8 @@ def test_signatures_are_scanned_over_the_normalised_text(tables, monkeypatch) ->
 
 def test_the_finding_that_explains_the_error_comes_first(tables, monkeypatch) -> None:
     _parsed(monkeypatch, env_facts("a100_cu118_wheel"))
-    report = engine.triage("RuntimeError: CUDA error: no kernel image is available for execution on the device\n", tables)
+    text = "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    report = engine.triage(text, tables)
     assert report.triage.ranked[0] == "gpu-arch-not-in-torch-build"
     assert {f.name for f in report.findings} >= {"gpu-arch-not-in-torch-build", "nvcc-torch-cuda-mismatch"}
     assert next(f for f in report.findings if f.name == "gpu-arch-not-in-torch-build").severity is Severity.ERROR

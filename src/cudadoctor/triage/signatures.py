@@ -3,6 +3,10 @@
 A signature names no finding: each check class declares, in ``explains``, the keys of the
 signatures it explains (a matched library or symbol becomes a key such as ``lib:libcudart``, and
 the text-wide refinements produce ``refine:...`` keys), and :func:`explainer` asks the classes.
+
+One concern, hence its length: the patterns (most of the file, each with the source of the string
+it matches), the scanner that ranks the hits, and :func:`holds_error`, which says whether a text
+reports a failure at all (so triage never answers "ready" to one).
 """
 
 from __future__ import annotations
@@ -900,7 +904,9 @@ _ERROR_WORDS = _re(
     re.I,
 )
 #: `torch.cuda.is_available()` answered False on a line of its own (a REPL, `print(...)` then its output).
-_AVAILABLE_FALSE = _re(r"^\s*(?:>>>\s*)?(?:(?:return|returns|->|→|output:?)\s*)?False\b|\breturns? false\b|False(?:가|が|を)", re.I | re.M)
+_AVAILABLE_FALSE = _re(
+    r"^\s*(?:>>>\s*)?(?:(?:return|returns|->|→|output:?)\s*)?False\b|\breturns? false\b|False(?:가|が|を)", re.I | re.M,
+)
 #: Lines that name "error" without reporting one (collect_env and nvidia-smi headers, counters).
 _NOT_ERRORS = _re(r"Volatile Uncorr\. ECC|ECC Errors|error_count|Errors?:\s*0\b|\b0 errors?\b|errors=0", re.I)
 
