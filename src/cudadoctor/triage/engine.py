@@ -97,7 +97,7 @@ def triage(
 
     parsed = parse(text, tables)
     scanned = parsed.normalised or text
-    hits = sig.scan(scanned)
+    hits = _scan(text, parsed.normalised)
     text_ctx = sig.text_context(scanned)
     base = fix_context(tables, text_ctx, parsed.facts, live, scanned, parsed.placeholders)
     hyps = [h for h in hypotheses(hits) if (selected is None or h.code in selected) and h.code not in ignored]
@@ -148,6 +148,21 @@ def triage(
         facts_source="probe" if live is not None else "triage",
         triage=summary,
     )
+
+
+def _scan(text: str, normalised: str) -> list[Hit]:
+    """Signature hits over the text as pasted, plus those only its normalised form shows.
+
+    NOTE: the pasted text keeps the line numbers a reader checks; the normalised one (fences,
+    prompts and ANSI codes gone, wrapped lines rejoined) finds what a wrap or a fence hid. A name
+    both find keeps the pasted text's lines.
+    """
+    hits = sig.scan(text)
+    if not normalised or normalised == text:
+        return hits
+    seen = {h.name for h in hits}
+    extra = [h for h in sig.scan(normalised) if h.name not in seen]
+    return sorted([*hits, *extra], key=lambda h: (h.rank, h.line_no))
 
 
 # --------------------------------------------------------------------------------------------
