@@ -89,3 +89,17 @@ def test_the_finding_that_explains_the_error_comes_first(tables, monkeypatch) ->
     assert report.triage.ranked[0] == "gpu-arch-not-in-torch-build"
     assert {f.name for f in report.findings} >= {"gpu-arch-not-in-torch-build", "nvcc-torch-cuda-mismatch"}
     assert next(f for f in report.findings if f.name == "gpu-arch-not-in-torch-build").severity is Severity.ERROR
+
+
+def test_every_format_leads_with_the_explaining_finding(tables, monkeypatch) -> None:
+    import json
+
+    from cudadoctor.render import json_report
+
+    # NOTE: the text's hypothesis is a warning, the parsed facts give an error: the explanation still leads
+    _parsed(monkeypatch, env_facts("no_driver"))
+    text = "RuntimeError: DataLoader worker (pid 4242) is killed by signal: Bus error.\n"
+    report = engine.triage(text, tables)
+    assert report.triage.ranked[0] == "shm-too-small"
+    assert report.ordered_findings()[0].name == "shm-too-small"
+    assert json.loads(json_report.render(report))["findings"][0]["name"] == "shm-too-small"
