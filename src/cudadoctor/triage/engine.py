@@ -481,6 +481,11 @@ def _verdict_line(hyps: Sequence[Hypothesis], outcomes: Sequence[Outcome], unexp
         got = ", ".join(extracted) if extracted else "no facts"
         need = "; paste the output of " + " and ".join(missing) if missing else ""
         return f"{UNEXPLAINED}: the text holds an error no check explains (extracted: {got}){need}"
+    loud = sorted((f for o in outcomes for f in o.findings if f.severity is not Severity.INFO),
+                  key=lambda f: (-f.severity.rank, f.code))
+    if loud:
+        # NOTE: no error line matched a signature, but the checks judged the facts the text states
+        return f"most likely cause: {loud[0].name} (from the facts the text states)"
     found = [f.name for o in outcomes for f in o.findings]
     if found:
         return "no known failure signature in the text; the checks found: " + ", ".join(dict.fromkeys(found))
