@@ -391,13 +391,14 @@ def _derived_evidence(h: Hypothesis, fc: FixContext) -> dict[str, str]:
 # findings the checks made of the parsed facts
 
 
-def _rests_on(evidence_key: str, paths: Iterable[str]) -> list[str]:
-    """The fact paths among *paths* an evidence key names (exactly, as a prefix, or per list item)."""
+def _rests_on(evidence_key: str, paths: Iterable[str], *, below: bool = True) -> list[str]:
+    """The fact paths among *paths* an evidence key names: exactly, one it lies inside, or (with
+    *below*) one inside it; list indices match any item ("driver.gpus[0].name" ~ "driver.gpus[].name")."""
     norm = re.sub(r"\[\d*\]", "[]", evidence_key)
     out = []
     for p in paths:
         q = re.sub(r"\[\d*\]", "[]", p)
-        if norm == q or norm.startswith(q + ".") or q.startswith(norm + "."):
+        if norm == q or norm.startswith((q + ".", q + "[")) or (below and q.startswith((norm + ".", norm + "["))):
             out.append(p)
     return out
 
@@ -410,7 +411,8 @@ def _parsed_outcome(o: Outcome, parsed: Parsed) -> Outcome:
     kept: list[Finding] = []
     for f in o.findings:
         fact_keys = [k for k in f.evidence if k.split(".", 1)[0].split("[", 1)[0] in AREAS]
-        stand_ins = [k for k in fact_keys if _rests_on(k, placeholders)]
+        # NOTE: a stand-in inside a cited value (one GPU's uuid) does not make the whole value (the GPU list) one
+        stand_ins = [k for k in fact_keys if _rests_on(k, placeholders, below=False)]
         if fact_keys and len(stand_ins) == len(fact_keys):
             continue  # NOTE: every fact it cites is a stand-in the parser made up, not a value the text gives
         if stand_ins:
