@@ -103,3 +103,35 @@ def test_every_format_leads_with_the_explaining_finding(tables, monkeypatch) -> 
     assert report.triage.ranked[0] == "shm-too-small"
     assert report.ordered_findings()[0].name == "shm-too-small"
     assert json.loads(json_report.render(report))["findings"][0]["name"] == "shm-too-small"
+
+
+def test_a_text_error_under_a_root_the_parsed_facts_show_follows_it(tables, monkeypatch) -> None:
+    from dataclasses import replace as dc_replace
+
+    from cudadoctor.findings import Finding, Outcome, Status
+
+    # NOTE: the NCCL the pasted collect_env names is too old for the GPU; the traceback shows an NCCL error
+    root = Finding(code="TRC008", name="nccl-too-old-for-gpu", severity=Severity.WARNING, title="t", message="m",
+                   evidence={}, fix="upgrade NCCL", url="u", source="parsed")
+    real_evaluate = engine_module().evaluate
+
+    def evaluate(facts, tables_, **kw):
+        report = real_evaluate(facts, tables_, **kw)
+        extra = Outcome(code="TRC008", name="nccl-too-old-for-gpu", status=Status.FOUND, findings=(root,))
+        kept = tuple(o for o in report.outcomes if o.name != "nccl-too-old-for-gpu")
+        return dc_replace(report, outcomes=(*kept, extra))
+
+    monkeypatch.setattr(engine_module(), "evaluate", evaluate)
+    _parsed(monkeypatch, engine.empty_facts())
+    report = engine.triage("torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, "
+                           "unhandled cuda error\n", tables)
+    assert report.triage.ranked[0] == "nccl-too-old-for-gpu"
+    assert report.triage.verdict == "most likely cause: nccl-too-old-for-gpu"
+    nccl = next(f for f in report.findings if f.name == "nccl-error")
+    assert nccl.caused_by == "nccl-too-old-for-gpu" and nccl.severity is Severity.INFO
+
+
+def engine_module():
+    from cudadoctor import engine as core
+
+    return core

@@ -135,7 +135,7 @@ def triage(
         parsed_findings=tuple(f.name for o in outcomes for f in o.findings if f.source == "parsed"),
         probed=live is not None,
         notes=(*notes, *parsed.notes),
-        verdict=_verdict_line(hyps, outcomes, unexplained, extracted, missing),
+        verdict=_verdict_line(hyps, outcomes, unexplained, extracted, missing, ranked),
         ranked=ranked,
         unexplained=unexplained,
         extracted=extracted,
@@ -308,10 +308,14 @@ def _confidence(h: Hypothesis) -> str:
 
 
 def _ranked(hyps: Sequence[Hypothesis], outcomes: Sequence[Outcome]) -> tuple[str, ...]:
-    """Finding names in the order triage presents them: what explains the error first, then the rest."""
-    names = [h.name for h in hyps]
+    """Finding names in the order triage presents them: what explains the error first, then the rest.
+
+    A hypothesis some other finding in the report explains (``caused_by``) goes after the roots.
+    """
+    linked = {f.name for o in outcomes for f in o.findings if f.caused_by}
     rest = sorted((f for o in outcomes for f in o.findings), key=lambda f: (-f.severity.rank, f.code))
-    return tuple(dict.fromkeys([*names, *(f.name for f in rest)]))
+    roots = [h.name for h in hyps if h.name not in linked] + [f.name for f in rest if f.name not in linked]
+    return tuple(dict.fromkeys([*roots, *(h.name for h in hyps), *(f.name for f in rest)]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,11 +433,18 @@ def _parsed_outcome(o: Outcome, parsed: Parsed) -> Outcome:
 
 
 def _quiet_consequences(o: Outcome) -> Outcome:
-    """*o* with its linked parsed-fact findings lowered to info (their root carries the severity)."""
-    if not any(f.caused_by and f.source == "parsed" and f.severity is not Severity.INFO for f in o.findings):
+    """*o* with its linked findings lowered to info (their root carries the severity).
+
+    The text's own consequences are info already; this catches a parsed-fact finding under a root
+    the text shows, and a text finding under a root only the parsed facts show (an NCCL error under
+    the NCCL the pasted collect_env names being too old for the GPU).
+    """
+    if not any(f.caused_by and f.severity is not Severity.INFO for f in o.findings):
         return o
     return replace(o, findings=tuple(
-        replace(f, severity=Severity.INFO) if f.caused_by and f.source == "parsed" else f for f in o.findings
+        replace(f, severity=Severity.INFO, message=f.message if f.message.startswith("Probably a consequence")
+                else f"Probably a consequence of {f.caused_by} (reported above). {f.message}")
+        if f.caused_by else f for f in o.findings
     ))
 
 
@@ -476,9 +487,9 @@ def _extracted_and_missing(parsed: Parsed) -> tuple[tuple[str, ...], tuple[str, 
 
 
 def _verdict_line(hyps: Sequence[Hypothesis], outcomes: Sequence[Outcome], unexplained: bool,
-                  extracted: Sequence[str], missing: Sequence[str]) -> str:
+                  extracted: Sequence[str], missing: Sequence[str], ranked: Sequence[str]) -> str:
     if hyps:
-        return "most likely cause: " + hyps[0].name
+        return "most likely cause: " + (ranked[0] if ranked else hyps[0].name)
     if unexplained:
         got = ", ".join(extracted) if extracted else "no facts"
         need = "; paste the output of " + " and ".join(missing) if missing else ""
