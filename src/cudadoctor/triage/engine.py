@@ -558,4 +558,4 @@ def fix_context(
     return fc
 
 
-__all__ = ["Hypothesis", "triage", "hypotheses", "verify", "parse", "empty_facts", "check_class", "ALL_CHECKS"]
+__all__ = ["Hypothesis", "triage", "hypotheses", "verify", "parse", "empty_facts", "check_class"]
