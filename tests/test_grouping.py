@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -101,7 +102,10 @@ def test_checks_naming_each_other_are_not_linked(tables) -> None:
 
 
 def test_container_without_gpus_leads_the_no_driver_host(tables) -> None:
-    report = evaluate(env_facts("no_driver"), tables)
+    # A GPU host (NVIDIA GPUs on the PCI bus the container sees) whose container got no GPUs.
+    facts = env_facts("no_driver")
+    facts = dataclasses.replace(facts, host=dataclasses.replace(facts.host, nvidia_pci_devices=("0000:17:00.0",)))
+    report = evaluate(facts, tables)
     names = {f.name: f for f in report.findings}
     assert names["no-nvidia-driver"].caused_by == "container-without-gpus"
     assert report.ordered_findings()[0].name == "container-without-gpus"

@@ -78,10 +78,15 @@ def best_wheels(
     python: Version | None = None,
     full_driver_support: bool = True,
 ) -> list[WheelChoice]:
-    """Wheels the tables say exist and fit: newest release first, newest CUDA first within it.
+    """Wheels the tables say exist and fit: newest release first; within a release, confirmed
+    variants first, then newest CUDA first.
 
     Only combinations present in the tables are returned, so a suggestion can never name a
-    wheel that was not published.
+    wheel that was not published. Within one release a variant marked ``confirmed = false`` (its
+    arch list or its very existence not read off the wheel) comes after the confirmed ones, so a
+    V100 + B200 host on R575 gets 2.10 cu128 rather than an unconfirmed 2.10 cu129. Across
+    releases newest still wins: sending someone to a much older torch only because a newer
+    row's arch list came from a build script would cost more than the doubt it removes.
     """
     ccs = tuple(gpu_ccs)
     ceiling = driver_ceiling(tables, ccs)
@@ -90,7 +95,7 @@ def best_wheels(
         if python is not None and not (rel.python_min <= Version(f"{python.major}.{python.minor}") <= rel.python_max):
             continue
         candidates = [v for v in tables.torch.variants_of(rel.torch) if v.name in rel.variants]
-        for var in sorted(candidates, key=lambda v: v.cuda, reverse=True):
+        for var in sorted(candidates, key=lambda v: (v.confirmed, v.cuda), reverse=True):
             if driver is not None and not variant_runs_on_driver(tables, var, driver, full=full_driver_support):
                 continue
             if any(cc_covered_by(cc, var.sass, var.ptx) is Coverage.NONE for cc in ccs):

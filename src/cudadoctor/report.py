@@ -125,20 +125,32 @@ class Report:
             return "unexplained"
         return "ready"
 
-    def summary(self) -> str:
-        """One sentence: the verdict and the counts."""
-        words = {
+    def verdict_words(self) -> str:
+        """The verdict in words, said once ("NOT READY for GPU training", "usable, with warnings", "ready")."""
+        return {
             "not-ready": "NOT READY for GPU training",
             "degraded": "usable, with warnings",
             "ready": "ready",
             "unexplained": "an error in the text that no check explains",
         }[self.verdict]
+
+    def verdict_heading(self) -> str:
+        """The verdict in words for a badge or heading, capitalised ("Ready", "NOT READY for GPU training")."""
+        words = self.verdict_words()
+        return words[0].upper() + words[1:]
+
+    def summary(self) -> str:
+        """One sentence: the verdict and the counts."""
+        return f"{self.verdict_words()}: {self.counts_summary()}"
+
+    def counts_summary(self) -> str:
+        """The counts alone ("1 error, 0 warnings, 0 infos; 3 checks skipped"), for a line that shows the verdict apart."""
         parts = [
             f"{self.count(s)} {s.value}{'s' if self.count(s) != 1 else ''}"
             for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
         ]
         skipped = len(self.skipped)
-        text = f"{words}: {', '.join(parts)}; {skipped} check{'' if skipped == 1 else 's'} skipped"
+        text = f"{', '.join(parts)}; {skipped} check{'' if skipped == 1 else 's'} skipped"
         if self.errors:
             text += f"; {len(self.errors)} checks failed internally"
         return text

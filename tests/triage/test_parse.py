@@ -203,7 +203,10 @@ EXPECTED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         "torch.status": "import-failed", "torch.location": "/home/dave/.conda/envs/seg/lib/python3.10/site-packages/torch",
         "torch.python_version": "3.10",
     }),
-    "traceback_runtime.txt": (("traceback",), {"torch": "?", "driver": "?"}),
+    # NOTE: "found version 11040" is CUDA's encoded driver API version: the driver supports CUDA 11.4.
+    # ... and only a CUDA build of torch raises it, so torch.build is inferred; its version is not in the text.
+    "traceback_runtime.txt": (("traceback",), {"torch.build": "cuda", "torch.version": "?", "driver.cuda_driver_version": "11.4",
+                                               "driver.driver_version": "?"}),
     "issue_mixed.md": (("collect_env", "nvidia-smi", "traceback"), {
         "driver.driver_version": "470.256.2", "driver.cuda_driver_version": "11.4", "driver.gpus[0].name": "Tesla T4",
         "driver.gpus[0].pci_bus_id": "00000000:00:04.0", "torch.version": "2.4.1+cu124", "torch.cuda_available": False,

@@ -62,6 +62,16 @@ def toolkit_cuda(tk: ToolkitFacts) -> tuple[Version, str]:
     raise SkipCheck(f"no CUDA toolkit (nvcc) found: {reason}")
 
 
+def real_toolkit_root(tk: ToolkitFacts) -> str | None:
+    """The toolkit directory of the real nvcc (wrappers and symlinks followed) where it is not CUDA_HOME.
+
+    torch.utils.cpp_extension guesses CUDA_HOME as the directory above the nvcc on PATH without
+    following anything, so /usr/local/bin/nvcc (a script that execs /usr/local/cuda-13.0/bin/nvcc)
+    makes it /usr/local, where no headers or libraries are.
+    """
+    return tk.real_toolkit or None
+
+
 def _toolkit_label(tk: ToolkitFacts) -> str:
     """How to name the toolkit in a message: its directory and how it was chosen."""
     if isinstance(tk.cuda_home, Unavailable):
@@ -105,7 +115,7 @@ def known_toolkit_dirs(facts: Facts) -> dict[tuple[int, int], str]:
             paths += env.variables.get(name, "").split(":")
     tk = facts.toolkit
     if isinstance(tk, ToolkitFacts):
-        paths += [p for p in (tk.cuda_home, tk.nvcc_path) if isinstance(p, str)]
+        paths += [p for p in (tk.cuda_home, tk.nvcc_path, tk.nvcc_real_path) if isinstance(p, str)]
     found: dict[tuple[int, int], str] = {}
     for p in paths:
         m = _TOOLKIT_DIR.match(p)
@@ -197,13 +207,16 @@ class NvccTorchCudaMismatch(Check):
         tk_cuda, source = toolkit_cuda(tk)
         if tk_cuda.release[:2] == torch_cuda.release[:2]:
             return
-        torch_version = need(t.version, "torch version")
+        # NOTE: torch's version only shapes the message and the alternative wheel: an extension
+        # builder's error ("... used to compile PyTorch (12.4)") gives torch's CUDA without it.
+        torch_version = t.version if isinstance(t.version, Version) else None
+        named = f"torch {torch_version}" if torch_version is not None else "torch"
         where = _toolkit_label(tk)
         evidence = {
             source: tk_cuda,
             "toolkit.cuda_home": tk.cuda_home,
             "toolkit.cuda_home_source": tk.cuda_home_source,
-            "torch.version": torch_version,
+            "torch.version": t.version,
             "torch.cuda_version": torch_cuda,
         }
         dirs = known_toolkit_dirs(facts)
@@ -211,7 +224,7 @@ class NvccTorchCudaMismatch(Check):
         if tk_cuda.major != torch_cuda.major:
             yield self.finding(
                 message=(
-                    f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}, but torch {torch_version} was "
+                    f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}, but {named} was "
                     f"built with CUDA {_major_minor(torch_cuda)}: a different major version. Building any CUDA "
                     f"extension fails with \"The detected CUDA version ({_major_minor(tk_cuda)}) mismatches the "
                     f"version that was used to compile PyTorch ({_major_minor(torch_cuda)})\"."
@@ -223,7 +236,7 @@ class NvccTorchCudaMismatch(Check):
         yield self.finding(
             severity=Severity.INFO,
             message=(
-                f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}; torch {torch_version} was built "
+                f"Extensions build with {where}, which is CUDA {_major_minor(tk_cuda)}; {named} was built "
                 f"with CUDA {_major_minor(torch_cuda)}. Same major version, so extension builds only warn "
                 f"(\"The detected CUDA version ({_major_minor(tk_cuda)}) has a minor version mismatch with the "
                 f"version that was used to compile PyTorch ({_major_minor(torch_cuda)})\") and normally work."
@@ -239,7 +252,7 @@ class NvccTorchCudaMismatch(Check):
     def _fix(
         facts: Facts,
         tables: RuleTables,
-        torch_version: Version,
+        torch_version: Version | None,
         torch_cuda: Version,
         tk_cuda: Version,
         dirs: dict[tuple[int, int], str],
@@ -259,7 +272,7 @@ class NvccTorchCudaMismatch(Check):
             )
         else:
             first = f"To build against torch's CUDA, {_install_line(torch_cuda)}"
-        alt = _wheel_for_toolkit(facts, tables, torch_version, tk_cuda)
+        alt = _wheel_for_toolkit(facts, tables, torch_version, tk_cuda) if torch_version is not None else None
         if alt is not None:
             return f"{first}. Or switch torch to the build for CUDA {_major_minor(tk_cuda)}: `{alt.pip_command}`"
         return first
@@ -318,12 +331,29 @@ def _flag_values(env: EnvFacts | Unavailable, names: Iterable[str]) -> dict[str,
     return {n: env.variables[n] for n in names if env.variables.get(n)}
 
 
+def _compiling_nvcc_cuda(tk: ToolkitFacts) -> tuple[Version, str]:
+    """The CUDA release of the nvcc that would compile here, or SkipCheck when there is none.
+
+    gcc only matters to nvcc: its ``host_config.h`` is what rejects a newer gcc. A runtime image
+    (``nvidia/cuda:*-runtime``, ``pytorch/pytorch:*-runtime``) has a /usr/local/cuda with libraries
+    and version.json but no nvcc, so nothing is compiled there and the pairing is moot.
+    """
+    if isinstance(tk.nvcc_path, Unavailable):
+        raise SkipCheck(f"no nvcc would be used, so nothing is compiled here ({tk.nvcc_path.reason})")
+    if not isinstance(tk.cuda_home, Unavailable) and not _under(tk.nvcc_path, tk.cuda_home):
+        # CUDA_HOME has no nvcc of its own: the nvcc that runs (a plain `nvcc` call) is PATH's.
+        if not isinstance(tk.nvcc_version, Unavailable):
+            return tk.nvcc_version, "toolkit.nvcc_version"
+    return toolkit_cuda(tk)
+
+
 class HostCompilerUnsupported(Check):
     """The host gcc is newer than nvcc accepts.
 
     ## What it checks
     Compares the major version of the `gcc` on PATH with the newest gcc major the toolkit's nvcc
     release supports (`rules/host_compiler.toml`, from NVIDIA's host compiler support policy).
+    Skipped where no nvcc would be used (runtime images): nothing is compiled there.
 
     ## Why it matters
     nvcc refuses to compile with a newer host compiler: `crt/host_config.h` stops the build with
@@ -379,7 +409,7 @@ class HostCompilerUnsupported(Check):
         """Yield one finding when gcc's major is above the nvcc release's maximum."""
         tk = facts.toolkit
         assert isinstance(tk, ToolkitFacts)
-        cuda, source = toolkit_cuda(tk)
+        cuda, source = _compiling_nvcc_cuda(tk)
         gcc: Version = need(tk.gcc_version, "host gcc version")
         rule = tables.host_compiler.for_cuda(cuda)
         if rule is None:
@@ -511,6 +541,12 @@ class CudaHomeIncomplete(Check):
                 missing.append(f"no cuda_runtime_api.h where the host compiler looks ({tk.cuda_runtime_header.reason})")
         if not missing:
             return
+        real_root = real_toolkit_root(tk)
+        if real_root is not None and tk.cuda_home_source == "nvcc-on-path":
+            missing.append(
+                f"{tk.nvcc_path} is a wrapper of (or link to) {tk.nvcc_real_path}: the real toolkit is {real_root}, "
+                f"but torch guesses CUDA_HOME={home} from where the wrapper sits"
+            )
         chosen = tk.cuda_home_source in ("CUDA_HOME", "CUDA_PATH", "nvcc-on-path")
         torch_cuda = t.cuda_version if isinstance(t.cuda_version, Version) else None
         yield self.finding(
@@ -527,6 +563,7 @@ class CudaHomeIncomplete(Check):
                 "toolkit.nvcc_path": tk.nvcc_path,
                 "toolkit.cuda_runtime_header": tk.cuda_runtime_header,
                 "toolkit.cuda_headers_elsewhere": list(tk.cuda_headers_elsewhere),
+                "toolkit.nvcc_real_path": tk.nvcc_real_path,
             },
             fix=self._fix(facts, tk, home, torch_cuda),
         )
@@ -538,6 +575,10 @@ class CudaHomeIncomplete(Check):
         if home.rstrip("/").endswith("/bin"):
             root = home.rstrip("/")[: -len("/bin")]
             return f"CUDA_HOME is the toolkit root, not its bin directory: `export CUDA_HOME={root}`."
+        real_root = real_toolkit_root(tk)
+        if real_root is not None and tk.cuda_home_source == "nvcc-on-path":
+            return (f"Point the build at the real toolkit: `{_export_line(real_root)}` (torch's guess from the wrapper "
+                    f"{tk.nvcc_path} is {home}).")
         nvcc_ok = isinstance(tk.nvcc_path, str) and _under(tk.nvcc_path, home)
         if nvcc_ok and tk.cuda_headers_elsewhere:
             include = tk.cuda_headers_elsewhere[0].rsplit("/", 1)[0]

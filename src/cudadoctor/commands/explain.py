@@ -40,6 +40,11 @@ def run(key: str | None, *, as_json: bool, list_all: bool) -> int:
         return 0
     cls = lookup(key)
     if cls is None:
+        # NOTE: `cudadoctor lint`'s file-only rules (LNT...) are explained the same way.
+        from cudadoctor.lint.rules import RULES
+
+        cls = next((r for r in RULES if r.name == key.lower() or r.code == key.upper()), None)
+    if cls is None:
         raise UsageError(f"no check named {key!r}", hint="`cudadoctor explain --list` shows every name and code")
     print(json.dumps(check_info(cls), indent=2) if as_json else explain_text(cls), end="" if not as_json else "\n")
     return 0

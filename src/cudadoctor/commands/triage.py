@@ -165,6 +165,11 @@ def decode_text(data: bytes, label: str = "input") -> str:
 
 def build_report(opts: TriageOptions, stdin: IO[bytes] | None = None) -> Report:
     """Read the input, load the tables, optionally probe, and triage."""
+    return _build(opts, stdin)[0]
+
+
+def _build(opts: TriageOptions, stdin: IO[bytes] | None = None) -> tuple[Report, str]:
+    """build_report, also returning the text as read (for the `-v` facts table)."""
     from cudadoctor.tables import load_tables
     from cudadoctor.triage.engine import _split_selectors, triage
 
@@ -183,21 +188,35 @@ def build_report(opts: TriageOptions, stdin: IO[bytes] | None = None) -> Report:
     notes = [*opts.notes, *notes]
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    return triage(text, tables, select=opts.select, ignore=opts.ignore, live=live, notes=notes)
+    return triage(text, tables, select=opts.select, ignore=opts.ignore, live=live, notes=notes), text
 
 
 def run(opts: TriageOptions, stdin: IO[bytes] | None = None) -> int:
     """Run `triage` end to end and return the exit code."""
     from cudadoctor.render import render
 
-    report = build_report(opts, stdin)
+    report, pasted = _build(opts, stdin)
     text = render(report, opts.output_format, width=opts.width, verbose=opts.verbose,
                   color=opts.color and opts.output is None, redact_identity=opts.redact)
+    if opts.verbose and opts.output_format in (OutputFormat.TERMINAL, OutputFormat.MARKDOWN):
+        text += "\n" + extracted_facts(pasted, opts)
     if opts.output is not None:
         opts.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return report.exit_code(opts.fail_on)
+
+
+def extracted_facts(text: str, opts: TriageOptions) -> str:
+    """The `-v` table of facts read from *text*, each with its pasted line (redacted like the report)."""
+    from cudadoctor.redact import redact_text
+    from cudadoctor.tables import load_tables
+    from cudadoctor.triage.facts_table import facts_table
+    from cudadoctor.triage.parse import parse_text
+
+    # NOTE: the text is parsed a second time: only with -v, and parsing is a small part of triage.
+    table = facts_table(parse_text(text, tables=load_tables(opts.rules_dir)), width=opts.width)
+    return redact_text(table, identity=opts.redact) if table else "Facts read from the text: none\n"
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ from packaging.version import Version
 from cudadoctor._version import __version__
 from cudadoctor.causes import classify, classify_reason, gpu_indices_named, killed_by_signal
 from cudadoctor.facts import (
+    PYTHON_UNKNOWN,
     CudaLibsFacts,
     Distribution,
     DriverFacts,
@@ -37,8 +38,10 @@ from cudadoctor.triage.parse_common import (
     lenient_version,
     major_minor,
     missing,
-    normalise,
 )
+from cudadoctor.triage.extract import extract
+from cudadoctor.triage.normalise import normalise_text
+from cudadoctor.triage.parse_extracted import merge
 from cudadoctor.triage.parse_ldd import LddResult, parse_ldd
 from cudadoctor.triage.parse_nvidia_smi import SmiResult, make_gpu, parse_nvidia_smi
 from cudadoctor.triage.provenance import Provenance
@@ -76,6 +79,8 @@ class ParsedText:
     normalised: str = ""
     #: dotted fact path -> where in the text it came from (cudadoctor.triage.provenance)
     provenance: Mapping[str, Provenance] = field(default_factory=dict)
+    #: dotted fact path -> its value as text, for every path in provenance (the `triage -v` table)
+    values: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_text(text: str, *, tables: RuleTables | None = None) -> ParsedText:
@@ -85,7 +90,8 @@ def parse_text(text: str, *, tables: RuleTables | None = None) -> ParsedText:
     """
     if not isinstance(text, str):
         text = str(text, "utf-8", "replace") if isinstance(text, (bytes, bytearray)) else str(text)
-    lines, cut = normalise(text)
+    norm = normalise_text(text)
+    lines, cut = norm.lines, norm.cut
     b = _Builder(tables)
     if cut:
         b.notes.append("the text is longer than 4 MiB: only its first and last 2 MiB were parsed")
@@ -94,7 +100,15 @@ def parse_text(text: str, *, tables: RuleTables | None = None) -> ParsedText:
     b.pkgs = parse_packages(lines)
     b.ldd = parse_ldd(lines)
     b.traceback(lines)
-    return b.build()
+    parsed = b.build()
+    drv = parsed.facts.driver
+    gpus_known = isinstance(drv, DriverFacts) and (bool(drv.gpus) or "driver.gpus" not in parsed.placeholders)
+    merged = merge(parsed.facts, extract(norm, tables), norm, tables, gpus_known=gpus_known)
+    placeholders = [p for p in parsed.placeholders if p not in ("driver.gpus",) or not gpus_known]
+    return replace(
+        parsed, facts=merged.facts, normalised=norm.text, provenance=merged.provenance, values=merged.values,
+        placeholders=tuple(dict.fromkeys([*placeholders, *merged.placeholders])),
+    )
 
 
 class _Builder:
@@ -263,7 +277,7 @@ class _Builder:
             arch=arch or "unknown",
             hostname=PASTED_HOST,
             glibc_version=glibc or missing(self._said("Libc version")),
-            python_version=py or Version("0"),
+            python_version=py or PYTHON_UNKNOWN,
             python_executable=self._python_executable(self.torch_location or (self.pkgs.torch_location if self.pkgs else "")) or "python",
             cpu_model=cpu_model or missing(),
             cpu_count=int(cpus) if cpus.isdigit() and len(cpus) < 7 else 0,
@@ -295,7 +309,8 @@ class _Builder:
                 gpus_known = gpus_known or bool(gpus)
         if smi is None and driver_version is None and not gpus:
             return missing(self._said("Nvidia driver version"))
-        if status == "ok" and not gpus_known:
+        listed = not (status == "ok" and not gpus_known)
+        if not listed:
             self.placeholders.append("driver.gpus")
         if any(not g.uuid for g in gpus):
             self.placeholders.append("driver.gpus[].uuid")
@@ -316,6 +331,7 @@ class _Builder:
             cu_device_count=missing(),
             gpus=tuple(gpus),
             nvml_crashed=status == "other" and killed_by_signal(error),
+            gpus_listed=listed,
             nvml_failed_gpus=gpu_indices_named(error),
         )
 
@@ -437,7 +453,7 @@ class _Builder:
         cudnn = missing("collect_env's cuDNN list is the loader cache's, not what torch loads")
         return TorchFacts(
             python_executable=exe or "python",
-            python_version=py or Version("0"),
+            python_version=py or PYTHON_UNKNOWN,
             status=status,
             import_error=self.torch_import_error,
             location=location or missing(),

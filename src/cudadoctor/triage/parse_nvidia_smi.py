@@ -32,6 +32,10 @@ _PROC_ROW = re.compile(
 )
 _LIST_GPU = re.compile(r"^\s{0,8}GPU\s(\d{1,4}):\s(.{1,300}?)\s\(UUID:\s(GPU-[0-9A-Fa-f-]{1,60})\)\s*$")
 _LIST_MIG = re.compile(r"^\s{1,16}(MIG\s\S{1,40})\s{1,40}Device\s{1,4}(\d{1,3}):\s\(UUID:\s(MIG-[^)]{1,80})\)\s*$")
+# The table's "MIG devices:" block: "|  0    1   0   0  |  13MiB / 40192MiB | 42  0 | ..." (GPU, GI, CI, MIG Dev).
+_MIG_ROW = re.compile(
+    r"^\|\s{0,4}(\d{1,3})\s{1,8}(?:\d{1,3}|N/A)\s{1,8}(?:\d{1,3}|N/A)\s{1,8}(\d{1,3})\s{0,4}\|\s{0,60}\d{1,9}MiB\s{0,4}/\s{0,4}(\d{1,9})MiB"
+)
 _QUERY_LINE = re.compile(r"^(\s{0,40})([^:]{1,80}?)\s{0,80}:\s?(.{0,500})$")
 
 #: nvidia-smi's own failure messages -> DriverFacts.nvml_status (the text is kept as nvml_error).
@@ -81,7 +85,8 @@ def parse_nvidia_smi(lines: list[str], tables: RuleTables | None = None) -> SmiR
     table_gpus = _parse_table(lines, res, tables)
     query_gpus = _parse_query(lines, res, tables)
     if table_gpus:
-        res.gpus = [_with_uuid(g, res.uuids) for g in table_gpus]
+        listed = {g.index: g.mig_devices for g in res.gpus if g.mig_devices}  # from -L, with UUIDs
+        res.gpus = [_with_migs(_with_uuid(g, res.uuids), listed.get(g.index, ())) for g in table_gpus]
     elif query_gpus:
         res.gpus = query_gpus
     if not res.kinds and not res.no_devices:
@@ -95,6 +100,13 @@ def _with_uuid(g: GpuFacts, uuids: dict[int, str]) -> GpuFacts:
     from dataclasses import replace
 
     return replace(g, uuid=uuids[g.index]) if not g.uuid and g.index in uuids else g
+
+
+def _with_migs(g: GpuFacts, listed: tuple[MigDevice, ...]) -> GpuFacts:
+    """*g* with -L's MIG devices (they carry the UUIDs the table's MIG rows lack)."""
+    from dataclasses import replace
+
+    return replace(g, mig_devices=listed, mig_enabled=True, mig_devices_listed=True) if listed else g
 
 
 def make_gpu(index: int, name: str, tables: RuleTables | None, **known: object) -> GpuFacts:
@@ -167,6 +179,8 @@ def _parse_table(lines: list[str], res: SmiResult, tables: RuleTables | None) ->
     gpus: list[GpuFacts] = []
     processes: dict[int, list[GpuProcess]] = {}
     in_procs = False
+    in_migs = False
+    migs: dict[int, list[MigDevice]] = {}
     saw_proc_table = False
     no_procs = False
     j = start + 1
@@ -175,6 +189,14 @@ def _parse_table(lines: list[str], res: SmiResult, tables: RuleTables | None) ->
         line = lines[j]
         if "Processes:" in line:
             in_procs = saw_proc_table = True
+        if "MIG devices:" in line:
+            in_migs = True
+        if in_migs and not in_procs and (mr := _MIG_ROW.match(line.strip())):
+            migs.setdefault(int(mr.group(1)), []).append(
+                MigDevice(index=int(mr.group(2)), uuid="", name=missing(), memory_total_mib=int(mr.group(3)))
+            )
+            j += 1
+            continue
         if in_procs:
             if "No running processes found" in line:
                 no_procs = True
@@ -197,9 +219,16 @@ def _parse_table(lines: list[str], res: SmiResult, tables: RuleTables | None) ->
         if gpus and line.strip() and not line.lstrip().startswith(("|", "+")):
             break  # the table ended: stop before unrelated text
         j += 1
+    from dataclasses import replace
+
+    if migs:
+        # NOTE: a MIG row states an instance exists; its UUID is only in `nvidia-smi -L`.
+        gpus = [replace(g, mig_devices=tuple(migs[g.index]), mig_enabled=True) if migs.get(g.index) else g for g in gpus]
+    if not in_migs:
+        # The paste ends before the "MIG devices:" block: MIG is on, its instances are unknown.
+        gpus = [replace(g, mig_devices_listed=False) if g.mig_enabled is True and not g.mig_devices else g for g in gpus]
     if saw_proc_table:
         by_gpu = {g.index: tuple(processes.get(g.index, ())) for g in gpus}
-        from dataclasses import replace
 
         gpus = [replace(g, processes=by_gpu[g.index]) if (no_procs or processes) else g for g in gpus]
     return gpus

@@ -12,6 +12,7 @@ from cudadoctor.checks.base import Check, SkipCheck, area, need
 from cudadoctor.checks.cuda_libs.common import (
     STATUS_FAILED,
     cuda_build,
+    cudnn_incompatibility,
     cudnn_pip,
     expected_cudnn,
     ld_path_fix,
@@ -111,12 +112,8 @@ class CudnnVersionMismatch(Check):
             if got is None:
                 why = t.cudnn_version.reason if isinstance(t.cudnn_version, Unavailable) else "not mapped"
                 raise SkipCheck(f"the loaded cuDNN version is unknown: {why}")
-        if got.major != built.major:
-            why = f"another major ({got.major} vs {built.major}): the API and the library files differ"
-        elif got.minor < built.minor:
-            why = f"an older minor ({got.major}.{got.minor} < {built.major}.{built.minor}): " \
-                  "cuDNN minors are only backward compatible"
-        else:
+        why = cudnn_incompatibility(got, built)
+        if why is None:
             return
         where = f" from {loaded_path}" if loaded_path else ""
         entries = offending_entries(facts, "libcudnn", loaded_path) if loaded_path else []

@@ -16,6 +16,8 @@ from cudadoctor.checks.cuda_libs.common import (
     copy_at,
     cuda_build,
     cudart_soname,
+    cudnn_incompatibility,
+    expected_cudnn,
     ld_library_path,
     ld_path_fix,
     loaded_version,
@@ -28,7 +30,7 @@ from cudadoctor.checks.cuda_libs.common import (
     soname_major,
     torch_owns,
 )
-from cudadoctor.facts import CudaLibsFacts, Facts, LibraryCopy, TorchFacts, known
+from cudadoctor.facts import CudaLibsFacts, Facts, LibraryCopy, LoadedLibrary, TorchFacts, known
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import pin_for_family, pip, quoted, reinstall_torch, torch_version
@@ -220,14 +222,28 @@ class CudaLibShadowed(Check):
             return
         cuda_build(t)
         loaded = need(t.loaded_libraries, "libraries mapped into the torch process")
+        cudnn_refused = self._cudnn_refused(facts, tables, t, loaded)
         for lib in loaded:
             if not is_cuda_family(lib.library) or torch_owns(t, lib.path):
+                continue
+            if cudnn_refused and lib.library.startswith("libcudnn"):
+                # NOTE: one condition, one check: a cuDNN torch refuses outright (older minor or
+                # another major) is cudnn-version-mismatch, the root cause to act on, wherever it
+                # came from; its sub-libraries (libcudnn_ops, ...) follow the shim that loaded them.
                 continue
             expected = self._expected(facts, t, lib.library)
             got = loaded_version(facts.cuda_libs, lib.path)
             if expected is None or got is None or same_version(got, expected[0]):
                 continue
             yield self._shadowed(facts, t, lib.library, lib.path, got, expected)
+
+    @staticmethod
+    def _cudnn_refused(facts: Facts, tables: RuleTables, t: TorchFacts, loaded: tuple[LoadedLibrary, ...]) -> bool:
+        """Whether the mapped libcudnn is one torch refuses (cudnn-version-mismatch reports it then)."""
+        path = next((lib.path for lib in loaded if lib.library == "libcudnn"), "")
+        exp = expected_cudnn(facts, tables, t) if path else None
+        got = loaded_version(facts.cuda_libs, path) if path else None
+        return exp is not None and got is not None and cudnn_incompatibility(got, exp[0]) is not None
 
     def _expected(self, facts: Facts, t: TorchFacts, family: str) -> tuple[Version, str] | None:
         if isinstance(facts.cuda_libs, CudaLibsFacts):

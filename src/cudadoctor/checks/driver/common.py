@@ -6,7 +6,7 @@ import re
 
 from packaging.version import Version
 
-from cudadoctor.causes import CUDA_ERROR_UNKNOWN, ErrorKind
+from cudadoctor.causes import ErrorKind
 from cudadoctor.checks.base import SkipCheck, maybe
 from cudadoctor.facts import (
     ContainerFacts,
@@ -123,6 +123,8 @@ def gpu_list(drv: DriverFacts) -> tuple[GpuFacts, ...]:
     """NVML's GPU list, or a skip when NVML could not list GPUs."""
     if drv.nvml_status != "ok":
         raise SkipCheck(f"GPU list unknown: NVML status is {drv.nvml_status} ({drv.nvml_error or 'no detail'})")
+    if not drv.gpus_listed:
+        raise SkipCheck("GPU list unknown: the facts hold only the GPUs the text names (no nvidia-smi -L or collect_env list)")
     return drv.gpus
 
 
@@ -135,10 +137,13 @@ def applies_gpu_access_lost(drv: DriverFacts, c: ContainerFacts | None) -> bool:
     """DRV003's condition (shared with DRV004 and DRV015, which must stay quiet when it holds)."""
     if c is None or not c.in_container or not c.device_nodes:
         return False
-    # NOTE: cuInit 999 with /dev/nvidia-uvm missing is a container started without the UVM node
-    # (cuda-unknown-error explains it); NVML does not need that node, so its "Unknown Error"
-    # with the nodes present is the dropped-cgroup signature either way.
-    return drv.nvml_status == "unknown-error" or (cu_init(drv) == CUDA_ERROR_UNKNOWN and has_uvm(c))
+    # NOTE: decided from NVML, not from being in a container. Dropped device-cgroup rules make
+    # every open of /dev/nvidiactl and /dev/nvidia<N> fail, so a fresh NVML init (the probe's)
+    # answers "Unknown Error" too. When NVML answers normally the container still reaches the
+    # GPUs, and cuInit 999 alone is cuda-unknown-error's case (nvidia-uvm missing, or wedged
+    # after a suspend/resume). NVML does not need /dev/nvidia-uvm, so its Unknown Error with the
+    # nodes present is the dropped-cgroup signature either way.
+    return drv.nvml_status == "unknown-error"
 
 
 def forward_compat_unsupported(g: GpuFacts, tables: RuleTables) -> bool:

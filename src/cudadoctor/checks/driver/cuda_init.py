@@ -43,8 +43,10 @@ class GpuAccessLost(Check):
     """The container has GPU device nodes but lost access to them ("Unknown Error").
 
     ## What it checks
-    Inside a container whose `/dev/nvidia*` nodes exist, NVML fails with "Unknown Error" or
-    `cuInit` returns 999 (`CUDA_ERROR_UNKNOWN`).
+    Inside a container whose `/dev/nvidia*` nodes exist, NVML fails with "Unknown Error" (and
+    `cuInit` usually returns 999, `CUDA_ERROR_UNKNOWN`, with it). Decided from NVML: where NVML
+    still answers normally and only `cuInit` returns 999, the container still reaches its GPUs and
+    `cuda-unknown-error` explains the failure instead.
 
     ## Why it matters
     This is the signature of a container whose device-cgroup rules were dropped: when systemd
@@ -89,7 +91,7 @@ class GpuAccessLost(Check):
         )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
-        """Fire on NVML unknown-error / cuInit 999 inside a container with device nodes."""
+        """Fire on NVML unknown-error inside a container with device nodes (cuInit 999 then only adds to it)."""
         drv = area(facts, DriverFacts)
         c = area(facts, ContainerFacts)
         if not applies_gpu_access_lost(drv, c):
@@ -140,7 +142,8 @@ class CudaUnknownError(Check):
 
     ## What it checks
     `cuInit` returns 999 (`CUDA_ERROR_UNKNOWN`), or torch reports "Error 999: unknown error",
-    outside the container case that `gpu-access-lost` explains.
+    unless NVML fails with "Unknown Error" too inside a container with device nodes (that is
+    `gpu-access-lost`). In a container where NVML answers normally it is this check's case.
 
     ## Why it matters
     `torch.cuda.is_available()` is False with "CUDA unknown error - this may be due to an
@@ -190,9 +193,7 @@ class CudaUnknownError(Check):
         if not (code == CUDA_ERROR_UNKNOWN or (code is None and torch_says)):
             return
         c = maybe(facts, ContainerFacts)
-        if applies_gpu_access_lost(drv, c) or (
-            c and c.in_container and c.device_nodes and has_uvm(c) and code is None and torch_says
-        ):
+        if applies_gpu_access_lost(drv, c):
             return
         seen = (
             f"cuInit returns 999 ({drv.cu_init_error or 'CUDA_ERROR_UNKNOWN'})"
@@ -225,6 +226,12 @@ class CudaUnknownError(Check):
                 "the driver is loaded but CUDA cannot initialise; this typically follows a suspend/resume, after which "
                 "the nvidia_uvm module is in a bad state"
             )
+            if c is not None and c.in_container and drv.nvml_status == "ok":
+                # NOTE: lost device access (gpu-access-lost) fails NVML too; it answers, so look at the host's UVM.
+                cause += (
+                    " on the host (NVML still answers inside this container, so the container has not lost access "
+                    "to the GPUs and recreating it will not help)"
+                )
             fix = (
                 "Reload the UVM module with no CUDA process running: `sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`; "
                 "reboot if that does not help. For suspend/resume, enable NVIDIA's suspend services "

@@ -49,6 +49,42 @@ class _TorchDriverVerdict:
     floor: Version | None
     why: str  #: for too-old: the reason in words
     compat: bool = False  #: the driver is a working cuda-compat libcuda, not the host driver
+    #: False when only the driver's CUDA version is known (pasted text: "found version 12040");
+    #: ``driver`` is then the lowest driver that supports that CUDA version
+    driver_known: bool = True
+
+
+def _verdict_from_driver_cuda(d_cuda: Version, cuda: Version, tables: RuleTables) -> _TorchDriverVerdict:
+    """The verdict from the driver's CUDA version alone (its version number unknown).
+
+    The driver is at least the first one that supports *d_cuda* and older than any that supports
+    a newer CUDA, which decides most cases; the rest (a minor-version floor inside that range) skip.
+    """
+    rel_d = tables.cuda_driver.min_driver_for(d_cuda)
+    lowest = rel_d.min_driver if rel_d else Version("0")
+    rel = tables.cuda_driver.min_driver_for(cuda)
+    floor = tables.cuda_driver.minor_compat_floor(cuda.major)
+    full_min = rel.min_driver if rel else None
+    floor_v = floor.min_driver if floor else None
+    src = "driver.cuda_driver_version"
+
+    def verdict(level: str, why: str = "") -> _TorchDriverVerdict:
+        return _TorchDriverVerdict(level, lowest, src, d_cuda, cuda, full_min, floor_v, why, driver_known=False)
+
+    if cuda.major > d_cuda.major:
+        return verdict("too-old", f"CUDA {cuda.major} is a newer major than the driver's CUDA {cuda_text(d_cuda)}; "
+                                  "minor-version compatibility only works within one major")
+    if d_cuda.release[:2] >= cuda.release[:2]:
+        return verdict("full")
+    if floor_v is None:
+        needed = f" >= {nv_version(full_min)}" if full_min else " of that CUDA version"
+        return verdict("too-old", f"CUDA {cuda.major}.x has no minor-version compatibility, so it needs a driver{needed}")
+    if rel_d is not None and lowest >= floor_v:
+        return verdict("minor-compat")
+    raise SkipCheck(
+        f"the driver's version is unknown and its CUDA {cuda_text(d_cuda)} does not tell whether it reaches "
+        f"{nv_version(floor_v)}, the CUDA {cuda.major}.x minor-version compatibility floor"
+    )
 
 
 def _torch_driver_verdict(facts: Facts, tables: RuleTables) -> _TorchDriverVerdict:
@@ -61,6 +97,8 @@ def _torch_driver_verdict(facts: Facts, tables: RuleTables) -> _TorchDriverVerdi
         raise SkipCheck(f"torch is not a CUDA build (build: {t.build if isinstance(t.build, str) else 'unknown'})")
     cuda: Version = need(t.cuda_version, "torch's CUDA version")
     found = driver_version(drv)
+    if found is None and isinstance(drv.cuda_driver_version, Version):
+        return _verdict_from_driver_cuda(drv.cuda_driver_version, cuda, tables)
     if found is None:
         raise SkipCheck(
             "driver version unknown: "
@@ -115,6 +153,8 @@ def _torch_driver_verdict(facts: Facts, tables: RuleTables) -> _TorchDriverVerdi
 
 
 def _driver_desc(v: _TorchDriverVerdict) -> str:
+    if not v.driver_known:
+        return f"The NVIDIA driver (version unknown; it supports CUDA up to {cuda_text(v.driver_cuda or v.cuda)})"
     supports = f" (supports CUDA up to {cuda_text(v.driver_cuda)})" if v.driver_cuda else ""
     compat = " (a cuda-compat forward-compatibility libcuda)" if v.compat else ""
     return f"NVIDIA driver {nv_version(v.driver)}{compat}{supports}"
@@ -196,7 +236,7 @@ class DriverTooOldForTorch(Check):
         yield self.finding(
             message=message,
             evidence={
-                v.driver_source: nv_version(v.driver),
+                v.driver_source: nv_version(v.driver) if v.driver_known else cuda_text(v.driver_cuda or v.cuda),
                 "driver.cuda_driver_version": area(facts, DriverFacts).cuda_driver_version,
                 "torch.version": t.version,
                 "torch.cuda_version": t.cuda_version,
@@ -228,16 +268,18 @@ def _upgrade_or_wheel_fix(facts: Facts, tables: RuleTables, v: _TorchDriverVerdi
     if not wheels and not full:
         wheels = best_wheels(tables, driver=v.driver, gpu_ccs=ccs, python=t.python_version, full_driver_support=False)
         note = " (runs under minor-version compatibility)"
+    # NOTE: with only the driver's CUDA version known, v.driver is the lowest driver of that CUDA.
+    shown = nv_version(v.driver) if v.driver_known else f"(CUDA {cuda_text(v.driver_cuda or v.cuda)})"
     if wheels:
         w = wheels[0]
         parts.append(
-            f"(b) keep driver {nv_version(v.driver)} and install {w}{note}, the newest torch build that runs on it"
+            f"(b) keep driver {shown} and install {w}{note}, the newest torch build that runs on it"
             + (f" and covers compute capability {', '.join(str(c) for c in ccs)}" if ccs else "")
             + f": `{w.pip_command}`"
         )
     else:
         parts.append(
-            f"(b) no torch wheel in the rule tables runs on driver {nv_version(v.driver)}"
+            f"(b) no torch wheel in the rule tables runs on driver {shown}"
             + (f" for compute capability {', '.join(str(c) for c in ccs)}" if ccs else "")
             + ", so upgrading the driver is the only option"
         )
@@ -303,7 +345,7 @@ class DriverMinorCompatOnly(Check):
         yield self.finding(
             message=message,
             evidence={
-                v.driver_source: nv_version(v.driver),
+                v.driver_source: nv_version(v.driver) if v.driver_known else cuda_text(v.driver_cuda or v.cuda),
                 "driver.cuda_driver_version": drv.cuda_driver_version,
                 "torch.version": t.version,
                 "torch.cuda_version": t.cuda_version,
@@ -519,6 +561,11 @@ class DriverTooOldForCudart(Check):
         rel = tables.cuda_driver.min_driver_for(version) if len(version.release) >= 2 else None
         floor = tables.cuda_driver.minor_compat_floor(version.major)
         target = rel.min_driver if rel else (floor.min_driver if floor else None)
+        if rel is not None and not rel.confirmed:
+            message += (
+                f" Note: the rules' driver minimum for CUDA {cuda_text(rel.version)} ({nv_version(rel.min_driver)}) is not "
+                "confirmed in NVIDIA's release notes (rules/README.md lists what would confirm it)."
+            )
         options = []
         if target is not None:
             options.append(

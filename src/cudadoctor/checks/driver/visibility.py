@@ -14,7 +14,7 @@ from cudadoctor.checks.driver.common import (
     torch_reports,
     visible_devices,
 )
-from cudadoctor.facts import DriverFacts, Facts, TorchFacts, Unavailable
+from cudadoctor.facts import DriverFacts, EnvFacts, Facts, TorchFacts, Unavailable
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import in_container
 from cudadoctor.tables import RuleTables
@@ -85,7 +85,8 @@ class NoGpuVisible(Check):
         cvd_hides = cvd is not None and (cvd.strip() == "" or (vd is not None and vd.visible_count == 0))
 
         symptoms: list[str] = []
-        nvml_zero = drv.nvml_status == "ok" and not drv.gpus
+        # NOTE: GPUs named only in pasted prose are no GPU list: an empty one proves nothing.
+        nvml_zero = drv.nvml_status == "ok" and drv.gpus_listed and not drv.gpus
         if nvml_zero:
             symptoms.append("NVML lists no GPU")
         if code == CUDA_ERROR_NO_DEVICE:
@@ -367,7 +368,9 @@ class MigInstanceNotSelected(Check):
     code = "DRV013"
     name = "mig-instance-not-selected"
     severity = Severity.WARNING
-    requires = frozenset({"driver", "env"})
+    # NOTE: not "env": MIG mode without instances needs no environment (facts from pasted text
+    # often have none); the selection part skips when the environment is unknown.
+    requires = frozenset({"driver"})
     fast = True
     explains = ("mig-multi", "refine:no-device-with-mig")
     rank = 40
@@ -391,7 +394,9 @@ class MigInstanceNotSelected(Check):
         mig_gpus = [g for g in gpus if g.mig_enabled is True]
         if not mig_gpus:
             return
-        empty = [g for g in mig_gpus if not g.mig_devices]
+        # NOTE: a pasted nvidia-smi table cut before its "MIG devices:" block says nothing of instances.
+        unlisted = [g for g in mig_gpus if not g.mig_devices_listed]
+        empty = [g for g in mig_gpus if not g.mig_devices and g.mig_devices_listed]
         if empty:
             usable = [g for g in gpus if g.mig_enabled is not True or g.mig_devices]
             labels = ", ".join(gpu_label(g) for g in empty)
@@ -415,6 +420,15 @@ class MigInstanceNotSelected(Check):
                 severity=Severity.ERROR if not usable else None,
             )
         devices = [(m, g) for g in mig_gpus for m in g.mig_devices]
+        if not empty and len(devices) <= 1 and unlisted:
+            raise SkipCheck(
+                f"MIG is on for {', '.join(gpu_label(g) for g in unlisted)} but its MIG instances are not in the facts "
+                "(the pasted nvidia-smi output stops before its MIG devices block)"
+            )
+        if maybe(facts, EnvFacts) is None and len(devices) > 1:
+            if empty:
+                return
+            raise SkipCheck("CUDA_VISIBLE_DEVICES unknown (no environment in the facts): which MIG device is selected cannot be told")
         cvd = visible_devices(facts)
         vd = parse_visible_devices(cvd, gpus) if cvd is not None and cvd.strip() else None
         selected = vd.mig_uuids if vd else []

@@ -35,6 +35,11 @@ def _arch_source(facts: Facts, tables: RuleTables, t: TorchFacts) -> tuple[ArchS
     if isinstance(t.arch_list, tuple) and t.arch_list:
         return t.arch_list, "torch.cuda.get_arch_list()"
     v = torch_version(t)
+    if v is not None and tables.torch.release(v) is None and tables.torch.releases and v < tables.torch.releases[0].torch:
+        # NOTE: facts from pasted text name old torch releases (1.3, 1.7) the tables do not cover.
+        cu = f" {variant_name(t.cuda_version)}" if isinstance(t.cuda_version, Version) else ""
+        raise SkipCheck(f"torch's arch list is unknown and rules/torch.toml has no row for torch {v.base_version}{cu} "
+                        f"(its rows start at {tables.torch.releases[0].torch}); its architectures are not guessed")
     cuda = need(t.cuda_version, "torch CUDA version")
     if v is None:
         raise SkipCheck("torch's arch list and version are both unknown")
@@ -185,6 +190,10 @@ class GpuArchNotInTorchBuild(Check):
         gpus = gpus_to_judge(facts)
         if not gpus:
             raise SkipCheck("no GPU compute capability known (torch saw no device, NVML listed none)")
+        every = _every_variant(tables, t)
+        if every is not None:
+            yield from _any_variant(self, facts, tables, t, gpus, every)
+            return
         src, note = _arch_source(facts, tables, t)
         ptx_bad = _ptx_unusable(facts, t)
         for cc, labels in by_capability(gpus).items():
@@ -278,6 +287,44 @@ class GpuArchPtxJitOnly(Check):
             )
 
 
+def _any_variant(
+    check: Check, facts: Facts, tables: RuleTables, t: TorchFacts, gpus: list, variants: list[TorchVariant]
+) -> Iterator[Finding]:
+    """torch's CUDA variant unknown (pasted text): fire only when no variant of its release covers a GPU."""
+    names = ", ".join(var.name for var in variants)
+    for cc, labels in by_capability(gpus).items():
+        covs = [_cover(var, cc)[0] for var in variants]
+        if all(c is Coverage.NONE for c in covs):
+            w, wnote = suggest_wheel(tables, facts, [cc], python=t.python_version, sass_only=True)
+            yield check.finding(
+                message=f"{', '.join(labels)} {has_or_have(labels)} compute capability {cc} (sm_{cc.major}{cc.minor}), "
+                        f"which torch {torch_version(t)} cannot run whichever CUDA variant it is: none of its builds "
+                        f"in rules/torch.toml ({names}) has SASS or PTX for it. Kernels fail with \"no kernel image "
+                        "is available for execution on the device\".",
+                evidence={"gpu.compute_capability": cc, "torch.version": torch_version(t),
+                          "torch.cuda_version": t.cuda_version, "arch_list_source": f"rules/torch.toml ({names})"},
+                fix=wheel_fix(t, w, wnote, f"no torch wheel in the rules tables covers sm_{cc.major}{cc.minor}; "
+                                            "build torch from source with TORCH_CUDA_ARCH_LIST="
+                                            f"{cc.major}.{cc.minor}"),
+            )
+        elif any(c is Coverage.NONE for c in covs):
+            raise SkipCheck(f"torch's CUDA variant is unknown and its builds differ for sm_{cc.major}{cc.minor} "
+                            f"({names}): which one is installed decides")
+
+
+
+def _every_variant(tables: RuleTables, t: TorchFacts) -> list[TorchVariant] | None:
+    """All CUDA variants of torch's release when only its version is known (no arch list, no torch CUDA)."""
+    if (isinstance(t.arch_list, tuple) and t.arch_list) or isinstance(t.cuda_version, Version):
+        return None
+    v = torch_version(t)
+    rel = tables.torch.release(v) if v is not None else None
+    if v is None or rel is None or (v.local and variant_label(v) is None):
+        return None
+    found = [var for name in rel.variants if name.startswith("cu") and (var := tables.torch.variant(v, name)) is not None]
+    return found or None
+
+
 def _need_cuda(t: TorchFacts) -> None:
     """Skip the check unless torch is a CUDA build."""
     build = need(t.build, "torch build")
@@ -289,7 +336,10 @@ class NcclTooOldForGpu(Check):
 
     ## What it checks
     `torch.cuda.nccl.version()` against the first NCCL release that supports each visible
-    GPU's compute capability (rules/compute_capability.toml `nccl_min`).
+    GPU's compute capability (rules/compute_capability.toml `nccl_min`), or, with more than one
+    GPU visible, the first whose multi-GPU path works there (`nccl_min_multi_gpu`, consumer
+    Blackwell 12.0). A floor not read in NVIDIA's own release notes (`nccl_confirmed = false`)
+    says so in the message.
 
     ## Why it matters
     An NCCL without kernels for the architecture fails at the first collective of a multi-GPU
@@ -324,20 +374,41 @@ class NcclTooOldForGpu(Check):
         if not gpus:
             raise SkipCheck("no GPU compute capability known")
         groups = by_capability(gpus)
-        mins = {cc: info.nccl_min for cc in groups if (info := tables.compute_capability.get(cc)) and info.nccl_min}
-        if not mins:
+        # NOTE: a job on this host spans every visible GPU, so more than one GPU means the
+        # multi-GPU transports (P2P, shared memory) run on each of them: the multi-GPU floor.
+        count = len(gpus)
+        infos = {cc: info for cc in groups if (info := tables.compute_capability.get(cc)) and info.nccl_min_for(count)}
+        if not infos:
             raise SkipCheck("rules/compute_capability.toml has no NCCL minimum for "
                             + ", ".join(f"cc {cc}" for cc in groups))
-        for cc, nmin in mins.items():
+        for cc, info in infos.items():
+            nmin = info.nccl_min_for(count)
+            assert nmin is not None
             if nccl >= nmin:
                 continue
-            fix = self._fix(facts, tables, t, cc, nmin)
+            multi_only = info.nccl_min is not None and nccl >= info.nccl_min
+            who = f"{', '.join(groups[cc])} (compute capability {cc})"
+            if multi_only:
+                message = (
+                    f"torch {torch_version(t)} uses NCCL {nccl}, which runs on {who} but not between {count} GPUs: "
+                    f"NCCL's multi-GPU path (P2P / shared-memory transports) works there from NCCL {nmin}. "
+                    "Single-GPU work is fine; collectives across the GPUs fail or hang."
+                )
+            else:
+                message = (
+                    f"torch {torch_version(t)} uses NCCL {nccl}, but {who} {'needs' if len(groups[cc]) == 1 else 'need'} "
+                    f"NCCL >= {nmin}: multi-GPU collectives on it fail (\"named symbol not found\", \"unhandled cuda error\")."
+                )
+            if not info.nccl_confirmed:
+                message += (
+                    f" Note: the NCCL {nmin} floor for compute capability {cc} is not confirmed in NVIDIA's NCCL release "
+                    "notes (rules/README.md, unconfirmed facts); treat it as likely, not certain."
+                )
             yield self.finding(
-                message=f"torch {torch_version(t)} uses NCCL {nccl}, but {', '.join(groups[cc])} (compute capability "
-                        f"{cc}) {'needs' if len(groups[cc]) == 1 else 'need'} NCCL >= {nmin}: multi-GPU collectives on it fail "
-                        "(\"named symbol not found\", \"unhandled cuda error\").",
-                evidence={"torch.nccl_version": nccl, "gpu.compute_capability": cc, "nccl_min": nmin},
-                fix=fix,
+                message=message,
+                evidence={"torch.nccl_version": nccl, "gpu.compute_capability": cc, "nccl_min": nmin,
+                          "gpus": count, "rules.compute_capability.nccl_confirmed": info.nccl_confirmed},
+                fix=self._fix(facts, tables, t, cc, nmin),
             )
 
     def _fix(self, facts: Facts, tables: RuleTables, t: TorchFacts, cc: Version, nmin: Version) -> str:

@@ -18,7 +18,7 @@ from cudadoctor.checks.torch_build.common import (
     suggest_wheel,
     wheel_fix,
 )
-from cudadoctor.facts import EnvFacts, Facts, HostFacts, TorchFacts, known
+from cudadoctor.facts import PYTHON_UNKNOWN, EnvFacts, Facts, HostFacts, TorchFacts, known
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import pin_for_family, pip, pip_from, quoted, reinstall_torch, torch_variant_index, torch_version
@@ -342,6 +342,8 @@ class PythonUnsupportedByTorch(Check):
         rel = tables.torch.release(tv)
         if rel is None:
             raise SkipCheck(f"rules/torch.toml has no row for torch {tv.major}.{tv.minor}")
+        if t.python_version == PYTHON_UNKNOWN:
+            raise SkipCheck("the Python version is unknown (the pasted text names none)")
         py = Version(f"{t.python_version.major}.{t.python_version.minor}")
         if rel.python_min <= py <= rel.python_max:
             return
