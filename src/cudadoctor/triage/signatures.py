@@ -181,7 +181,7 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "xid-79",
-        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|GPU has fallen off (?:of )?the bus"),
+        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|(?:GPU|NVRM:)[^\n]{0,120}?\bfallen off (?:of )?the bus"),
         "the GPU fell off the PCIe bus (Xid 79)", 12,
         needles=('Xid', 'fallen off'),
     ),
@@ -278,7 +278,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "cudnn-incompat",
         _re(
             r"cuDNN version incompatibility:\s*PyTorch was compiled\s+against\s+\((?P<compiled>\d+,\s*\d+,\s*\d+)\)\s+"
-            r"but\s+found\s+runtime\s+version\s+\((?P<runtime>\d+,\s*\d+,\s*\d+)\)"
+            # NOTE: torch <= 1.12 said "but linked against (8, 0, 3)", later "but found runtime version (...)"
+            r"but\s+(?:found\s+runtime\s+version|linked\s+against)\s+\((?P<runtime>\d+,\s*\d+,\s*\d+)\)"
         ),
         "the cuDNN that loads is not the one torch was built for", 25,
         needles=('cuDNN version incompatibility',),
@@ -309,6 +310,14 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         "torch and torchvision come from different CUDA variants", 25,
         needles=('different CUDA',),
+    ),
+    Signature(
+        # torch/__init__.py `from torch._C import *`: a torch/ folder in the working directory (a source
+        # checkout) shadows the installed package, or the install lost its compiled core
+        "torch-c-missing",
+        _re(r"No module named ['\"]?torch\._C['\"]?|No module named _C\b"),
+        "torch's compiled core torch._C does not import", 25,
+        needles=('No module named',),
     ),
     Signature(
         "torch-missing",
@@ -479,10 +488,11 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         "cuda-999",
         _re(
-            r"CUDA error: unknown error|CUDA unknown error|cudaErrorUnknown|CUDA_ERROR_UNKNOWN"
+            # NOTE: libnvidia-container's hook prints "cuda error: unknown error" (lower case)
+            r"(?i:CUDA error: unknown error)|CUDA unknown error|cudaErrorUnknown|CUDA_ERROR_UNKNOWN"
             r"|\bError 999\b|returned 999\b"
             # NOTE: torch < 1.5 (THC) printed the runtime's own code: 30 was cudaErrorUnknown before CUDA 10.1
-            r"|cuda runtime error \(30\) : unknown error|error=30 : unknown error"
+            r"|cuda runtime error \((?:30|999)\) : unknown error|error=(?:30|999) : unknown error"
         ),
         "CUDA error 999: CUDA initialisation failed with an unknown error", 45,
         needles=('unknown error', 'CUDA unknown error', 'cudaErrorUnknown', 'CUDA_ERROR_UNKNOWN', 'Error 999', 'returned 999'),
