@@ -106,7 +106,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "docker-no-gpu-driver",
-        _re(r"could not select device driver \"\" with capabilities: \[\[gpu\]\]"),
+        # NOTE: Docker's daemon, for `--gpus` (driver "") and for compose's `driver: nvidia` alike
+        _re(r"could not select device driver \"[^\"\n]{0,40}\" with capabilities: \[\[gpu\]\]"),
         "Docker has no GPU device driver: the NVIDIA Container Toolkit is not installed/configured", 10,
         needles=('could not select device driver',),
     ),
@@ -151,10 +152,10 @@ SIGNATURES: tuple[Signature, ...] = (
         "cuda-802",
         _re(
             r"system not yet initialized|cudaErrorSystemNotReady|CUDA_ERROR_SYSTEM_NOT_READY"
-            r"|\b(?:Error|returned) 802\b"
+            r"|\b(?i:error|returned|fails? with|failed with) 802\b"
         ),
         "CUDA error 802: the NVSwitch fabric is not initialised", 15,
-        needles=('not yet initialized', 'SystemNotReady', 'SYSTEM_NOT_READY', 'Error 802', 'returned 802'),
+        needles=('not yet initialized', 'SystemNotReady', 'SYSTEM_NOT_READY', ' 802'),
     ),
     Signature(
         "cuda-804",
@@ -472,9 +473,10 @@ SIGNATURES: tuple[Signature, ...] = (
     # ------------------------------------------------------------------ symptoms (ranked last)
     Signature(
         "no-cuda-gpus",
-        _re(r"No CUDA GPUs are available"),
+        # NOTE: torch's "No CUDA GPUs are available", also as people retype it ("No Cuda GPU available")
+        _re(r"(?i:No CUDA GPUs? (?:are |is )?available)"),
         "torch sees zero CUDA devices", 50,
-        needles=('No CUDA GPUs',),
+        needles=('No CUDA GPU', 'No Cuda GPU', 'No cuda GPU', 'No cuda gpu', 'no CUDA GPU', 'no Cuda GPU', 'no cuda gpu'),
     ),
     Signature(
         "cuda-100",
