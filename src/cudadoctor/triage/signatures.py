@@ -3,6 +3,10 @@
 A signature names no finding: each check class declares, in ``explains``, the keys of the
 signatures it explains (a matched library or symbol becomes a key such as ``lib:libcudart``, and
 the text-wide refinements produce ``refine:...`` keys), and :func:`explainer` asks the classes.
+
+One concern, hence its length: the patterns (most of the file, each with the source of the string
+it matches), the scanner that ranks the hits, and :func:`holds_error`, which says whether a text
+reports a failure at all (so triage never answers "ready" to one).
 """
 
 from __future__ import annotations
@@ -102,7 +106,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "docker-no-gpu-driver",
-        _re(r"could not select device driver \"\" with capabilities: \[\[gpu\]\]"),
+        # NOTE: Docker's daemon, for `--gpus` (driver "") and for compose's `driver: nvidia` alike
+        _re(r"could not select device driver \"[^\"\n]{0,40}\" with capabilities: \[\[gpu\]\]"),
         "Docker has no GPU device driver: the NVIDIA Container Toolkit is not installed/configured", 10,
         needles=('could not select device driver',),
     ),
@@ -147,10 +152,10 @@ SIGNATURES: tuple[Signature, ...] = (
         "cuda-802",
         _re(
             r"system not yet initialized|cudaErrorSystemNotReady|CUDA_ERROR_SYSTEM_NOT_READY"
-            r"|\b(?:Error|returned) 802\b"
+            r"|\b(?i:error|returned|fails? with|failed with) 802\b"
         ),
         "CUDA error 802: the NVSwitch fabric is not initialised", 15,
-        needles=('not yet initialized', 'SystemNotReady', 'SYSTEM_NOT_READY', 'Error 802', 'returned 802'),
+        needles=('not yet initialized', 'SystemNotReady', 'SYSTEM_NOT_READY', ' 802'),
     ),
     Signature(
         "cuda-804",
@@ -177,7 +182,7 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "xid-79",
-        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|GPU has fallen off (?:of )?the bus"),
+        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|(?:GPU|NVRM:)[^\n]{0,120}?\bfallen off (?:of )?the bus"),
         "the GPU fell off the PCIe bus (Xid 79)", 12,
         needles=('Xid', 'fallen off'),
     ),
@@ -274,7 +279,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "cudnn-incompat",
         _re(
             r"cuDNN version incompatibility:\s*PyTorch was compiled\s+against\s+\((?P<compiled>\d+,\s*\d+,\s*\d+)\)\s+"
-            r"but\s+found\s+runtime\s+version\s+\((?P<runtime>\d+,\s*\d+,\s*\d+)\)"
+            # NOTE: torch <= 1.12 said "but linked against (8, 0, 3)", later "but found runtime version (...)"
+            r"but\s+(?:found\s+runtime\s+version|linked\s+against)\s+\((?P<runtime>\d+,\s*\d+,\s*\d+)\)"
         ),
         "the cuDNN that loads is not the one torch was built for", 25,
         needles=('cuDNN version incompatibility',),
@@ -305,6 +311,14 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         "torch and torchvision come from different CUDA variants", 25,
         needles=('different CUDA',),
+    ),
+    Signature(
+        # torch/__init__.py `from torch._C import *`: a torch/ folder in the working directory (a source
+        # checkout) shadows the installed package, or the install lost its compiled core
+        "torch-c-missing",
+        _re(r"No module named ['\"]?torch\._C['\"]?|No module named _C\b"),
+        "torch's compiled core torch._C does not import", 25,
+        needles=('No module named',),
     ),
     Signature(
         "torch-missing",
@@ -459,9 +473,10 @@ SIGNATURES: tuple[Signature, ...] = (
     # ------------------------------------------------------------------ symptoms (ranked last)
     Signature(
         "no-cuda-gpus",
-        _re(r"No CUDA GPUs are available"),
+        # NOTE: torch's "No CUDA GPUs are available", also as people retype it ("No Cuda GPU available")
+        _re(r"(?i:No CUDA GPUs? (?:are |is )?available)"),
         "torch sees zero CUDA devices", 50,
-        needles=('No CUDA GPUs',),
+        needles=('No CUDA GPU', 'No Cuda GPU', 'No cuda GPU', 'No cuda gpu', 'no CUDA GPU', 'no Cuda GPU', 'no cuda gpu'),
     ),
     Signature(
         "cuda-100",
@@ -475,10 +490,11 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         "cuda-999",
         _re(
-            r"CUDA error: unknown error|CUDA unknown error|cudaErrorUnknown|CUDA_ERROR_UNKNOWN"
+            # NOTE: libnvidia-container's hook prints "cuda error: unknown error" (lower case)
+            r"(?i:CUDA error: unknown error)|CUDA unknown error|cudaErrorUnknown|CUDA_ERROR_UNKNOWN"
             r"|\bError 999\b|returned 999\b"
             # NOTE: torch < 1.5 (THC) printed the runtime's own code: 30 was cudaErrorUnknown before CUDA 10.1
-            r"|cuda runtime error \(30\) : unknown error|error=30 : unknown error"
+            r"|cuda runtime error \((?:30|999)\) : unknown error|error=(?:30|999) : unknown error"
         ),
         "CUDA error 999: CUDA initialisation failed with an unknown error", 45,
         needles=('unknown error', 'CUDA unknown error', 'cudaErrorUnknown', 'CUDA_ERROR_UNKNOWN', 'Error 999', 'returned 999'),
@@ -556,7 +572,9 @@ _TORCH_OWN_LIB = _re(r"(?:^|/)torch/(?:lib/|_C)|libtorch|libc10")
 _WSL = _re(r"microsoft-standard-WSL2|/usr/lib/wsl/lib|\bWSL2?\b|Windows Subsystem for Linux")
 _SMI_DRIVER = _re(r"Driver Version:\s*(?P<driver>\d+\.\d+(?:\.\d+)?)")
 _MIG_ON = _re(r"MIG M\.\s*\|[^\n]*\bEnabled\b|\bMIG mode\b[^\n]*\bEnabled\b|\bMIG-[0-9a-f]{8}-|\bMIG [0-9]g\.\d+gb\b|MIG devices:")
-_VISIBLE = _re(r"CUDA_VISIBLE_DEVICES\s*[=:]\s*['\"]?(?P<value>[^'\"\s]*)")
+#: CUDA_VISIBLE_DEVICES set in a shell (`export X=1`, `X=1 python`), in Python (`os.environ["X"] = '1'`,
+#: `os.environ.setdefault("X", "1")`) or shown (`X: 1`)
+_VISIBLE = _re(r"CUDA_VISIBLE_DEVICES['\"]?\]?\s*(?:[=:]|,)\s*['\"]?(?P<value>[^'\"\s,)]*)")
 _TORCH_NEEDLES = ("/torch/", "\\torch\\", "/triton/", "Triton Error", "torch.cuda", "import torch", "PyTorch")
 _CU_TAG = _re(r"\+cu\d{2,3}\b")
 _NCCL_VERSION = _re(r"NCCL version (?P<v>\d+\.\d+\.\d+(?:\+cuda\d+\.\d+)?)")
@@ -900,20 +918,44 @@ _ERROR_WORDS = _re(
     re.I,
 )
 #: `torch.cuda.is_available()` answered False on a line of its own (a REPL, `print(...)` then its output).
-_AVAILABLE_FALSE = _re(r"^\s*(?:>>>\s*)?(?:(?:return|returns|->|→|output:?)\s*)?False\b|\breturns? false\b|False(?:가|が|を)", re.I | re.M)
+_AVAILABLE_FALSE = _re(
+    r"^\s*(?:>>>\s*)?(?:(?:return|returns|->|→|output:?)\s*)?False\b|\breturns? false\b|False(?:가|が|を)", re.I | re.M,
+)
 #: Lines that name "error" without reporting one (collect_env and nvidia-smi headers, counters).
 _NOT_ERRORS = _re(r"Volatile Uncorr\. ECC|ECC Errors|error_count|Errors?:\s*0\b|\b0 errors?\b|errors=0", re.I)
 
 
+#: Lower-case literals one of which every _ERROR_WORDS match contains: only lines holding one are
+#: searched (the alternation has no literal prefix, so a bare regex scan of 8 MiB takes seconds).
+_ERROR_NEEDLES = (
+    "traceback", "error", "exception", "fail", "cannot", "can not", "can't", "couldn", "could not", "not ",
+    "segmentation fault", "core dumped", "aborted", "killed", "hang", "stuck", "freez", "is_available",
+    "mismatch", "too old", "does not", "doesn", "no kernel image", "insufficient", "out of memory", "expected",
+    "no longer", "unsupported", "no module", "instead of", "improper", "incorrect", "wrong", "broken",
+    "device function", "waiting", "available", "detected", "found", "device_count",
+    "fehler", "nicht", "keine", "erreur", "报错", "错误", "失败", "不支持", "无法", "卡住", "エラー", "失敗",
+    "오류", "에러", "실패", "ошибк", "не работает",
+)
+
+
 def holds_error(text: str) -> bool:
     """Whether *text* reports a failure somewhere (a traceback, an error line, "is_available() False", ...)."""
-    # NOTE: each match is judged on its own line, so a header that only names a counter ("ECC
-    # Errors") does not count; the first real one answers.
     if "is_available" in text and _AVAILABLE_FALSE.search(text):
         return True
-    for m in _ERROR_WORDS.finditer(text):
-        start = text.rfind("\n", 0, m.start()) + 1
-        end = text.find("\n", m.end())
-        if not _NOT_ERRORS.search(text, start, end if end >= 0 else len(text)):
-            return True
+    # NOTE: each candidate line is judged on its own, so a header that only names a counter ("ECC
+    # Errors") does not count; the first real one answers. Lower-cased once: both patterns ignore case.
+    low = text.lower()
+    judged: set[str] = set()  # NOTE: logs repeat lines; each distinct line is judged once
+    for needle in _ERROR_NEEDLES:
+        pos = low.find(needle)
+        while pos >= 0:
+            start = low.rfind("\n", 0, pos) + 1
+            end = low.find("\n", pos)
+            end = end if end >= 0 else len(low)
+            line = low[start:end]
+            if line not in judged:
+                judged.add(line)
+                if _ERROR_WORDS.search(line) and not _NOT_ERRORS.search(line):
+                    return True
+            pos = low.find(needle, end)
     return False

@@ -125,12 +125,19 @@ class TorchImportFailed(Check):
     requires = frozenset({"torch"})
     tables = ()
     fast = True
-    explains = ("lib:cuda-other", "symbol:torch-own")
+    explains = ("lib:cuda-other", "symbol:torch-own", "torch-c-missing")
     rank = 26
     follows_from = ("cudart-missing", "cudnn-missing", "cuda-lib-shadowed", "no-nvidia-driver")
 
     def fix(self, ctx: FixContext) -> Remedy:
         """Reinstall torch with its CUDA dependencies; drop a system CUDA from LD_LIBRARY_PATH."""
+        if ctx.first_signature == "torch-c-missing":
+            return Remedy(
+                "Run Python from another directory: a `torch/` folder in the working directory (a PyTorch source "
+                "checkout) shadows the installed package. If it still fails, "
+                f"{reinstall_torch_command(ctx.torch_version)}.",
+                "torch._C, torch's compiled core, did not import.",
+            )
         soname = ctx.group("soname") or ctx.group("library")
         return Remedy(
             f"Reinstall torch with its CUDA dependencies: {reinstall_torch_command(ctx.torch_version)} (no "
