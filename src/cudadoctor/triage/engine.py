@@ -158,6 +158,8 @@ def _scan(text: str, parsed: Parsed) -> list[Hit]:
     both find keeps the pasted text's lines; the others are given the pasted line numbers too
     (``Parsed.line_origin``).
     """
+    # NOTE: a bare CR (a progress bar's redraw) ends a line, as the normaliser numbers them.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     hits = sig.scan(text)
     normalised = parsed.normalised
     if not normalised or normalised == text:
