@@ -242,3 +242,13 @@ def test_companion_from_text_becomes_a_distribution() -> None:
     t = parse_text("torch 1.4.0+cu92\ntorchvision 0.5.0\n", tables=TABLES).facts.torch
     assert isinstance(t, TorchFacts)
     assert [(d.name, d.version) for d in t.distributions] == [("torchvision", "0.5.0")]
+
+
+def test_large_paste_reads_repeated_lines_once_and_keeps_facts() -> None:
+    from cudadoctor.triage.extract import DEDUP_OVER
+
+    block = "epoch 1 loss 0.5 on the RTX 3090\n$ echo $CUDA_VISIBLE_DEVICES\n7\nsome repeated progress line here\n"
+    text = block * (DEDUP_OVER // len(block) + 10) + "export CUDA_VISIBLE_DEVICES=3\n"
+    kept = extract(normalise_text(text), TABLES)
+    assert kept["gpus.0.name"].value == "GeForce RTX 3090" and kept["gpus.0.name"].line == 1
+    assert kept["env.CUDA_VISIBLE_DEVICES"].value == "7"  # the echoed output (tool output ranks above a command)
