@@ -252,3 +252,16 @@ def test_large_paste_reads_repeated_lines_once_and_keeps_facts() -> None:
     kept = extract(normalise_text(text), TABLES)
     assert kept["gpus.0.name"].value == "GeForce RTX 3090" and kept["gpus.0.name"].line == 1
     assert kept["env.CUDA_VISIBLE_DEVICES"].value == "7"  # the echoed output (tool output ranks above a command)
+
+
+def test_built_with_cuda_and_bare_labelled_version() -> None:
+    assert found("PyTorch built with CUDA:         False")["torch.build"] == "cpu"
+    got = found('in the "System Info" section it says "2.0.0+cpu Autocast half"')
+    assert got["torch.version"] == "2.0.0+cpu" and got["torch.build"] == "cpu"
+    assert "torch.version" not in found("torchvision 0.15.2+cu118")
+
+
+def test_index_that_does_not_exist_says_nothing() -> None:
+    # NOTE: there is no cu114 index: pip falls back to PyPI's build (CPU-only on Windows).
+    got = found("pip3 install torch torchvision --extra-index-url https://download.pytorch.org/whl/cu114")
+    assert "torch.cuda_version" not in got and "torch.build" not in got

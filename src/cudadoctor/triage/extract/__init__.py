@@ -49,8 +49,13 @@ def extract_all(norm: Normalised, tables: RuleTables | None) -> list[Found]:
     """Every record every extractor finds, in extractor order (unmerged)."""
     if len(norm.text) > DEDUP_OVER:
         norm = distinct_lines(norm)
+    if tables is None:
+        from cudadoctor.triage.parse_common import _default_tables
+
+        tables = _default_tables()
     found: list[Found] = []
-    found += torch_version.extract(norm)
+    variants = frozenset(v.name for v in tables.torch.variants) if tables is not None else frozenset()
+    found += torch_version.extract(norm, variants)
     found += driver.extract(norm)
     found += toolkit.extract(norm)
     found += env.extract(norm)
