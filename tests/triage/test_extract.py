@@ -46,6 +46,8 @@ GPU_CASES = [
     ("step A10 of the recipe", []),
     ("version 2080.1 of the tool", []),
     ("RTX 4000 Ada is fine", ["NVIDIA RTX 4000 Ada Generation"]),
+    ("a node with 8 H100s", ["NVIDIA H100"]),
+    ("two RTX 3090s in one box", ["GeForce RTX 3090"]),
     ("a Quadro RTX 4000", ["Quadro RTX 4000"]),
 ]
 
