@@ -30,6 +30,7 @@ class TextContext:
     visible_devices: str | None = None  #: a CUDA_VISIBLE_DEVICES value seen in the text
     torch_context: bool = False  #: the text comes from a torch program
     nccl_version: str = ""
+    pip_index: str = ""  #: a package index URL pip was pointed at (--index-url, "Looking in indexes:")
 
 
 @dataclass(slots=True, kw_only=True)

@@ -101,6 +101,7 @@ def triage(
     text_ctx = sig.text_context(scanned)
     base = fix_context(tables, text_ctx, parsed.facts, live, scanned, parsed.placeholders)
     hyps = [h for h in hypotheses(hits) if (selected is None or h.code in selected) and h.code not in ignored]
+    hyps = [h for h in hyps if not _contradicted(h, base)]
 
     runs_checks = not select or bool(check_select)
     parsed_report = engine.evaluate(parsed.facts, tables, select=check_select if select else (),
@@ -251,6 +252,12 @@ def hypotheses(hits: Sequence[Hit]) -> list[Hypothesis]:
         ))
     # NOTE: a consequence goes after its roots whatever its own rank.
     return sorted(out, key=lambda h: (bool(h.consequence_of), h.rank, h.first.line_no))
+
+
+def _contradicted(h: Hypothesis, base: FixContext) -> bool:
+    """Whether the check of *h* says the text's own facts rule its reading out (Check.contradicted)."""
+    ctx = replace(base, captured=tuple(x.groups for x in h.hits), signatures=tuple(x.key for x in h.hits))
+    return bool(check_class(h.name)().contradicted(ctx))
 
 
 def verify(h: Hypothesis, live_report: Report | None) -> Hypothesis:
@@ -520,9 +527,20 @@ def fix_context(
         m = _CUDA_BUILD_IN_TEXT.search(text)
         if m:
             fc.torch_cuda = parse_version(m.group("v"))
+    if fc.python is None:
+        fc.python = _python_in_text(text)
     if fc.driver is None and text_ctx.smi_driver:
         fc.driver = parse_version(text_ctx.smi_driver)
     return fc
+
+
+def _python_in_text(text: str) -> Version | None:
+    """The Python version the text states even where it gives no torch (a failed `pip install torch`)."""
+    from cudadoctor.triage.extract import best, python
+    from cudadoctor.triage.normalise import normalise_text
+
+    found = best(python.extract(normalise_text(text))).get("torch.python_version")
+    return parse_version(found.value) if found is not None else None
 
 
 __all__ = ["Hypothesis", "triage", "hypotheses", "verify", "parse", "empty_facts", "check_class", "ALL_CHECKS"]

@@ -54,6 +54,9 @@ class Signature:
     #: "" (the key decides), LIBRARY (the soname the text names decides: ``lib:<family>``) or
     #: SYMBOL (the library an undefined symbol is missing from decides: ``symbol:<kind>``)
     decides: str = ""
+    #: a symptom no check explains alone: it becomes a finding only when a text-wide rule in
+    #: :func:`_refine` names its cause (CUDA_VISIBLE_DEVICES set, MIG enabled), else it is dropped
+    refine_only: bool = False
 
 
 #: Signature.decides values
@@ -413,6 +416,50 @@ SIGNATURES: tuple[Signature, ...] = (
         "several MIG instances are listed, but CUDA enumerates only one per process", 40,
         needles=('CUDA_VISIBLE_DEVICES',),
     ),
+    Signature(
+        # NOTE: people describe the MIG limit in prose: one CUDA process enumerates one MIG device,
+        # so torch counts one "GPU" on a MIG-partitioned card (the MIG user guide, CUDA device enumeration).
+        "mig-one-device",
+        _re(r"\b(?:only|just)\s+(?:one|1|a single)\s+(?:GPU|device|instance)s?\b", re.I),
+        "torch enumerates only one device on a MIG-partitioned GPU", 40, confidence="medium",
+        context=_re(r"\bMIG\b"),
+        needles=('only', 'just', 'Only', 'Just'),
+    ),
+    Signature(
+        # c10/cuda/CUDAFunctions / CUDAContext.cpp: torch's device count (NVML-based when asked) and CUDA's
+        # disagree. With MIG enabled that is the MIG enumeration limit; otherwise it names no cause.
+        "num-gpus-assert",
+        _re(r"device >= 0 && device < num_gpus INTERNAL ASSERT FAILED"),
+        "torch's device count and CUDA's disagree (the device index assert)", 40,
+        needles=('device < num_gpus',),
+        refine_only=True,
+    ),
+    Signature(
+        # torch.cuda.is_available() answering False: a symptom; CUDA_VISIBLE_DEVICES or MIG in the same
+        # text names the cause (see _refine), nothing else here does.
+        "cuda-unavailable",
+        _re(
+            r"is_available\(\)[^\n]{0,60}?\b(?:False|false)\b"
+            r"|\b(?:returns?|returned|gives?|gave|prints?|printed|shows?|is|was)\s+[`'\"]?[Ff]alse\b",
+        ),
+        "torch.cuda.is_available() answers False", 50, confidence="medium",
+        context=_re(r"is_available"),
+        needles=('False', 'false'),
+        refine_only=True,
+    ),
+    # ------------------------------------------------------------------ pip cannot find a torch wheel
+    Signature(
+        # pip's resolver: no torch distribution matches this interpreter/platform (a Python newer or older
+        # than the release's wheels, or a 32-bit Python); "from versions:" lists what the index has for it.
+        "pip-no-torch-wheel",
+        _re(
+            r"(?:Could not find a version that satisfies the requirement|No matching distribution found for)\s+"
+            r"torch(?:\s*(?:==|~=|>=|<=)\s*(?P<wanted>\d+(?:\.\d+)*(?:\+\w+)?))?(?![\w\-.\[])"
+            r"(?:[^\n]*?\(from versions: (?P<offered>[^)\n]*)\))?"
+        ),
+        "pip finds no torch wheel for this interpreter", 24, confidence="medium",
+        needles=('Could not find a version that satisfies', 'No matching distribution found'),
+    ),
     # ------------------------------------------------------------------ data loading / shared memory
     Signature(
         "dataloader-bus-error",
@@ -555,10 +602,17 @@ _TORCH_OWN_LIB = _re(r"(?:^|/)torch/(?:lib/|_C)|libtorch|libc10")
 
 _WSL = _re(r"microsoft-standard-WSL2|/usr/lib/wsl/lib|\bWSL2?\b|Windows Subsystem for Linux")
 _SMI_DRIVER = _re(r"Driver Version:\s*(?P<driver>\d+\.\d+(?:\.\d+)?)")
-_MIG_ON = _re(r"MIG M\.\s*\|[^\n]*\bEnabled\b|\bMIG mode\b[^\n]*\bEnabled\b|\bMIG-[0-9a-f]{8}-|\bMIG [0-9]g\.\d+gb\b|MIG devices:")
-_VISIBLE = _re(r"CUDA_VISIBLE_DEVICES\s*[=:]\s*['\"]?(?P<value>[^'\"\s]*)")
+_MIG_ON = _re(
+    r"MIG M\.\s*\|[^\n]*\bEnabled\b|\bMIG mode\b[^\n]*\bEnabled\b|\bMIG-[0-9a-f]{8}-|\bMIG[- ][0-9]g\.\d+gb\b|MIG devices:"
+    # NOTE: nvidia-smi's GPU block: the "MIG M." column is the last cell of each GPU's third row.
+    r"|^\s*\|[^|\n]*\|[^|\n]*\|\s*Enabled\s*\|\s*$",
+    re.M,
+)
+# NOTE: shell (`CUDA_VISIBLE_DEVICES=1`), Python (`os.environ["CUDA_VISIBLE_DEVICES"] = '1'`, setdefault) and YAML.
+_VISIBLE = _re(r"CUDA_VISIBLE_DEVICES['\"]?\]?\s*(?:[=:,]|\+?=)\s*['\"]?(?P<value>[^'\"\s,)]*)")
 _TORCH_NEEDLES = ("/torch/", "\\torch\\", "/triton/", "Triton Error", "torch.cuda", "import torch", "PyTorch")
 _CU_TAG = _re(r"\+cu\d{2,3}\b")
+_PIP_INDEX = _re(r"(?:Looking in (?:indexes|links):|--(?:extra-)?index-url[= ]|\s-f\s|--find-links[= ])\s*(?P<url>https?://[^\s,'\"`]+)")
 _NCCL_VERSION = _re(r"NCCL version (?P<v>\d+\.\d+\.\d+(?:\+cuda\d+\.\d+)?)")
 
 
@@ -612,6 +666,7 @@ def text_context(text: str) -> TextContext:
     smi = search(_SMI_DRIVER, "Driver Version:")
     vis = search(_VISIBLE, "CUDA_VISIBLE_DEVICES")
     nccl = search(_NCCL_VERSION, "NCCL version")
+    index = search(_PIP_INDEX, "index", "-f ")
     return TextContext(
         wsl=bool(search(_WSL, "WSL", "wsl", "Windows Subsystem")),
         smi_driver=smi.group("driver") if smi else "",
@@ -619,6 +674,7 @@ def text_context(text: str) -> TextContext:
         visible_devices=vis.group("value") if vis else None,
         torch_context=any(n in text for n in _TORCH_NEEDLES) or bool(search(_CU_TAG, "+cu")),
         nccl_version=nccl.group("v") if nccl else "",
+        pip_index=index.group("url") if index else "",
     )
 
 
@@ -686,7 +742,7 @@ _PASTE_LEAD = _re(
     r"^[\s>*\-#\d.)]*$"
     r"|\b(?:got|get|gets|getting|meet|met|see|saw|seeing|encounter(?:ed)?|hit|receiv(?:e|ed|ing)|says?|said"
     r"|show(?:s|ed|ing)?|throws?|threw|raised?|report(?:s|ed)?|returns?|returned|error(?: message)?|message"
-    r"|following|like)\s*:?\s*$"
+    r"|following|like|caus(?:e|es|ed|ing)|lead(?:s|ing)? to|led to|result(?:s|ed|ing)? in)\s*:?\s*$"
     r"|[：:]\s*$|(?:报错|出现|提示|错误)\s*[：:]?\s*$",
     re.I,
 )
@@ -741,7 +797,7 @@ def _hit(sig: Signature, m: re.Match[str], lines_at: _LineIndex) -> Hit | None:
         return None
     key, rank = resolved
     name = _name_of(key)
-    if not name:
+    if not name and not sig.refine_only:
         return None  # NOTE: no check class explains it (a test keeps every key explained)
     return Hit(sig, name, rank, line_no, _clip(line), groups, key=key)
 
@@ -789,19 +845,24 @@ def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
         elif key in _NO_DEVICE_KEYS and ctx.mig_enabled:
             h = _rename(h, "refine:no-device-with-mig", None, "MIG is enabled in the text's nvidia-smi output")
         out.append(h)
-    if ctx.visible_devices is not None and any(h.key == "no-cuda-gpus" for h in out):
-        first = next(h for h in out if h.key == "no-cuda-gpus")
+    symptoms = [h for h in out if h.key in _VISIBLE_SYMPTOM_KEYS]
+    if ctx.visible_devices is not None and symptoms:
+        first = symptoms[0]
         invalid = _name_of("refine:no-device-with-visible-devices")
         if not any(h.name == invalid for h in out) and not ctx.mig_enabled:
             added = _rename(first, "refine:no-device-with-visible-devices", None,
                             f"CUDA_VISIBLE_DEVICES={ctx.visible_devices!r} is set in the text and no GPU is visible")
             out.append(Hit(added.signature, added.name, added.rank, added.line_no, added.line,
                            {"visible_devices": ctx.visible_devices}, added.note, added.key))
-    return out
+    # NOTE: a symptom no rule gave a cause names no finding of its own.
+    return [h for h in out if h.name]
 
 
 #: Signatures that say "no (such) device"; with MIG enabled, the MIG selection explains them.
-_NO_DEVICE_KEYS = frozenset({"no-cuda-gpus", "cuda-100", "container-cli-unknown-device", "invalid-ordinal"})
+_NO_DEVICE_KEYS = frozenset({"no-cuda-gpus", "cuda-100", "container-cli-unknown-device", "invalid-ordinal",
+                             "num-gpus-assert", "cuda-unavailable"})
+#: Symptoms a CUDA_VISIBLE_DEVICES set in the same text explains (it hides the GPUs from CUDA).
+_VISIBLE_SYMPTOM_KEYS = frozenset({"no-cuda-gpus", "cuda-unavailable"})
 
 
 def _rename(h: Hit, key: str, rank: int | None, note: str) -> Hit:
