@@ -323,6 +323,50 @@ SIGNATURES: tuple[Signature, ...] = (
         needles=('Torch not compiled',),
     ),
     Signature(
+        # a stated CPU build: a collect-style "built with CUDA: False", torch.version.cuda None, a +cpu wheel
+        # version, a conda CPU build string (pytorch-1.9.0-py3.8_cpu_0)
+        "torch-cpu-stated",
+        _re(
+            r"PyTorch built with CUDA:?\s*False\b|torch\.version\.cuda\W{0,6}(?:is\s+|=+\s*|->\s*|\n\s*)?None\b"
+            r"|(?<![\w.])\d+\.\d+\.\d+\+cpu\b(?!-)|\bpy3\.?\d{1,2}_cpu_\d+\b"
+        ),
+        "the torch in use is a CPU-only build", 30,
+        needles=('built with CUDA', 'torch.version.cuda', '+cpu', '_cpu_'),
+    ),
+    Signature(
+        # people saying the installer gave them the CPU build ("installs cpu version", "CPU only mode")
+        "torch-cpu-prose",
+        _re(
+            r"\binstall(?:s|ed|ing)?\s+(?:the\s+|a\s+)?cpu(?:[- ]only)?\s+(?:version|build|variant|package)"
+            r"|\bCPU[- ]only (?:mode|version|build)\b",
+            re.I,
+        ),
+        "torch was installed as a CPU-only build", 30, confidence="medium",
+        context=_re(r"torch|conda|cuda", re.I),
+        needles=('cpu', 'CPU', 'Cpu'),
+    ),
+    Signature(
+        # THC/cuBLAS: CUBLAS_STATUS_EXECUTION_FAILED — with a build too old for the GPU, cuBLAS has no kernel
+        # for its architecture (Turing/Ampere under CUDA 9/10 builds); check.contradicted vetoes it when the
+        # text's facts show the GPU is covered.
+        "cublas-exec-failed",
+        _re(r"cublas runtime error : the GPU program failed to execute|CUBLAS_STATUS_EXECUTION_FAILED"),
+        "cuBLAS could not run its kernel on this GPU", 30, confidence="medium",
+        needles=('the GPU program failed to execute', 'CUBLAS_STATUS_EXECUTION_FAILED'),
+    ),
+    Signature(
+        # people saying a torch release dropped their GPU ("no longer supports GTX 780")
+        "gpu-dropped-prose",
+        _re(
+            r"\bno longer support(?:s|ing|ed)?\b|\bnicht mehr\b[^\n]{0,40}\bunterst|\bKeine Unterst\w+ mehr\b"
+            r"|不再支持|(?:graphics card|GPU|显卡)[^\n]{0,20}(?:does not|doesn'?t|不)\s*support",
+            re.I,
+        ),
+        "the text says the torch release no longer supports the GPU", 30, confidence="low",
+        context=_re(r"\b(?:GTX|RTX|Tesla|Quadro|Titan)\s?\d|\bK\d0m?\b|\b\d{4}\s*(?:graphics|GPU|card)|显卡|Grafikkarte", re.I),
+        needles=('no longer support', 'nicht mehr', 'Keine Unterst', '不再支持', 'support'),
+    ),
+    Signature(
         "no-kernel-image",
         _re(r"no kernel image is available for execution on the device|cudaErrorNoKernelImageForDevice|CUDA_ERROR_NO_BINARY_FOR_GPU"),
         "the GPU's architecture has no compiled kernels in the build", 30,

@@ -136,7 +136,8 @@ class GpuArchNotInTorchBuild(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
-    explains = ("no-kernel-image", "sm-not-compatible", "sm-supported-list", "cc-unsupported")
+    explains = ("no-kernel-image", "sm-not-compatible", "sm-supported-list", "cc-unsupported", "cublas-exec-failed",
+                "gpu-dropped-prose")
     rank = 30
 
     def fix(self, ctx: FixContext) -> Remedy:
@@ -180,6 +181,20 @@ class GpuArchNotInTorchBuild(Check):
             + f". For a custom extension, rebuild it with `TORCH_CUDA_ARCH_LIST={cc}`.",
             detail,
         )
+
+    def contradicted(self, ctx: FixContext) -> str:
+        """A cuBLAS failure or a "no longer supported" sentence is not this when every build of the text's torch covers its GPUs."""
+        if set(ctx.signatures) - {"cublas-exec-failed", "gpu-dropped-prose"}:
+            return ""  # NOTE: torch's own arch errors (no kernel image, sm_XX not compatible) stand on their own
+        if ctx.torch_version is None or not ctx.gpu_ccs:
+            return ""
+        variants = [v for v in ctx.tables.torch.variants_of(ctx.torch_version) if v.name.startswith("cu")]
+        if ctx.torch_cuda is not None:
+            variants = [v for v in variants if v.name == variant_name(ctx.torch_cuda)] or variants
+        if variants and all(_cover(v, cc)[0] is Coverage.SASS for v in variants for cc in ctx.gpu_ccs):
+            return f"every build of torch {ctx.torch_version} has SASS for compute capability " + ", ".join(
+                map(str, ctx.gpu_ccs))
+        return ""
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per uncovered compute capability."""

@@ -239,7 +239,7 @@ class TorchCpuOnlyBuild(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
-    explains = ("torch-cpu",)
+    explains = ("torch-cpu", "torch-cpu-stated", "torch-cpu-prose")
     rank = 30
 
     def fix(self, ctx: FixContext) -> Remedy:
