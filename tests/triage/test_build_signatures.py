@@ -59,3 +59,44 @@ def test_cublas_failure_with_a_build_that_covers_the_gpu_is_not_the_arch(tables)
 def test_a_release_that_dropped_the_gpu_in_prose() -> None:
     assert names_in(scan("PyTorch 1.3 no longer supports my Tesla K40m?\n")) == ["gpu-arch-not-in-torch-build"]
     assert names_in(scan("pip no longer supports Python 2.7\n")) == []
+
+
+def test_no_kernel_image_from_an_extension_is_not_torchs_build(tables) -> None:
+    err = "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    assert _lead(err + "GPU: RTX 3090\n", tables) == "gpu-arch-not-in-torch-build"
+    # NOTE: an extension's arch list decides its kernels: TORCH_CUDA_ARCH_LIST or its compiled ops
+    assert _lead(err + "fixed by adding 5.2 to TORCH_CUDA_ARCH_LIST\n", tables) == ""
+    assert _lead(err + "the kernel is in mypkg/ops/scan_interface.py\n", tables) == ""
+    # torch's own warning naming the capability stands whatever else the text names
+    warn = "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\n"
+    assert _lead(warn + err + "TORCH_CUDA_ARCH_LIST=8.6\n", tables) == "gpu-arch-not-in-torch-build"
+
+
+def test_a_split_build_library_missing_is_an_extension_built_for_another_torch() -> None:
+    # libtorch_cuda_cu.so existed only in torch 1.10-1.12: torch itself is not broken
+    assert names_in(scan("ImportError: libtorch_cuda_cu.so: cannot open shared object file: No such file or directory\n")) == []
+    assert names_in(scan("ImportError: libtorch_cuda.so: cannot open shared object file: No such file or directory\n")) == [
+        "torch-import-failed"]
+
+
+def test_cudnn_sub_library_under_wsl_is_libcuda_when_the_text_names_it() -> None:
+    line = "Could not load library libcudnn_cnn_infer.so.8\n"
+    wsl = "On WSL2 Ubuntu I linked /usr/lib/wsl/lib/libcuda.so.1 next to it\n"
+    assert names_in(scan(line + wsl))[0] == "libcuda-not-on-loader-path"
+    assert names_in(scan(line + "On WSL2 and native Ubuntu alike\n")) == ["cudnn-missing"]
+
+
+def test_companion_and_missing_torch_wordings() -> None:
+    assert names_in(scan("RuntimeError: No such operator torchvision::nms\n")) == ["torch-companion-mismatch"]
+    assert names_in(scan("ImportError: No module named torch\n")) == ["torch-not-installed"]
+    assert names_in(scan("ImportError: No module named torchvision\n")) == []
+    assert names_in(scan("when I do `import torch` it says No module .\n")) == ["torch-not-installed"]
+    assert names_in(scan('It indicates that "ImportError: No module named torch".\n')) == ["torch-not-installed"]
+
+
+def test_a_progress_bar_is_not_joined_to_the_code_line_above() -> None:
+    from cudadoctor.triage.normalise import normalise_text
+
+    text = ("  return f(x)  # type: ignore[attr-defined]\n"
+            "  0%|          | 0/1 [00:00<?, ?it/s]Error: libcuda.so: cannot open shared object file: No such file\n")
+    assert len([ln for ln in normalise_text(text).text.splitlines() if ln.strip()]) == 2

@@ -290,7 +290,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "torchvision-op",
-        _re(r"operator (?P<operator>torchvision::\w+) does not exist"),
+        # NOTE: older torch words it "No such operator torchvision::nms"
+        _re(r"operator (?P<operator>torchvision::\w+) does not exist|No such operator (?P<operator2>torchvision::\w+)"),
         "torchvision's compiled operators do not load into this torch", 25,
         needles=('torchvision::',),
     ),
@@ -311,9 +312,10 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "torch-missing",
-        _re(r"No module named ['\"]torch['\"]"),
+        # NOTE: Python 2 prints the name unquoted; people write "import torch ... says No module"
+        _re(r"No module named ['\"]?torch['\"]?(?![\w.])|\bimport torch\b[^\n]{0,40}?\bNo module\b(?! named)"),
         "the interpreter has no torch", 25,
-        needles=('No module named',),
+        needles=('No module',),
     ),
     # ------------------------------------------------------------------ the build vs. the GPU
     Signature(
@@ -628,7 +630,9 @@ LIBRARY_KEYS: tuple[tuple[re.Pattern[str], str, int], ...] = (
     (
         _re(
             r"^lib(?:cublas|cublasLt|nvJitLink|cusparse|cusparseLt|cufft|curand|cusolver|nvrtc|cupti|nccl"
-            r"|nvToolsExt|cufile|nvshmem_host|torch\w*|c10\w*|shm)\.so"
+            # NOTE: libtorch_cuda_cu/_cpp existed only in torch 1.10-1.12's split build: missing, it is an extension
+            # built against those releases looking for it under another torch, not a broken torch install.
+            r"|nvToolsExt|cufile|nvshmem_host|torch(?!_cuda_c(?:u|pp)\b)\w*|c10\w*|shm)\.so"
         ),
         "lib:cuda-other", 26,
     ),
@@ -656,6 +660,11 @@ _MIG_ON = _re(
 _VISIBLE = _re(r"CUDA_VISIBLE_DEVICES['\"]?\]?\s*(?:[=:,]|\+?=)\s*['\"]?(?P<value>[^'\"\s,)]*)")
 _TORCH_NEEDLES = ("/torch/", "\\torch\\", "/triton/", "Triton Error", "torch.cuda", "import torch", "PyTorch")
 _CU_TAG = _re(r"\+cu\d{2,3}\b")
+#: A CUDA extension being built or run: its arch list variable, torch's extension builder, a package's compiled ops.
+_EXTENSION = _re(
+    r"TORCH_CUDA_ARCH_LIST|\bCUDAExtension\b|\bcpp_extension\.py\b|\bsetup\.py (?:install|build_ext|develop)\b"
+    r"|(?<![A-Za-z0-9_.])(?!torch/)[a-z][A-Za-z0-9_]*/(?:ops|csrc|kernels?|_ext|cuda_ext)/[\w/]*\.(?:py|cu|cpp)(?![A-Za-z0-9_])"
+)
 _PIP_INDEX = _re(r"(?:Looking in (?:indexes|links):|--(?:extra-)?index-url[= ]|\s-f\s|--find-links[= ])\s*(?P<url>https?://[^\s,'\"`]+)")
 _NCCL_VERSION = _re(r"NCCL version (?P<v>\d+\.\d+\.\d+(?:\+cuda\d+\.\d+)?)")
 
@@ -711,6 +720,7 @@ def text_context(text: str) -> TextContext:
     vis = search(_VISIBLE, "CUDA_VISIBLE_DEVICES")
     nccl = search(_NCCL_VERSION, "NCCL version")
     index = search(_PIP_INDEX, "index", "-f ")
+    ext = search(_EXTENSION, "TORCH_CUDA_ARCH_LIST", "/", "Extension", "setup.py")
     return TextContext(
         wsl=bool(search(_WSL, "WSL", "wsl", "Windows Subsystem")),
         smi_driver=smi.group("driver") if smi else "",
@@ -719,6 +729,8 @@ def text_context(text: str) -> TextContext:
         torch_context=any(n in text for n in _TORCH_NEEDLES) or bool(search(_CU_TAG, "+cu")),
         nccl_version=nccl.group("v") if nccl else "",
         pip_index=index.group("url") if index else "",
+        libcuda_named="libcuda.so" in text,
+        extension_named=ext.group(0) if ext else "",
     )
 
 
@@ -786,7 +798,8 @@ _PASTE_LEAD = _re(
     r"^[\s>*\-#\d.)]*$"
     r"|\b(?:got|get|gets|getting|meet|met|see|saw|seeing|encounter(?:ed)?|hit|receiv(?:e|ed|ing)|says?|said"
     r"|show(?:s|ed|ing)?|throws?|threw|raised?|report(?:s|ed)?|returns?|returned|error(?: message)?|message"
-    r"|following|like|caus(?:e|es|ed|ing)|lead(?:s|ing)? to|led to|result(?:s|ed|ing)? in)\s*:?\s*$"
+    r"|following|like|caus(?:e|es|ed|ing)|lead(?:s|ing)? to|led to|result(?:s|ed|ing)? in"
+    r"|indicates?|indicated|prints?|printed|displays?|displayed|outputs?|pops? up|popped up|comes? up)\s*(?:that\s*)?:?\s*$"
     r"|[：:]\s*$|(?:报错|出现|提示|错误)\s*[：:]?\s*$",
     re.I,
 )
@@ -886,6 +899,13 @@ def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
                     h, "refine:libcuda-missing-with-working-driver", None,
                     f"the text also shows a working driver {ctx.smi_driver} (nvidia-smi), so libcuda exists elsewhere",
                 )
+        elif (key == "cudnn-load" and ctx.wsl and ctx.libcuda_named
+              and _CUDNN_NEEDS_LIBCUDA.match(h.groups.get("soname", ""))):
+            # NOTE: cuDNN 8's cnn/ops/adv sub-libraries dlopen the unversioned libcuda.so; under WSL2 it lives only
+            # in /usr/lib/wsl/lib, so that load fails although the cuDNN files are present. Only when the text
+            # names libcuda too: the same line is printed when cuDNN itself is absent.
+            h = _rename(h, "refine:libcuda-missing-under-wsl", None,
+                        "under WSL2 cuDNN's sub-libraries need libcuda.so from /usr/lib/wsl/lib")
         elif key in _NO_DEVICE_KEYS and ctx.mig_enabled:
             h = _rename(h, "refine:no-device-with-mig", None, "MIG is enabled in the text's nvidia-smi output")
         out.append(h)
@@ -901,6 +921,9 @@ def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
     # NOTE: a symptom no rule gave a cause names no finding of its own.
     return [h for h in out if h.name]
 
+
+#: cuDNN 8 sub-libraries that dlopen libcuda.so themselves (the main libcudnn.so.8 does not).
+_CUDNN_NEEDS_LIBCUDA = _re(r"libcudnn_(?:cnn|ops|adv)_(?:infer|train)\.so")
 
 #: Signatures that say "no (such) device"; with MIG enabled, the MIG selection explains them.
 _NO_DEVICE_KEYS = frozenset({"no-cuda-gpus", "cuda-100", "container-cli-unknown-device", "invalid-ordinal",

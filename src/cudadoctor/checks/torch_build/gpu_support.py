@@ -183,9 +183,19 @@ class GpuArchNotInTorchBuild(Check):
         )
 
     def contradicted(self, ctx: FixContext) -> str:
-        """A cuBLAS failure or a "no longer supported" sentence is not this when every build of the text's torch covers its GPUs."""
-        if set(ctx.signatures) - {"cublas-exec-failed", "gpu-dropped-prose"}:
-            return ""  # NOTE: torch's own arch errors (no kernel image, sm_XX not compatible) stand on their own
+        """Not torch's build when every build of the text's torch covers its GPUs, or the failing kernel is an extension's.
+
+        Only for the errors any CUDA code can raise (no kernel image, cuBLAS failing, prose); torch's own
+        warning naming the GPU's sm_XX stands on its own.
+        """
+        if set(ctx.signatures) - {"cublas-exec-failed", "gpu-dropped-prose", "no-kernel-image"}:
+            return ""
+        if "no-kernel-image" in ctx.signatures and ctx.text.extension_named:
+            # NOTE: TORCH_CUDA_ARCH_LIST and a package's compiled ops are an extension's build: its arch list, not
+            # torch's, decides whether it has a kernel image for the GPU.
+            return f"the text names a CUDA extension's build ({ctx.text.extension_named})"
+        if "no-kernel-image" in ctx.signatures:
+            return ""  # NOTE: CUDA's own error names the kernel image; only the guesses below yield to the facts
         if ctx.torch_version is None or not ctx.gpu_ccs:
             return ""
         variants = [v for v in ctx.tables.torch.variants_of(ctx.torch_version) if v.name.startswith("cu")]
