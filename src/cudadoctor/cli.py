@@ -8,9 +8,10 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+import typer.core
 
 from cudadoctor._version import __version__
 from cudadoctor.findings import Severity
@@ -18,12 +19,41 @@ from cudadoctor.errors import CudaDoctorError, one_line
 from cudadoctor.render import OutputFormat
 from cudadoctor.report import EXIT_INTERRUPTED, EXIT_TOOL_ERROR
 
+class _Group(typer.core.TyperGroup):
+    """The top-level command group: typer's, with plain flags shown without a ``<bool>`` type.
+
+    typer's rich help prints every option's type, so ``--verbose <bool>`` looked like an option
+    that takes a value. A flag's metavar set to "" prints nothing there; plain click help never
+    shows a flag's metavar anyway.
+    """
+
+    @staticmethod
+    def _tidy(command: Any, ctx: Any) -> None:
+        for param in command.get_params(ctx):
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The subcommand, its flags tidied for help."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            self._tidy(command, ctx)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """The group's own help (--version, --debug, --install-completion, ...), flags tidied."""
+        self._tidy(self, ctx)
+        super().format_help(ctx, formatter)
+
+
 app = typer.Typer(
     name="cudadoctor",
     help="Diagnose PyTorch + CUDA environments: probe, judge against versioned rules, print the fix.",
     no_args_is_help=True,
-    add_completion=False,
+    # NOTE: typer's --install-completion / --show-completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
 
 _debug = False

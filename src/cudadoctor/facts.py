@@ -296,6 +296,13 @@ class ToolkitFacts:
     #: whether the probe looked for the CUDA headers (False in facts from an older cudadoctor,
     #: whose cuda_runtime_header is then Unavailable because it was never recorded)
     cuda_headers_searched: bool = False
+    #: the real nvcc behind nvcc_path (or the nvcc on PATH), symlinks and exec-wrapper scripts
+    #: followed: /usr/local/bin/nvcc -> /usr/local/cuda-13.0/bin/nvcc. Its toolkit root can
+    #: differ from cuda_home, which is torch's guess from the unresolved path.
+    nvcc_real_path: str | Unavailable = field(default_factory=lambda: Unavailable(probe="toolkit", reason=NOT_RECORDED))
+    #: the toolkit directory of nvcc_real_path where it is *not* cuda_home (symlinks of both
+    #: resolved), e.g. "/usr/local/cuda-13.0" for cuda_home /usr/local; "" when they agree or unknown
+    real_toolkit: str = ""
 
 
 # --------------------------------------------------------------------------------------------

@@ -129,6 +129,11 @@ class Report:
             "unexplained": "an error in the text that no check explains",
         }[self.verdict]
 
+    def verdict_heading(self) -> str:
+        """The verdict in words for a badge or heading, capitalised ("Ready", "NOT READY for GPU training")."""
+        words = self.verdict_words()
+        return words[0].upper() + words[1:]
+
     def summary(self) -> str:
         """One sentence: the verdict and the counts."""
         return f"{self.verdict_words()}: {self.counts_summary()}"

@@ -54,7 +54,7 @@ def test_markdown_for_a_healthy_machine(tables) -> None:  # type: ignore[no-unty
     md = render_markdown(report)
     if not report.findings:
         assert "No problems found." in md
-    assert f"cudadoctor: {report.verdict_words()}" in md
+    assert f"cudadoctor: {report.verdict_heading()}" in md
     assert facts_json(md)["host"]["hostname"]
 
 

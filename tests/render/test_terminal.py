@@ -18,7 +18,7 @@ def test_every_finding_shows_message_evidence_and_fix(tables) -> None:
     for f in report.findings:
         assert f"{f.code} {f.name}" in text
         assert "Fix:" in text
-    assert report.verdict_words() in text and report.counts_summary() in text.replace("\n", " ")
+    assert report.verdict_heading() in text and report.counts_summary() in text.replace("\n", " ")
 
 
 def test_last_line_says_the_verdict_once_in_words(tables) -> None:
@@ -104,3 +104,16 @@ def test_wrapped_lines_keep_their_indent_and_commands_stay_copyable(tables) -> N
                 if "   (" in f.fix:
                     assert any(ln.startswith("# ") for ln in lines), lines
     assert "LIB002" in {f.code for f in report.findings}
+
+
+def test_toolkit_line_says_where_torchs_cuda_home_guess_differs(tables) -> None:
+    """/usr/local/bin/nvcc wraps /usr/local/cuda-13.0/bin/nvcc: the Toolkit line names both."""
+    report = _report(tables, "no_driver", **{
+        "toolkit.cuda_home": "/usr/local", "toolkit.cuda_home_source": "nvcc-on-path",
+        "toolkit.nvcc_path": "/usr/local/bin/nvcc", "toolkit.nvcc_real_path": "/usr/local/cuda-13.0/bin/nvcc",
+        "toolkit.real_toolkit": "/usr/local/cuda-13.0"})
+    text = " ".join(render(report, OutputFormat.TERMINAL, width=200).split())
+    assert "nvcc 13.0 (/usr/local/bin/nvcc) -> /usr/local/cuda-13.0/bin/nvcc" in text
+    assert "real toolkit: /usr/local/cuda-13.0 (torch's CUDA_HOME guess is /usr/local)" in text
+    plain = " ".join(render(_report(tables, "no_driver"), OutputFormat.TERMINAL, width=200).split())
+    assert "real toolkit" not in plain and " -> " not in plain.split("Toolkit:", 1)[1].split("gcc", 1)[0]

@@ -62,6 +62,16 @@ def toolkit_cuda(tk: ToolkitFacts) -> tuple[Version, str]:
     raise SkipCheck(f"no CUDA toolkit (nvcc) found: {reason}")
 
 
+def real_toolkit_root(tk: ToolkitFacts) -> str | None:
+    """The toolkit directory of the real nvcc (wrappers and symlinks followed) where it is not CUDA_HOME.
+
+    torch.utils.cpp_extension guesses CUDA_HOME as the directory above the nvcc on PATH without
+    following anything, so /usr/local/bin/nvcc (a script that execs /usr/local/cuda-13.0/bin/nvcc)
+    makes it /usr/local, where no headers or libraries are.
+    """
+    return tk.real_toolkit or None
+
+
 def _toolkit_label(tk: ToolkitFacts) -> str:
     """How to name the toolkit in a message: its directory and how it was chosen."""
     if isinstance(tk.cuda_home, Unavailable):
@@ -105,7 +115,7 @@ def known_toolkit_dirs(facts: Facts) -> dict[tuple[int, int], str]:
             paths += env.variables.get(name, "").split(":")
     tk = facts.toolkit
     if isinstance(tk, ToolkitFacts):
-        paths += [p for p in (tk.cuda_home, tk.nvcc_path) if isinstance(p, str)]
+        paths += [p for p in (tk.cuda_home, tk.nvcc_path, tk.nvcc_real_path) if isinstance(p, str)]
     found: dict[tuple[int, int], str] = {}
     for p in paths:
         m = _TOOLKIT_DIR.match(p)
@@ -531,6 +541,12 @@ class CudaHomeIncomplete(Check):
                 missing.append(f"no cuda_runtime_api.h where the host compiler looks ({tk.cuda_runtime_header.reason})")
         if not missing:
             return
+        real_root = real_toolkit_root(tk)
+        if real_root is not None and tk.cuda_home_source == "nvcc-on-path":
+            missing.append(
+                f"{tk.nvcc_path} is a wrapper of (or link to) {tk.nvcc_real_path}: the real toolkit is {real_root}, "
+                f"but torch guesses CUDA_HOME={home} from where the wrapper sits"
+            )
         chosen = tk.cuda_home_source in ("CUDA_HOME", "CUDA_PATH", "nvcc-on-path")
         torch_cuda = t.cuda_version if isinstance(t.cuda_version, Version) else None
         yield self.finding(
@@ -547,6 +563,7 @@ class CudaHomeIncomplete(Check):
                 "toolkit.nvcc_path": tk.nvcc_path,
                 "toolkit.cuda_runtime_header": tk.cuda_runtime_header,
                 "toolkit.cuda_headers_elsewhere": list(tk.cuda_headers_elsewhere),
+                "toolkit.nvcc_real_path": tk.nvcc_real_path,
             },
             fix=self._fix(facts, tk, home, torch_cuda),
         )
@@ -558,6 +575,10 @@ class CudaHomeIncomplete(Check):
         if home.rstrip("/").endswith("/bin"):
             root = home.rstrip("/")[: -len("/bin")]
             return f"CUDA_HOME is the toolkit root, not its bin directory: `export CUDA_HOME={root}`."
+        real_root = real_toolkit_root(tk)
+        if real_root is not None and tk.cuda_home_source == "nvcc-on-path":
+            return (f"Point the build at the real toolkit: `{_export_line(real_root)}` (torch's guess from the wrapper "
+                    f"{tk.nvcc_path} is {home}).")
         nvcc_ok = isinstance(tk.nvcc_path, str) and _under(tk.nvcc_path, home)
         if nvcc_ok and tk.cuda_headers_elsewhere:
             include = tk.cuda_headers_elsewhere[0].rsplit("/", 1)[0]

@@ -60,8 +60,10 @@ def _backticked(fix: str) -> list[Piece]:
             pieces.append(Piece("command", part.strip()))
         elif i % 2:
             pieces.append(Piece("prose", f"`{part}`"))
-        elif part.strip():
-            pieces.append(Piece("prose", part.lstrip() if pieces and pieces[-1].kind == "command" else part))
+        elif re.search(r"\w", part) or (pieces and pieces[-1].kind == "prose"):
+            # NOTE: after a command, a leading ", " or "; " only joined it to the sentence.
+            pieces.append(Piece("prose", part.lstrip(" ,;") if pieces and pieces[-1].kind == "command" else part))
+        # prose that is only punctuation (a closing ")." after a command) is dropped: the command line ends it
     return _merged(pieces, glue="")
 
 

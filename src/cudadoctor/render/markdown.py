@@ -28,7 +28,7 @@ def render(report: Report, *, redact_identity: bool = False) -> str:
     r = redactor_for(report.facts, identity=redact_identity)
     out: list[str] = []
     # NOTE: the heading says the verdict in words (not the JSON constant "NOT-READY"); the counts follow.
-    out.append(f"## {VERDICT_MARK[report.verdict]} cudadoctor: {report.verdict_words()}")
+    out.append(f"## {VERDICT_MARK[report.verdict]} cudadoctor: {report.verdict_heading()}")
     out.append("")
     out.append(r.text(report.counts_summary()) + ".")
     out.append("")

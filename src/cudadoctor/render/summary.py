@@ -126,12 +126,14 @@ def _host(h: HostFacts) -> list[str]:
         parts.append(f"glibc {h.glibc_version}")
     parts.append(f"Python {h.python_version}")
     lines = [", ".join(parts)]
-    cpu = f"{h.cpu_count} CPUs" + (f" ({h.cpu_model})" if known(h.cpu_model) else "")
+    # NOTE: a CPU count of 0 means "not recorded" (pasted text rarely carries it): say nothing, not "0 CPUs".
+    extras = [f"{h.cpu_count} CPUs" + (f" ({h.cpu_model})" if known(h.cpu_model) else "")] if h.cpu_count > 0 else []
     if known(h.memory_total_mib):
-        cpu += f", {mib_text(h.memory_total_mib)} RAM"
+        extras.append(f"{mib_text(h.memory_total_mib)} RAM")
     if h.wsl2:
-        cpu += ", WSL2"
-    lines.append(cpu)
+        extras.append("WSL2")
+    if extras:
+        lines.append(", ".join(extras))
     return lines
 
 
@@ -221,7 +223,7 @@ def _torch(t: TorchFacts) -> list[str]:
     if known(t.nccl_version):
         extra.append(f"NCCL {t.nccl_version}")
     if t.cuda_available is True:
-        extra.append(f"CUDA available: {_v(t.device_count)} device(s)")
+        extra.append(f"CUDA available: {t.device_count} device(s)" if known(t.device_count) else "CUDA available: yes")
     elif t.cuda_available is False:
         extra.append("CUDA available: no" + (f" ({t.cuda_unavailable_reason.strip().splitlines()[0]})" if t.cuda_unavailable_reason.strip() else ""))
     lines = [head]
@@ -238,7 +240,15 @@ def _toolkit(k: ToolkitFacts) -> list[str]:
         head = f"nvcc {k.nvcc_version} ({_v(k.nvcc_path)})"
     else:
         head = "no nvcc"
+    real = k.nvcc_real_path
+    if k.real_toolkit and isinstance(real, str) and isinstance(k.nvcc_path, str) and real != k.nvcc_path:
+        # NOTE: only where it leads out of CUDA_HOME; /usr/local/cuda -> cuda-12.4 is the same toolkit.
+        head += f" -> {real}"
     if known(k.cuda_home):
         head += f", CUDA_HOME {k.cuda_home} [{k.cuda_home_source}]"
     gcc = f"gcc {k.gcc_version}" if known(k.gcc_version) else "no gcc"
-    return [head, gcc]
+    lines = [head, gcc]
+    if k.real_toolkit and isinstance(k.cuda_home, str):
+        # NOTE: say where torch's own CUDA_HOME guess differs from the toolkit the wrapper/link leads to.
+        lines.insert(1, f"real toolkit: {k.real_toolkit} (torch's CUDA_HOME guess is {k.cuda_home})")
+    return lines

@@ -115,10 +115,13 @@ def _indent(renderable: Any, n: int) -> Padding:
 def _header(report: Report) -> Text:
     host = report.facts.host
     name = host.hostname if known(host) else "this machine"  # type: ignore[union-attr]
+    if report.facts_source == "triage":
+        # NOTE: triage judges text someone pasted, which may come from another machine.
+        name = "the pasted text"
     src = {
         "probe": "probed",
         "facts-file": "replayed from a facts file",
-        "triage": "read from pasted text",
+        "triage": "read",
     }.get(report.facts_source, report.facts_source)
     t = Text()
     t.append(f"cudadoctor {__version__}", style="bold")
@@ -134,7 +137,10 @@ def _area_severity(report: Report, area: str) -> Severity | None:
 
 def _areas(report: Report) -> list[Any]:
     out: list[Any] = []
+    triage = report.facts_source == "triage"
     for s in summarize(report.facts):
+        if triage and isinstance(report.facts.area(s.area), Unavailable):
+            continue  # show only what the pasted text holds, not a block of "could not be probed"
         sev = _area_severity(report, s.area)
         if sev:
             mark, style = MARK[sev], STYLE[sev]
@@ -149,6 +155,9 @@ def _areas(report: Report) -> list[Any]:
         out.append(Hanging(line, 0, 4))
         for extra in s.lines[1:]:
             out.append(_indent(Text(extra), 4))
+    if triage and not out:
+        out.append(Text("The pasted text holds no machine facts (no collect_env, nvidia-smi or pip output); "
+                        "the diagnosis below comes from its error lines.", style="dim"))
     return out
 
 
@@ -182,7 +191,7 @@ def _finding(f: Finding, same_fix_as: str | None = None, *, consequence: bool = 
 def _verdict(report: Report) -> Text:
     # NOTE: the verdict is said once, in words, on its coloured badge; the counts follow it.
     t = Text()
-    t.append(f" {report.verdict_words()} ", style=VERDICT_STYLE[report.verdict])
+    t.append(f" {report.verdict_heading()} ", style=VERDICT_STYLE[report.verdict])
     t.append(f"— {report.counts_summary()}")
     return t
 

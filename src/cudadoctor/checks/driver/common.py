@@ -6,7 +6,7 @@ import re
 
 from packaging.version import Version
 
-from cudadoctor.causes import CUDA_ERROR_UNKNOWN, ErrorKind
+from cudadoctor.causes import ErrorKind
 from cudadoctor.checks.base import SkipCheck, maybe
 from cudadoctor.facts import (
     ContainerFacts,

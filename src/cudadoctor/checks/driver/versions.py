@@ -561,6 +561,11 @@ class DriverTooOldForCudart(Check):
         rel = tables.cuda_driver.min_driver_for(version) if len(version.release) >= 2 else None
         floor = tables.cuda_driver.minor_compat_floor(version.major)
         target = rel.min_driver if rel else (floor.min_driver if floor else None)
+        if rel is not None and not rel.confirmed:
+            message += (
+                f" Note: the rules' driver minimum for CUDA {cuda_text(rel.version)} ({nv_version(rel.min_driver)}) is not "
+                "confirmed in NVIDIA's release notes (rules/README.md lists what would confirm it)."
+            )
         options = []
         if target is not None:
             options.append(
