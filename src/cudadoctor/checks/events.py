@@ -67,7 +67,7 @@ class NcclError(EventCheck):
     follows_from = (
         "shm-too-small", "gpu-ecc-errors", "cuda-out-of-memory", "no-gpu-visible", "gpu-fallen-off-bus",
         "cuda-unknown-error", "gpu-access-lost", "cuda-lib-shadowed", "driver-too-old-for-torch",
-        "gpu-arch-not-in-torch-build",
+        "gpu-arch-not-in-torch-build", "nccl-too-old-for-gpu",
     )
 
     def fix(self, ctx: FixContext) -> Remedy:

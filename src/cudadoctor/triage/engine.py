@@ -102,6 +102,10 @@ def triage(
     base = fix_context(tables, text_ctx, parsed.facts, live, scanned, parsed.placeholders)
     hyps = [h for h in hypotheses(hits) if (selected is None or h.code in selected) and h.code not in ignored]
     hyps = [h for h in hyps if not _contradicted(h, base)]
+    # NOTE: a root the text's facts ruled out explains nothing: its consequences stand on their own again.
+    kept = {h.name for h in hyps}
+    hyps = sorted((replace(h, consequence_of=tuple(n for n in h.consequence_of if n in kept)) for h in hyps),
+                  key=lambda h: (bool(h.consequence_of), h.rank, h.first.line_no))
 
     runs_checks = not select or bool(check_select)
     parsed_report = engine.evaluate(parsed.facts, tables, select=check_select if select else (),
@@ -301,7 +305,13 @@ def _confidence(h: Hypothesis) -> str:
 
 def _ranked(hyps: Sequence[Hypothesis], outcomes: Sequence[Outcome]) -> tuple[str, ...]:
     """Finding names in the order triage presents them: what explains the error first, then the rest."""
-    names = [h.name for h in hyps]
+    # NOTE: a hypothesis that follows from a root the checks found in the text's facts (an NCCL failure on a
+    # GPU the build has no kernels for) goes after that root, as it would after a root read from the text.
+    loud = {f.name for o in outcomes for f in o.findings if f.source != "text" and f.severity is not Severity.INFO}
+    names: list[str] = []
+    for h in hyps:
+        names += [n for n in check_class(h.name).follows_from if n in loud and n not in names]
+        names.append(h.name)
     rest = sorted((f for o in outcomes for f in o.findings), key=lambda f: (-f.severity.rank, f.code))
     return tuple(dict.fromkeys([*names, *(f.name for f in rest)]))
 

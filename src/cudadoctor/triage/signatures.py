@@ -57,6 +57,8 @@ class Signature:
     #: a symptom no check explains alone: it becomes a finding only when a text-wide rule in
     #: :func:`_refine` names its cause (CUDA_VISIBLE_DEVICES set, MIG enabled), else it is dropped
     refine_only: bool = False
+    #: the hit may sit on a line of source code (a traceback/warnings echo of the library's own source)
+    code_ok: bool = False
 
 
 #: Signature.decides values
@@ -150,10 +152,10 @@ SIGNATURES: tuple[Signature, ...] = (
         "cuda-802",
         _re(
             r"system not yet initialized|cudaErrorSystemNotReady|CUDA_ERROR_SYSTEM_NOT_READY"
-            r"|\b(?:Error|returned) 802\b"
+            r"|\b(?:Error|returned) 802\b|\b802 system error\b|\bfails? with (?:error )?802\b"
         ),
         "CUDA error 802: the NVSwitch fabric is not initialised", 15,
-        needles=('not yet initialized', 'SystemNotReady', 'SYSTEM_NOT_READY', 'Error 802', 'returned 802'),
+        needles=('not yet initialized', 'SystemNotReady', 'SYSTEM_NOT_READY', 'Error 802', 'returned 802', '802'),
     ),
     Signature(
         "cuda-804",
@@ -180,7 +182,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "xid-79",
-        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|GPU has fallen off (?:of )?the bus"),
+        # NOTE: the kernel's own wording wraps: "NVRM: The NVIDIA GPU ... has\n NVRM: fallen off the bus"
+        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|GPU has fallen off (?:of )?the bus|\bfallen off the bus and is not responding"),
         "the GPU fell off the PCIe bus (Xid 79)", 12,
         needles=('Xid', 'fallen off'),
     ),
@@ -377,12 +380,29 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         "sm-not-compatible",
         _re(
-            r"^(?P<gpu_name>[^\n]*?)\s*with CUDA capability sm_(?P<sm>\d{2,3})\s+is not compatible with the current "
-            r"PyTorch installation",
+            # NOTE: pastes cut the long warning anywhere after "the current PyTorch"
+            r"^(?P<gpu_name>[^\n]*?)\s*with CUDA capability sm_(?P<sm>\d{2,3})\s+is not compatible with the current\s+"
+            r"PyTorch",
             re.M,
         ),
         "torch warns the GPU's capability is not in its build", 30,
         needles=('is not compatible with the current',),
+    ),
+    Signature(
+        # Python's warnings module prints the source line after the warning: torch/cuda/__init__.py's
+        # incompatible-device warning fired even when the paste lost its message
+        "incompatible-device-warn-source",
+        _re(r"^\s*warnings\.warn\(incompatible_device_warn\b", re.M),
+        "torch warned that a GPU's capability is not in its build (its warning's source line)", 30,
+        needles=('incompatible_device_warn',),
+        code_ok=True,
+    ),
+    Signature(
+        # NCCL's init log: the lowest compute capability among the ranks' GPUs
+        "nccl-min-comp-cap",
+        _re(r"NCCL INFO [^\n]*\bMin Comp Cap (?P<min_cc>\d+)\b"),
+        "NCCL runs on GPUs of this compute capability", 35, confidence="medium",
+        needles=('Min Comp Cap',),
     ),
     Signature(
         "sm-supported-list",
@@ -568,13 +588,15 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         "cuda-999",
         _re(
-            r"CUDA error: unknown error|CUDA unknown error|cudaErrorUnknown|CUDA_ERROR_UNKNOWN"
+            r"(?i:CUDA error: unknown error)|CUDA unknown error|cudaErrorUnknown|CUDA_ERROR_UNKNOWN"
             r"|\bError 999\b|returned 999\b"
             # NOTE: torch < 1.5 (THC) printed the runtime's own code: 30 was cudaErrorUnknown before CUDA 10.1
-            r"|cuda runtime error \(30\) : unknown error|error=30 : unknown error"
+            r"|cuda runtime error \((?:30|999)\) : unknown error|error=(?:30|999) : unknown error"
+            # NCCL relaying the CUDA call that failed: "Cuda failure 999 'unknown error'"
+            r"|Cuda failure 999\b"
         ),
         "CUDA error 999: CUDA initialisation failed with an unknown error", 45,
-        needles=('unknown error', 'CUDA unknown error', 'cudaErrorUnknown', 'CUDA_ERROR_UNKNOWN', 'Error 999', 'returned 999'),
+        needles=('unknown error', 'CUDA unknown error', 'cudaErrorUnknown', 'CUDA_ERROR_UNKNOWN', 'Error 999', 'returned 999', 'failure 999'),
     ),
     Signature(
         "cuda-oom",
@@ -666,7 +688,7 @@ _EXTENSION = _re(
     r"|(?<![A-Za-z0-9_.])(?!torch/)[a-z][A-Za-z0-9_]*/(?:ops|csrc|kernels?|_ext|cuda_ext)/[\w/]*\.(?:py|cu|cpp)(?![A-Za-z0-9_])"
 )
 _PIP_INDEX = _re(r"(?:Looking in (?:indexes|links):|--(?:extra-)?index-url[= ]|\s-f\s|--find-links[= ])\s*(?P<url>https?://[^\s,'\"`]+)")
-_NCCL_VERSION = _re(r"NCCL version (?P<v>\d+\.\d+\.\d+(?:\+cuda\d+\.\d+)?)")
+_NCCL_VERSION = _re(r"NCCL\s+version\s+(?P<v>\d+\.\d+\.\d+(?:\+cuda\d+\.\d+)?)")
 
 
 
@@ -838,7 +860,7 @@ def _hit(sig: Signature, m: re.Match[str], lines_at: _LineIndex) -> Hit | None:
     """A Hit for match *m*, or None when the match is a quotation, code, or lacks its context."""
     line_no, line, col = lines_at.locate(m.start())
     end_col = min(col + (m.end() - m.start()), len(line))
-    if _is_code_line(line) or _is_quoted(line, col, end_col):
+    if (_is_code_line(line) and not sig.code_ok) or _is_quoted(line, col, end_col):
         return None
     if sig.exclude is not None and sig.exclude.search(line):
         return None
@@ -909,6 +931,14 @@ def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
         elif key in _NO_DEVICE_KEYS and ctx.mig_enabled:
             h = _rename(h, "refine:no-device-with-mig", None, "MIG is enabled in the text's nvidia-smi output")
         out.append(h)
+    nccl_failure = next((h for h in out if h.key in ("nccl-error", "nccl-timeout")), None)
+    if nccl_failure is not None and ctx.nccl_version:
+        # NOTE: an NCCL failure with the NCCL version stated: whether that NCCL predates the GPUs is the check's
+        # to judge (NcclTooOldForGpu.contradicted reads the GPU and the tables).
+        added = _rename(nccl_failure, "refine:nccl-failure-with-version", None,
+                        f"NCCL {ctx.nccl_version} is stated beside the failure")
+        out.append(Hit(added.signature, added.name, added.rank, added.line_no, added.line,
+                       {"nccl_version": ctx.nccl_version}, added.note, added.key))
     symptoms = [h for h in out if h.key in _VISIBLE_SYMPTOM_KEYS]
     if ctx.visible_devices is not None and symptoms:
         first = symptoms[0]

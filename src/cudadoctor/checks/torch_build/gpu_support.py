@@ -137,7 +137,7 @@ class GpuArchNotInTorchBuild(Check):
     tables = ("torch", "cuda_driver")
     fast = True
     explains = ("no-kernel-image", "sm-not-compatible", "sm-supported-list", "cc-unsupported", "cublas-exec-failed",
-                "gpu-dropped-prose")
+                "gpu-dropped-prose", "incompatible-device-warn-source")
     rank = 30
 
     def fix(self, ctx: FixContext) -> Remedy:
@@ -388,6 +388,44 @@ class NcclTooOldForGpu(Check):
     severity = Severity.WARNING
     requires = frozenset({"torch"})
     tables = ("compute_capability", "torch")
+    explains = ("nccl-min-comp-cap", "refine:nccl-failure-with-version")
+    rank = 35
+
+    def _judged(self, ctx: FixContext) -> tuple[Version | None, list[tuple[Version, Version]]]:
+        """(the text's NCCL version, [(compute capability, NCCL floor)] for the GPUs it names that floor excludes)."""
+        m = re.match(r"\d+\.\d+\.\d+", ctx.text.nccl_version)
+        nccl = Version(m.group(0)) if m else None
+        ccs = list(ctx.gpu_ccs)
+        for major in ctx.groups("min_cc"):
+            ccs.append(Version(f"{major}.0"))
+        short: list[tuple[Version, Version]] = []
+        for cc in dict.fromkeys(ccs):
+            info = ctx.tables.compute_capability.get(cc)
+            # NOTE: an NCCL job spans several GPUs: the multi-GPU floor
+            nmin = info.nccl_min_for(2) if info is not None else None
+            if nccl is not None and nmin is not None and nccl < nmin:
+                short.append((cc, nmin))
+        return nccl, short
+
+    def contradicted(self, ctx: FixContext) -> str:
+        """Only an NCCL the text states, older than the floor of a GPU the text names, is this finding."""
+        nccl, short = self._judged(ctx)
+        if nccl is None:
+            return "the text states no NCCL version"
+        return "" if short else f"NCCL {nccl} supports every GPU the text names (or it names none)"
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Upgrade NCCL past the floor of the GPU the text names (torch's pinned nvidia-nccl wheel)."""
+        nccl, short = self._judged(ctx)
+        if not short:
+            return Remedy("Install a torch whose NCCL supports your GPUs, or `pip install -U nvidia-nccl-cu12`.")
+        cc, nmin = max(short, key=lambda p: p[1])
+        return Remedy(
+            f"Install a torch whose NCCL is >= {nmin}, or upgrade the NCCL wheel in place "
+            "(`pip install -U nvidia-nccl-cu12`, or nvidia-nccl-cu11 for a CUDA 11 build; NCCL 2.x keeps its ABI); "
+            "in a container, use an image with the newer NCCL.",
+            f"NCCL {nccl} predates compute capability {cc}, which needs NCCL >= {nmin}.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per compute capability whose NCCL minimum is not met."""
