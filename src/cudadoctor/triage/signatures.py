@@ -107,7 +107,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "docker-no-gpu-driver",
-        _re(r"could not select device driver \"\" with capabilities: \[\[gpu\]\]"),
+        # NOTE: "" from `docker run --gpus`, "nvidia" from compose's `driver: nvidia`: no such driver registered
+        _re(r"could not select device driver \"[\w-]*\" with capabilities: \[\[gpu\]\]"),
         "Docker has no GPU device driver: the NVIDIA Container Toolkit is not installed/configured", 10,
         needles=('could not select device driver',),
     ),
@@ -280,7 +281,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "cudnn-incompat",
         _re(
             r"cuDNN version incompatibility:\s*PyTorch was compiled\s+against\s+\((?P<compiled>\d+,\s*\d+,\s*\d+)\)\s+"
-            r"but\s+found\s+runtime\s+version\s+\((?P<runtime>\d+,\s*\d+,\s*\d+)\)"
+            r"but\s+(?:found\s+runtime\s+version|linked\s+against)\s+\((?P<runtime>\d+,\s*\d+,\s*\d+)\)"
         ),
         "the cuDNN that loads is not the one torch was built for", 25,
         needles=('cuDNN version incompatibility',),
@@ -312,6 +313,15 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         "torch and torchvision come from different CUDA variants", 25,
         needles=('different CUDA',),
+    ),
+    Signature(
+        # torch/__init__.py importing its compiled core: a source checkout (a torch/ folder in the working
+        # directory) shadows the installed package, or the install is half removed
+        "torch-c-missing",
+        _re(r"No module named ['\"]?torch\._C\b|No module named ['\"]?_C['\"]?\s*$", re.M),
+        "torch's compiled core torch._C cannot be imported", 25,
+        context=_re(r"torch"),
+        needles=('No module named',),
     ),
     Signature(
         "torch-missing",
@@ -373,7 +383,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "no-kernel-image",
-        _re(r"no kernel image is available for execution on the device|cudaErrorNoKernelImageForDevice|CUDA_ERROR_NO_BINARY_FOR_GPU"),
+        # NOTE: titles and truncated pastes cut the message after "available"
+        _re(r"no kernel image is available(?: for execution on the device)?|cudaErrorNoKernelImageForDevice|CUDA_ERROR_NO_BINARY_FOR_GPU"),
         "the GPU's architecture has no compiled kernels in the build", 30,
         needles=('no kernel image', 'NoKernelImage', 'NO_BINARY_FOR_GPU'),
     ),
@@ -621,6 +632,8 @@ SIGNATURES: tuple[Signature, ...] = (
             r"NCCL error in: (?P<where>\S+?),? (?P<what>[^\n,]+)"
             r"|\bnccl(?P<kind>UnhandledCuda|System|Internal|InvalidArgument|InvalidUsage|Remote)Error\b"
             r"|NCCL communicator was aborted"
+            # "RuntimeError: NCCL Error 1: unhandled cuda error" (older torch) and a report's own "NCCL error when ..."
+            r"|\bNCCL [Ee]rror\b(?! in:)"
         ),
         "an NCCL collective failed", 48,
         needles=('NCCL error', 'ncclUnhandled', 'ncclSystem', 'ncclInternal', 'ncclInvalid', 'ncclRemote', 'communicator was aborted'),
@@ -821,8 +834,9 @@ _PASTE_LEAD = _re(
     r"|\b(?:got|get|gets|getting|meet|met|see|saw|seeing|encounter(?:ed)?|hit|receiv(?:e|ed|ing)|says?|said"
     r"|show(?:s|ed|ing)?|throws?|threw|raised?|report(?:s|ed)?|returns?|returned|error(?: message)?|message"
     r"|following|like|caus(?:e|es|ed|ing)|lead(?:s|ing)? to|led to|result(?:s|ed|ing)? in"
-    r"|indicates?|indicated|prints?|printed|displays?|displayed|outputs?|pops? up|popped up|comes? up)\s*(?:that\s*)?:?\s*$"
-    r"|[：:]\s*$|(?:报错|出现|提示|错误)\s*[：:]?\s*$",
+    r"|indicates?|indicated|prints?|printed|displays?|displayed|outputs?|pops? up|popped up|comes? up"
+    r"|fail(?:s|ed|ing)? with|crash(?:es|ed|ing)? with|die(?:s|d)? with|exit(?:s|ed)? with)\s*(?:that\s*)?:?\s*$"
+    r"|[：:]\s*$|(?:报错|出现|提示|错误|类似|如下|显示)\s*[：:]?\s*$",
     re.I,
 )
 

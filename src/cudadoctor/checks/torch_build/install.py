@@ -125,7 +125,7 @@ class TorchImportFailed(Check):
     requires = frozenset({"torch"})
     tables = ()
     fast = True
-    explains = ("lib:cuda-other", "symbol:torch-own")
+    explains = ("lib:cuda-other", "symbol:torch-own", "torch-c-missing")
     rank = 26
     follows_from = ("cudart-missing", "cudnn-missing", "cuda-lib-shadowed", "no-nvidia-driver")
 
