@@ -91,3 +91,16 @@ def test_pip_no_wheel_is_not_the_python_when_an_index_lacks_it(tables) -> None:
 def test_pip_no_wheel_of_a_companion_is_not_torch() -> None:
     text = "ERROR: Could not find a version that satisfies the requirement torchvision==0.99 (from versions: none)\n"
     assert names_in(scan(text)) == []
+
+
+def test_launcher_variables_stated_in_the_environment(tables) -> None:
+    from cudadoctor.triage.extract import env
+    from cudadoctor.triage.normalise import normalise_text
+
+    found = {f.path: f.value for f in env.extract(normalise_text("Some stats:\n* NODE_RANK=0\n* WORLD_SIZE=8\n"))}
+    assert found == {"env.NODE_RANK": "0", "env.WORLD_SIZE": "8"}
+    # NOTE: a bullet that holds more than the assignment is prose, not the environment
+    assert env.extract(normalise_text("* I tried NODE_RANK=0 and it hung\n")) == []
+    assert _lead("init_process_group hangs if RANK or WORLD_SIZE is set in the environment\n", tables) == (
+        "distributed-env-stray")
+    assert names_in(scan("the RANK is set by the launcher\n")) == []

@@ -524,6 +524,17 @@ SIGNATURES: tuple[Signature, ...] = (
         needles=('False', 'false'),
         refine_only=True,
     ),
+    Signature(
+        # people saying the launcher variables were already in the environment ("... if RANK or WORLD_SIZE is set
+        # in env variable"): env:// rendezvous reads them, so a non-launcher run waits for peers
+        "dist-env-set-prose",
+        _re(
+            r"\b(?:RANK|WORLD_SIZE|LOCAL_RANK|NODE_RANK|MASTER_ADDR)\b(?:\s*(?:,|or|and|/)\s*\b[A-Z_]{4,12}\b)*\s+"
+            r"(?:is|are|was|were)\s+(?:already\s+)?(?:set|exported|defined|present)\b[^\n]{0,30}?\b(?:env|environment)"
+        ),
+        "distributed-launch variables are already set in the environment", 40, confidence="medium",
+        needles=('RANK', 'WORLD_SIZE', 'MASTER_ADDR'),
+    ),
     # ------------------------------------------------------------------ pip cannot find a torch wheel
     Signature(
         # pip's resolver: no torch distribution matches this interpreter/platform (a Python newer or older

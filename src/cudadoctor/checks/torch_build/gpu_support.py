@@ -215,6 +215,10 @@ class GpuArchNotInTorchBuild(Check):
         gpus = gpus_to_judge(facts)
         if not gpus:
             raise SkipCheck("no GPU compute capability known (torch saw no device, NVML listed none)")
+        below = _below_cuda_floor(tables, t, gpus)
+        if below:
+            yield from (self.finding(**kw) for kw in below)
+            return
         every = _every_variant(tables, t)
         if every is not None:
             yield from _any_variant(self, facts, tables, t, gpus, every)
@@ -336,6 +340,39 @@ def _any_variant(
             raise SkipCheck(f"torch's CUDA variant is unknown and its builds differ for sm_{cc.major}{cc.minor} "
                             f"({names}): which one is installed decides")
 
+
+
+def _below_cuda_floor(tables: RuleTables, t: TorchFacts, gpus: list) -> list[dict]:
+    """Findings for GPUs older than anything torch's CUDA can compile for (torch releases the tables lack).
+
+    SASS runs only on its own major and PTX only on equal or higher capabilities, so a GPU below the
+    lowest capability a CUDA toolkit targets has no kernel in any build made with it, whatever the
+    release's arch list was (rules/compute_capability.toml first_cuda/last_cuda).
+    """
+    v = torch_version(t)
+    if (isinstance(t.arch_list, tuple) and t.arch_list) or not isinstance(t.cuda_version, Version):
+        return []
+    if v is not None and tables.torch.release(v) is not None:
+        return []  # NOTE: the release's own arch lists decide (below)
+    targets = tables.compute_capability.supported_by(t.cuda_version)
+    if not targets:
+        return []
+    lowest = min(e.cc for e in targets)
+    out = []
+    for cc, labels in by_capability(gpus).items():
+        if cc >= lowest:
+            continue
+        out.append({
+            "message": f"{', '.join(labels)} {has_or_have(labels)} compute capability {cc}, below sm_{lowest.major}"
+                       f"{lowest.minor}, the lowest that CUDA {t.cuda_version} compiles for: torch "
+                       f"{v or ''} built with CUDA {t.cuda_version} has no kernel for it in any build (SASS runs only "
+                       "on its own major, PTX only on equal or newer GPUs).",
+            "evidence": {"gpu.compute_capability": cc, "torch.version": v or "unknown",
+                         "torch.cuda_version": t.cuda_version, "lowest_target": lowest},
+            "fix": f"This GPU cannot run a CUDA {t.cuda_version.major} torch: use a GPU of compute capability >= "
+                   f"{lowest} (or an old torch built with a CUDA that still targets {cc}, if one exists).",
+        })
+    return out
 
 
 def _every_variant(tables: RuleTables, t: TorchFacts) -> list[TorchVariant] | None:
