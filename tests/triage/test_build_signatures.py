@@ -100,3 +100,19 @@ def test_a_progress_bar_is_not_joined_to_the_code_line_above() -> None:
     text = ("  return f(x)  # type: ignore[attr-defined]\n"
             "  0%|          | 0/1 [00:00<?, ?it/s]Error: libcuda.so: cannot open shared object file: No such file\n")
     assert len([ln for ln in normalise_text(text).text.splitlines() if ln.strip()]) == 2
+
+
+def _parsed_names(text: str, tables) -> set[str]:
+    return {f.name for f in engine.triage(text, tables).findings if f.source == "parsed"}
+
+
+def test_a_gpu_below_what_torchs_cuda_targets_has_no_kernel_in_any_build(tables) -> None:
+    env = "PyTorch version: 1.2.0\nIs debug build: No\nCUDA used to build PyTorch: 10.0\nGPU models and configuration: GPU 0: {gpu}\n"
+    # cc 1.2: no CUDA 10 toolkit targets it, whatever torch 1.2's arch list was (no table row for 1.2)
+    assert "gpu-arch-not-in-torch-build" in _parsed_names(env.format(gpu="GeForce 210"), tables)
+    # cc 6.1 is targeted by CUDA 10.0: without torch 1.2's arch list nothing is certain
+    assert "gpu-arch-not-in-torch-build" not in _parsed_names(env.format(gpu="GeForce GTX 1080"), tables)
+
+
+def test_an_nccl_error_title() -> None:
+    assert names_in(scan("NCCL Error when training with 2x 3090s.\n")) == ["nccl-error"]

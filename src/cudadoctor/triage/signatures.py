@@ -647,7 +647,7 @@ SIGNATURES: tuple[Signature, ...] = (
             r"|\bNCCL [Ee]rror\b(?! in:)"
         ),
         "an NCCL collective failed", 48,
-        needles=('NCCL error', 'ncclUnhandled', 'ncclSystem', 'ncclInternal', 'ncclInvalid', 'ncclRemote', 'communicator was aborted'),
+        needles=('NCCL error', 'NCCL Error', 'ncclUnhandled', 'ncclSystem', 'ncclInternal', 'ncclInvalid', 'ncclRemote', 'communicator was aborted'),
     ),
     Signature(
         "nccl-timeout",
