@@ -162,7 +162,13 @@ class GuardedStream(io.TextIOBase):
         """Write *text* (degraded for the encoding) and flush; see the module docstring for failures."""
         if self.broken is not None:
             return self._fail_again(len(text))
-        data = encode(text, self.encoding)
+        self.write_bytes(encode(text, self.encoding))
+        return len(text)
+
+    def write_bytes(self, data: bytes) -> int:
+        """Write encoded *data* to the real stream and flush, under the same guard as :meth:`write`."""
+        if self.broken is not None:
+            return self._fail_again(len(data))
         try:
             buffer = getattr(self._raw, "buffer", None)
             if buffer is not None:
@@ -174,7 +180,12 @@ class GuardedStream(io.TextIOBase):
                 self._raw.flush()  # type: ignore[union-attr]
         except (OSError, ValueError) as e:
             self._broke(e)
-        return len(text)
+        return len(data)
+
+    @property
+    def buffer(self) -> _GuardedBuffer:
+        """The binary side (click and the help fast path write bytes there), guarded the same way."""
+        return _GuardedBuffer(self)
 
     def flush(self) -> None:
         """Flush the real stream (failures handled as for write)."""
@@ -240,6 +251,21 @@ def _occupy_closed_descriptors() -> None:
 
 
 _installed: dict[str, GuardedStream] = {}
+
+
+class _GuardedBuffer:
+    """Bytes written to a :class:`GuardedStream`'s ``buffer``: passed to its guarded byte writer."""
+
+    def __init__(self, stream: GuardedStream) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        """Write *data* through the stream's guard."""
+        return self._stream.write_bytes(bytes(data))
+
+    def flush(self) -> None:
+        """Flush the stream."""
+        self._stream.flush()
 
 
 def install(*, strict: bool = True) -> None:

@@ -155,8 +155,9 @@ def decode_text(data: bytes, label: str = "input") -> str:
     text = _ANSI.sub("", text)
     if len(_CONTROL.findall(text)) > max(16, len(text) // 100):
         raise CudaDoctorError(f"{label} is binary data (control characters), not text to triage")
-    # NOTE: progress bars (tqdm) redraw with a bare \r; each redraw is a line of its own.
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    # NOTE: progress bars (tqdm) redraw with a bare \r: it is kept, so the normaliser
+    # (triage/normalise.py) makes each redraw a line of its own that is never rejoined.
+    return text.replace("\r\n", "\n")
 
 
 # --------------------------------------------------------------------------------------------

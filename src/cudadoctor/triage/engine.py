@@ -97,7 +97,8 @@ def triage(
 
     parsed = parse(text, tables)
     scanned = parsed.normalised or text
-    hits = sig.scan(scanned)
+    # NOTE: hits are located in the normalised text; readers need the line numbers of the paste.
+    hits = [replace(h, line_no=parsed.pasted_line(h.line_no)) for h in sig.scan(scanned)]
     text_ctx = sig.text_context(scanned)
     base = fix_context(tables, text_ctx, parsed.facts, live, scanned, parsed.placeholders)
     hyps = [h for h in hypotheses(hits) if (selected is None or h.code in selected) and h.code not in ignored]
@@ -199,6 +200,14 @@ class Parsed:
     notes: tuple[str, ...] = ()
     normalised: str = ""  #: the text the signatures are scanned over ("" : the text as pasted)
     provenance: Mapping[str, Provenance] = field(default_factory=dict)
+    #: pasted line number of each line of ``normalised`` (empty: the text as pasted, one to one)
+    line_origin: tuple[int, ...] = ()
+
+    def pasted_line(self, line_no: int) -> int:
+        """The pasted line number of line *line_no* of the scanned (normalised) text."""
+        if 1 <= line_no <= len(self.line_origin):
+            return self.line_origin[line_no - 1]
+        return line_no
 
 
 def parse(text: str, tables: RuleTables | None = None) -> Parsed:
@@ -213,7 +222,7 @@ def parse(text: str, tables: RuleTables | None = None) -> Parsed:
     return Parsed(
         parsed.facts, tuple(parsed.sections), tuple(getattr(parsed, "placeholders", ())),
         tuple(getattr(parsed, "notes", ())), getattr(parsed, "normalised", "") or "",
-        dict(getattr(parsed, "provenance", {}) or {}),
+        dict(getattr(parsed, "provenance", {}) or {}), tuple(getattr(parsed, "line_origin", ()) or ()),
     )
 
 
