@@ -116,3 +116,10 @@ def test_a_gpu_below_what_torchs_cuda_targets_has_no_kernel_in_any_build(tables)
 
 def test_an_nccl_error_title() -> None:
     assert names_in(scan("NCCL Error when training with 2x 3090s.\n")) == ["nccl-error"]
+
+
+def test_a_driver_said_to_be_too_old() -> None:
+    assert names_in(scan("torch.cuda.is_available() is False: my Nvidia driver is not supported for this pytorch\n")) == [
+        "driver-too-old-for-torch"]
+    # NOTE: a driver of something else, nowhere near torch or CUDA
+    assert names_in(scan("The printer driver is outdated.\n")) == []

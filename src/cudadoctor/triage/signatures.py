@@ -190,6 +190,14 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     # ------------------------------------------------------------------ driver too old
     Signature(
+        # people saying so: "my Nvidia driver is not supported for the pytorch-gpu version", "the driver is outdated"
+        "driver-old-prose",
+        _re(r"\bdriver\s+(?:version\s+)?(?:is|was)\s+(?:too old|outdated|not supported (?:for|by))\b", re.I),
+        "the text says the NVIDIA driver is too old for the torch build", 20, confidence="low",
+        context=_re(r"torch|cuda", re.I),
+        needles=('driver', 'Driver'),
+    ),
+    Signature(
         "torch-driver-too-old",
         # NOTE: torch/csrc/cuda/Module.cpp and c10/cuda: "The NVIDIA driver on your system is too old
         # (found version 11040)"; older releases and truncated pastes end before the parenthesis.
