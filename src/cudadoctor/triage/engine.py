@@ -101,6 +101,11 @@ def triage(
     text_ctx = sig.text_context(scanned)
     base = fix_context(tables, text_ctx, parsed.facts, live, scanned, parsed.placeholders)
     hyps = [h for h in hypotheses(hits) if (selected is None or h.code in selected) and h.code not in ignored]
+    hyps = [h for h in hyps if not _contradicted(h, base)]
+    # NOTE: a root the text's facts ruled out explains nothing: its consequences stand on their own again.
+    kept = {h.name for h in hyps}
+    hyps = sorted((replace(h, consequence_of=tuple(n for n in h.consequence_of if n in kept)) for h in hyps),
+                  key=lambda h: (bool(h.consequence_of), h.rank, h.first.line_no))
 
     runs_checks = not select or bool(check_select)
     parsed_report = engine.evaluate(parsed.facts, tables, select=check_select if select else (),
@@ -280,6 +285,12 @@ def hypotheses(hits: Sequence[Hit]) -> list[Hypothesis]:
     return sorted(out, key=lambda h: (bool(h.consequence_of), h.rank, h.first.line_no))
 
 
+def _contradicted(h: Hypothesis, base: FixContext) -> bool:
+    """Whether the check of *h* says the text's own facts rule its reading out (Check.contradicted)."""
+    ctx = replace(base, captured=tuple(x.groups for x in h.hits), signatures=tuple(x.key for x in h.hits))
+    return bool(check_class(h.name)().contradicted(ctx))
+
+
 def verify(h: Hypothesis, live_report: Report | None) -> Hypothesis:
     """Confirm or refute a text hypothesis against the live probe's outcome for the same name."""
     live_names = {f.name for f in live_report.findings} if live_report else set()
@@ -325,9 +336,16 @@ def _ranked(hyps: Sequence[Hypothesis], outcomes: Sequence[Outcome]) -> tuple[st
     A hypothesis some other finding in the report explains (``caused_by``) goes after the roots.
     """
     linked = {f.name for o in outcomes for f in o.findings if f.caused_by}
+    # NOTE: a hypothesis that follows from a root the checks found in the text's facts (an NCCL failure on a
+    # GPU the build has no kernels for) goes after that root, as it would after a root read from the text.
+    loud = {f.name for o in outcomes for f in o.findings if f.source != "text" and f.severity is not Severity.INFO}
+    names: list[str] = []
+    for h in hyps:
+        names += [n for n in check_class(h.name).follows_from if n in loud and n not in names]
+        names.append(h.name)
     rest = sorted((f for o in outcomes for f in o.findings), key=lambda f: (-f.severity.rank, f.code))
-    roots = [h.name for h in hyps if h.name not in linked] + [f.name for f in rest if f.name not in linked]
-    return tuple(dict.fromkeys([*roots, *(h.name for h in hyps), *(f.name for f in rest)]))
+    roots = [n for n in names if n not in linked] + [f.name for f in rest if f.name not in linked]
+    return tuple(dict.fromkeys([*roots, *names, *(f.name for f in rest)]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,9 +583,20 @@ def fix_context(
         m = _CUDA_BUILD_IN_TEXT.search(text)
         if m:
             fc.torch_cuda = parse_version(m.group("v"))
+    if fc.python is None:
+        fc.python = _python_in_text(text)
     if fc.driver is None and text_ctx.smi_driver:
         fc.driver = parse_version(text_ctx.smi_driver)
     return fc
+
+
+def _python_in_text(text: str) -> Version | None:
+    """The Python version the text states even where it gives no torch (a failed `pip install torch`)."""
+    from cudadoctor.triage.extract import best, python
+    from cudadoctor.triage.normalise import normalise_text
+
+    found = best(python.extract(normalise_text(text))).get("torch.python_version")
+    return parse_version(found.value) if found is not None else None
 
 
 __all__ = ["Hypothesis", "triage", "hypotheses", "verify", "parse", "empty_facts", "check_class"]

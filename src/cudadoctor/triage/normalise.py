@@ -50,7 +50,8 @@ _PROMPTS = re.compile(
 )
 #: Lines that start something of their own: never glued onto the line before.
 _STARTS_ANEW = re.compile(
-    r"^(?:Traceback\b|File\s\"|During handling|The above exception|[\[|+#$>*=<{}`~-]|\d{1,4}[.)]\s"
+    # NOTE: a progress bar ("  0%|###| 0/1") is a new write to the terminal, never a wrapped sentence.
+    r"^(?:Traceback\b|File\s\"|During handling|The above exception|[\[|+#$>*=<{}`~-]|\d{1,4}[.)]\s|\d{1,3}%\|"
     r"|[\w.]{0,80}(?:Error|Exception|Warning|Exit|Interrupt)\b|[A-Z][\w ()/-]{0,40}:\s"
     r"|(?:NVIDIA-SMI|Driver Version|CUDA Version|GPU\s\d)|" + _COMMANDS + r"|\w{1,80}\s{0,2}={1,3}\s{0,2}\d)"
 )

@@ -246,7 +246,7 @@ class TorchCpuOnlyBuild(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
-    explains = ("torch-cpu",)
+    explains = ("torch-cpu", "torch-cpu-stated", "torch-cpu-prose")
     rank = 30
 
     def fix(self, ctx: FixContext) -> Remedy:
@@ -346,6 +346,54 @@ class PythonUnsupportedByTorch(Check):
     severity = Severity.WARNING
     requires = frozenset({"torch"})
     tables = ("torch",)
+    explains = ("pip-no-torch-wheel",)
+
+    def contradicted(self, ctx: FixContext) -> str:
+        """pip's "no matching distribution" is not the Python when the text shows the Python fits or the index lacks it."""
+        from cudadoctor.remedies import parse_version
+
+        wanted = parse_version(ctx.group("wanted")) if ctx.group("wanted") else None
+        offered = [v.strip() for v in ctx.group("offered").split(",") if v.strip()]
+        if wanted is not None and wanted.public in offered:
+            return f"the index offers torch {wanted.public}: something else rejected it"
+        if ctx.text.pip_index and offered in ([], ["none"]):
+            # NOTE: an index that holds no torch for the request (a CUDA tag it does not host) answers the same.
+            return f"pip was pointed at {ctx.text.pip_index}, which has no matching torch"
+        rel = ctx.tables.torch.release(wanted) if wanted is not None else None
+        py = ctx.python
+        if rel is not None and py is not None:
+            short = Version(f"{py.major}.{py.minor}")
+            if rel.python_min <= short <= rel.python_max:
+                return f"Python {py} is inside torch {rel.torch}'s range {rel.python_min}-{rel.python_max}"
+        return ""
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Use a Python the requested torch release has wheels for (from rules/torch.toml)."""
+        from cudadoctor.remedies import parse_version
+
+        wanted = parse_version(ctx.group("wanted")) if ctx.group("wanted") else None
+        rel = ctx.tables.torch.release(wanted) if wanted is not None else None
+        offered = ctx.group("offered").strip()
+        detail = (
+            "pip saw no torch wheel at all for this interpreter (a Python outside every release's range, or a "
+            "32-bit Python)." if offered == "none" else ""
+        )
+        if rel is not None:
+            return Remedy(
+                f"torch {rel.torch} has wheels for Python {rel.python_min}–{rel.python_max} only: create an "
+                f"environment with one (`uv venv --python {rel.python_max}`, or `conda create -n torch "
+                f"python={rel.python_max}`) and install torch=={wanted.public} there"
+                + (" from its CUDA index (`--index-url https://download.pytorch.org/whl/"
+                   f"{wanted.local}`)" if wanted.local else "")
+                + "; or pin a torch release that supports this Python.",
+                detail,
+            )
+        return Remedy(
+            "Check `python --version` (and that it is a 64-bit Python) against the torch release's Python range "
+            "(https://github.com/pytorch/pytorch/blob/main/RELEASE.md#release-compatibility-matrix); use a Python in "
+            "that range, or a torch release that supports this one.",
+            detail,
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when python_version lies outside the release's python_min..python_max."""
