@@ -404,7 +404,7 @@ def test_duplicate_and_unsorted_entries(tmp_path: Path) -> None:
     _edit_entry(d / "cuda_driver.toml", "[[cuda]]", 1, "version", 'version = "10.0"')
     assert _error(d) == f"{d / 'cuda_driver.toml'}: cuda.version: duplicate entry 10.0"
     d2 = _copy_rules(tmp_path / "b")
-    _edit_entry(d2 / "compute_capability.toml", "[[cc]]", 1, "cc", 'cc = "2.0"')
+    _edit_entry(d2 / "compute_capability.toml", "[[cc]]", 2, "cc", 'cc = "2.0"')
     assert _error(d2) == f"{d2 / 'compute_capability.toml'}: cc.cc: entries not sorted (2.0 after 3.0)"
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from cudadoctor.facts import (
+    PYTHON_UNKNOWN,
     UNLIMITED,
     ContainerFacts,
     CudaLibsFacts,
@@ -208,8 +209,21 @@ def _libs(c: CudaLibsFacts) -> list[str]:
     return [*(f"{fam}: " + ", ".join(dict.fromkeys(vs)) for fam, vs in by_family.items()), *problems]
 
 
+def holds_stated_facts(area: object) -> bool:
+    """Whether a fact area parsed from pasted text holds more than stand-ins and inferences.
+
+    NOTE: an error only a CUDA build can raise makes the parser infer a torch area with nothing but
+    ``build`` known; a line "torch unknown (CUDA build) in python" would show the reader nothing.
+    """
+    if isinstance(area, TorchFacts):
+        return (known(area.version) or known(area.cuda_version) or area.python_version != PYTHON_UNKNOWN
+                or bool(area.distributions))
+    return True
+
+
 def _torch(t: TorchFacts) -> list[str]:
-    where = f"in {t.python_executable} (Python {t.python_version})"
+    py = "" if t.python_version == PYTHON_UNKNOWN else f" (Python {t.python_version})"
+    where = f"in {t.python_executable}{py}"
     if t.status == "not-installed":
         return [f"torch is not installed {where}"]
     if t.status != "ok":

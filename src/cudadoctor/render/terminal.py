@@ -18,7 +18,7 @@ from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import LibraryCopy, Unavailable, known
 from cudadoctor.factsfile import encode_facts
 from cudadoctor.render.layout import FixBlock, Hanging
-from cudadoctor.render.summary import AREA_CODES, summarize
+from cudadoctor.render.summary import AREA_CODES, holds_stated_facts, summarize
 from cudadoctor.tables import directory_is_default
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def _areas(report: Report) -> list[Any]:
     out: list[Any] = []
     triage = report.facts_source == "triage"
     for s in summarize(report.facts):
-        if triage and isinstance(report.facts.area(s.area), Unavailable):
+        if triage and (isinstance(report.facts.area(s.area), Unavailable) or not holds_stated_facts(report.facts.area(s.area))):
             continue  # show only what the pasted text holds, not a block of "could not be probed"
         sev = _area_severity(report, s.area)
         if sev:
