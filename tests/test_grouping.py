@@ -122,3 +122,13 @@ def test_triage_libcuda_unversioned_explains_cudnn(tables) -> None:
     assert "no-nvidia-driver" not in by_name
     assert by_name["cudnn-missing"].caused_by == "libcuda-not-on-loader-path"
     assert by_name["cudnn-missing"].severity is Severity.INFO
+
+
+def test_an_information_root_is_no_cause_of_an_error(tables) -> None:
+    # A CPU-only machine (no NVIDIA GPU on the PCI bus the container sees): the container line is
+    # information, so the missing driver is not listed as its consequence.
+    report = evaluate(env_facts("no_driver"), tables)
+    names = {f.name: f for f in report.findings}
+    assert names["container-without-gpus"].severity is Severity.INFO
+    assert names["no-nvidia-driver"].caused_by is None
+    assert report.ordered_findings()[0].name == "no-nvidia-driver"

@@ -642,6 +642,8 @@ def _unconfirmed_row_keys(rt: RuleTables) -> set[str]:
     keys |= {f"cudnn {m.major}" for m in rt.cudnn.majors if not m.confirmed}
     keys |= {f"host_compiler {r.cuda}" for r in rt.host_compiler.rules if not r.confirmed}
     keys |= {f"gpus {g.model}" for g in rt.gpus.models if not g.confirmed}
+    keys |= {f"images {i.tag(i.flavors[0]).rsplit('-', 1)[0]}" for i in rt.images.pytorch if not i.confirmed}
+    keys |= {f"images {n.tag}" for n in rt.images.ngc if not n.confirmed}
     return keys
 
 

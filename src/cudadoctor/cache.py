@@ -142,8 +142,15 @@ def key_environment(area: str, environ: Mapping[str, str]) -> dict[str, str | No
     variable of its prefix families that is set."""
     env: dict[str, str | None] = {name: environ.get(name) for name in KEY_VARIABLES[area]}
     for prefix in KEY_PREFIXES.get(area, ()):
-        env.update({k: v for k, v in sorted(environ.items()) if k.startswith(prefix)})
+        # NOTE: a family may hold credentials (NVIDIA_API_KEY=nvapi-...): the entry keeps a digest
+        # of each value, never the value, since entries are files on disk.
+        env.update({k: value_digest(v) for k, v in sorted(environ.items()) if k.startswith(prefix)})
     return env
+
+
+def value_digest(value: str) -> str:
+    """A stand-in for an environment value in a stored key: equal values, equal digests; never the value."""
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def area_key(

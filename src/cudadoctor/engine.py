@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from cudadoctor.checks.base import Check, run_check
-from cudadoctor.findings import Outcome, Status
+from cudadoctor.findings import Finding, Outcome, Severity, Status
 from cudadoctor.errors import UsageError
 from cudadoctor.facts import OPTIONAL_AREAS, Facts, Unavailable
 from cudadoctor.report import Report
@@ -76,7 +76,10 @@ def link_consequences(outcomes: Sequence[Outcome], checks: Sequence[type[Check]]
         from cudadoctor.checks import ALL_CHECKS
 
         checks = ALL_CHECKS
+    # NOTE: a root its own check judged information (e.g. a container without GPUs on a machine
+    # that has none to pass in) is no fault, so it cannot be the cause of a warning or an error.
     present = {f.name for o in outcomes for f in o.findings}
+    info_only = {n for n in present if all(f.severity is Severity.INFO for o in outcomes for f in o.findings if f.name == n)}
     by_name = {c.name: c for c in checks}
     out: list[Outcome] = []
     for o in outcomes:
@@ -88,7 +91,11 @@ def link_consequences(outcomes: Sequence[Outcome], checks: Sequence[type[Check]]
         if o.findings and roots and any(f.caused_by is None for f in o.findings):
             from dataclasses import replace
 
-            o = replace(o, findings=tuple(f if f.caused_by else replace(f, caused_by=roots[0]) for f in o.findings))
+            def root_for(f: Finding) -> str | None:
+                usable = [r for r in roots if f.severity is Severity.INFO or r not in info_only]
+                return usable[0] if usable else None
+
+            o = replace(o, findings=tuple(f if f.caused_by else replace(f, caused_by=root_for(f)) for f in o.findings))
         out.append(o)
     return tuple(out)
 

@@ -45,3 +45,9 @@ def test_pip_install_lines() -> None:
     assert a.packages == ("torch==2.5.1",) and a.index_url == "https://x/cu121"
     assert b.requirement_files == ("req.txt",) and b.extra_index_urls == ("https://y",) and b.packages == ("torchvision",)
     assert pip_installs("echo pip is great") == []
+
+
+def test_a_release_line_pin_fixes_the_variant(tables) -> None:
+    line = resolve_torch(tables, "torch==2.5.*", None)
+    assert line.line_pinned and not line.exact and line.variant == "cu124"
+    assert not resolve_torch(tables, "torch>=2.5", None).line_pinned

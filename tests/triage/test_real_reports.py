@@ -4,7 +4,7 @@ The corpus is ground truth written from how each failure works (the thread's res
 mechanics of the error), not from what triage prints. Two kinds of tests live here:
 
 - manifest validity (must pass): every text is listed, every name exists, every source is a URL;
-- the score (issue 11's bar, xfail until triage meets it): lead named first, no false alarms,
+- the score (issue 11's bar, >= 95% hits): lead named first, no false alarms,
   never "ready" on a text that holds an error.
 
 Run with ``-s`` to see the per-kind score table; ``python benchmarks/triage_corpus.py`` prints
@@ -318,7 +318,6 @@ def test_score_table(corpus_score: Score) -> None:
     assert len(corpus_score.scored) == len(manifest())
 
 
-@pytest.mark.xfail(strict=False, reason="issue 11: triage on real text not done yet")
 def test_triage_meets_the_bar(corpus_score: Score) -> None:
     total = corpus_score.total
     assert total.crashed == 0, [s.name for s in corpus_score.scored if s.crashed]

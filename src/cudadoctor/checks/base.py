@@ -95,6 +95,15 @@ class Check:
 
         return Remedy(generic_remedy(self.code))
 
+    def contradicted(self, ctx: FixContext) -> str:
+        """Why the text's own facts rule out this check's reading of its signatures ("" when they do not).
+
+        A signature that has several causes (pip finding no wheel: the Python, or the index) names
+        this check only when the text does not state a fact that excludes it; triage drops the
+        hypothesis then, so a paste that shows the cause is elsewhere gets no false alarm.
+        """
+        return ""
+
     @classmethod
     def title(cls) -> str:
         """The one-line summary (first docstring line)."""

@@ -30,6 +30,9 @@ class TextContext:
     visible_devices: str | None = None  #: a CUDA_VISIBLE_DEVICES value seen in the text
     torch_context: bool = False  #: the text comes from a torch program
     nccl_version: str = ""
+    extension_named: str = ""  #: what shows a CUDA extension is built or run (TORCH_CUDA_ARCH_LIST, an ops path)
+    libcuda_named: bool = False  #: the text names libcuda.so (the driver's library) somewhere
+    pip_index: str = ""  #: a package index URL pip was pointed at (--index-url, "Looking in indexes:")
 
 
 @dataclass(slots=True, kw_only=True)

@@ -155,8 +155,9 @@ def decode_text(data: bytes, label: str = "input") -> str:
     text = _ANSI.sub("", text)
     if len(_CONTROL.findall(text)) > max(16, len(text) // 100):
         raise CudaDoctorError(f"{label} is binary data (control characters), not text to triage")
-    # NOTE: progress bars (tqdm) redraw with a bare \r; each redraw is a line of its own.
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    # NOTE: progress bars (tqdm) redraw with a bare \r: it is kept, so the normaliser
+    # (triage/normalise.py) makes each redraw a line of its own that is never rejoined.
+    return text.replace("\r\n", "\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ def register(app: typer.Typer) -> None:
         rules_dir: Annotated[Optional[Path], typer.Option("--rules-dir", envvar="CUDADOCTOR_RULES_DIR", help="Use the rule tables in this directory.")] = None,
         timeout: Annotated[float, typer.Option("--timeout", envvar="CUDADOCTOR_TIMEOUT", help="Deadline for --probe, in seconds.")] = 120.0,
         output: Annotated[Optional[Path], typer.Option("--output", "-o", envvar="CUDADOCTOR_OUTPUT", help="Write the report to this file.")] = None,
-        verbose: Annotated[bool, typer.Option("--verbose", "-v", envvar="CUDADOCTOR_VERBOSE", help="Show skipped checks and all facts.")] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", envvar="CUDADOCTOR_VERBOSE", help="Show skipped checks and all facts, and the facts read from the text with the line each came from.")] = False,
         redact: Annotated[bool, typer.Option("--redact", envvar="CUDADOCTOR_REDACT", help="Also hide user names, host names and home paths (secrets are always hidden).")] = False,
     ) -> None:
         """Diagnose a pasted error, collect_env report, nvidia-smi / pip list / ldd output.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.version import Version
@@ -188,6 +188,11 @@ def _container_checks(data: LintInput) -> Iterator[LintFinding]:
                                        container=container, env=env, workdir=workdir or "/")
         for f in _run(facts, data.tables, facts_from.CONTAINER_CHECKS):
             at = (s.shm_where or s.where) if f.name == "shm-too-small" else (wd_where or s.where)
+            if f.name == "data-on-container-layer" and workdir:
+                # NOTE: the check's fix is written for `docker run`; the file being linted is compose.
+                name = workdir.rstrip("/").rsplit("/", 1)[-1] or "data"
+                f = replace(f, fix=f"In service {s.name!r}: `volumes: [\"./{name}:{workdir}\"]` (a bind mount) or a "
+                                   f"named volume at {workdir}. " + f.fix)
             yield LintFinding(at, f)
 
 

@@ -33,6 +33,8 @@ class TorchPin:
     cuda: Version | None  #: the variant's CUDA
     from_default_index: bool  #: no PyTorch index: the plain PyPI wheel
     exact: bool  #: pinned with == to one version
+    #: pinned to one release line (==2.5.* or an exact pin): the CUDA variant cannot move
+    line_pinned: bool = False
 
 
 def variant_cuda(variant: str | None) -> Version | None:
@@ -54,17 +56,22 @@ def resolve_torch(tables: RuleTables, text: str, index_url: str | None, extra: t
     """Resolve a torch requirement string against the tables."""
     req = Requirement(text)
     exact: Version | None = None
+    line: Version | None = None
     for spec in req.specifier:
-        if spec.operator in ("==", "===") and not spec.version.endswith(".*"):
-            try:
+        try:
+            if spec.operator in ("==", "===") and not spec.version.endswith(".*"):
                 exact = Version(spec.version)
-            except InvalidVersion:
-                pass
+            elif spec.operator == "==" and spec.version.endswith(".*"):
+                line = Version(spec.version[:-2])
+        except InvalidVersion:
+            pass
     candidates = [r for r in tables.torch.releases if req.specifier.contains(r.latest, prereleases=True)
                   or (exact is not None and r.torch.release[:2] == exact.release[:2])]
     variant = index_variant(index_url, *extra)
     if exact is not None:
         release = tables.torch.release(exact)
+    elif line is not None and len(line.release) >= 2:
+        release = tables.torch.release(line)
     else:
         # NOTE: an index serves only the releases built for its variant: the newest of those is what pip gets.
         served = [r for r in candidates if variant is None or variant in r.variants or not variant.startswith("cu")]
@@ -75,7 +82,8 @@ def resolve_torch(tables: RuleTables, text: str, index_url: str | None, extra: t
     if variant is None and release is not None:
         variant = release.default_variant
     return TorchPin(version=exact, release=release, variant=variant, cuda=variant_cuda(variant),
-                    from_default_index=from_default, exact=exact is not None)
+                    from_default_index=from_default, exact=exact is not None,
+                    line_pinned=exact is not None or (line is not None and len(line.release) >= 2 and release is not None))
 
 
 @dataclass(frozen=True, slots=True)

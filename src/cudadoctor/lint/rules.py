@@ -202,8 +202,8 @@ class TorchUnpinned(LintRule):
     """torch is installed without an exact version pin.
 
     ## What it checks
-    Every torch requirement in a `RUN pip install` line or a requirements file has `==` one
-    version. It reports what the requirement resolves to today (from rules/torch.toml) and, with
+    Every torch requirement in a `RUN pip install` line or a requirements file is pinned to one
+    version or one release line (`==2.5.1`, `==2.5.*`). It reports what the requirement resolves to today (from rules/torch.toml) and, with
     a target driver (`--driver`, default this host's), whether that driver runs it.
 
     ## Why it matters
@@ -233,8 +233,8 @@ class TorchUnpinned(LintRule):
             if req.name != "torch":
                 continue
             pin = resolve_torch(data.tables, req.text, req.index_url, req.extra_index_urls)
-            if pin.exact:
-                continue
+            if pin.line_pinned:
+                continue  # ==2.5.* fixes the release line and with it the CUDA variant
             today = (f"today that is torch {pin.release.latest} built for {pin.variant} "
                      f"({'the plain PyPI wheel' if pin.from_default_index else 'from the ' + str(pin.variant) + ' index'})"
                      if pin.release else "no release the rule tables know satisfies it")

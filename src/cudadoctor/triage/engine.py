@@ -97,10 +97,15 @@ def triage(
 
     parsed = parse(text, tables)
     scanned = parsed.normalised or text
-    hits = _scan(text, parsed.normalised)
+    hits = _scan(text, parsed)
     text_ctx = sig.text_context(scanned)
     base = fix_context(tables, text_ctx, parsed.facts, live, scanned, parsed.placeholders)
     hyps = [h for h in hypotheses(hits) if (selected is None or h.code in selected) and h.code not in ignored]
+    hyps = [h for h in hyps if not _contradicted(h, base)]
+    # NOTE: a root the text's facts ruled out explains nothing: its consequences stand on their own again.
+    kept = {h.name for h in hyps}
+    hyps = sorted((replace(h, consequence_of=tuple(n for n in h.consequence_of if n in kept)) for h in hyps),
+                  key=lambda h: (bool(h.consequence_of), h.rank, h.first.line_no))
 
     runs_checks = not select or bool(check_select)
     parsed_report = engine.evaluate(parsed.facts, tables, select=check_select if select else (),
@@ -150,18 +155,22 @@ def triage(
     )
 
 
-def _scan(text: str, normalised: str) -> list[Hit]:
+def _scan(text: str, parsed: Parsed) -> list[Hit]:
     """Signature hits over the text as pasted, plus those only its normalised form shows.
 
     NOTE: the pasted text keeps the line numbers a reader checks; the normalised one (fences,
     prompts and ANSI codes gone, wrapped lines rejoined) finds what a wrap or a fence hid. A name
-    both find keeps the pasted text's lines.
+    both find keeps the pasted text's lines; the others are given the pasted line numbers too
+    (``Parsed.line_origin``).
     """
+    # NOTE: a bare CR (a progress bar's redraw) ends a line, as the normaliser numbers them.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     hits = sig.scan(text)
+    normalised = parsed.normalised
     if not normalised or normalised == text:
         return hits
     seen = {h.name for h in hits}
-    extra = [h for h in sig.scan(normalised) if h.name not in seen]
+    extra = [replace(h, line_no=parsed.pasted_line(h.line_no)) for h in sig.scan(normalised) if h.name not in seen]
     return sorted([*hits, *extra], key=lambda h: (h.rank, h.line_no))
 
 
@@ -209,6 +218,14 @@ class Parsed:
     notes: tuple[str, ...] = ()
     normalised: str = ""  #: the text the signatures are scanned over ("" : the text as pasted)
     provenance: Mapping[str, Provenance] = field(default_factory=dict)
+    #: pasted line number of each line of ``normalised`` (empty: the text as pasted, one to one)
+    line_origin: tuple[int, ...] = ()
+
+    def pasted_line(self, line_no: int) -> int:
+        """The pasted line number of line *line_no* of the scanned (normalised) text."""
+        if 1 <= line_no <= len(self.line_origin):
+            return self.line_origin[line_no - 1]
+        return line_no
 
 
 def parse(text: str, tables: RuleTables | None = None) -> Parsed:
@@ -223,7 +240,7 @@ def parse(text: str, tables: RuleTables | None = None) -> Parsed:
     return Parsed(
         parsed.facts, tuple(parsed.sections), tuple(getattr(parsed, "placeholders", ())),
         tuple(getattr(parsed, "notes", ())), getattr(parsed, "normalised", "") or "",
-        dict(getattr(parsed, "provenance", {}) or {}),
+        dict(getattr(parsed, "provenance", {}) or {}), tuple(getattr(parsed, "line_origin", ()) or ()),
     )
 
 
@@ -266,6 +283,12 @@ def hypotheses(hits: Sequence[Hit]) -> list[Hypothesis]:
         ))
     # NOTE: a consequence goes after its roots whatever its own rank.
     return sorted(out, key=lambda h: (bool(h.consequence_of), h.rank, h.first.line_no))
+
+
+def _contradicted(h: Hypothesis, base: FixContext) -> bool:
+    """Whether the check of *h* says the text's own facts rule its reading out (Check.contradicted)."""
+    ctx = replace(base, captured=tuple(x.groups for x in h.hits), signatures=tuple(x.key for x in h.hits))
+    return bool(check_class(h.name)().contradicted(ctx))
 
 
 def verify(h: Hypothesis, live_report: Report | None) -> Hypothesis:
@@ -313,9 +336,16 @@ def _ranked(hyps: Sequence[Hypothesis], outcomes: Sequence[Outcome]) -> tuple[st
     A hypothesis some other finding in the report explains (``caused_by``) goes after the roots.
     """
     linked = {f.name for o in outcomes for f in o.findings if f.caused_by}
+    # NOTE: a hypothesis that follows from a root the checks found in the text's facts (an NCCL failure on a
+    # GPU the build has no kernels for) goes after that root, as it would after a root read from the text.
+    loud = {f.name for o in outcomes for f in o.findings if f.source != "text" and f.severity is not Severity.INFO}
+    names: list[str] = []
+    for h in hyps:
+        names += [n for n in check_class(h.name).follows_from if n in loud and n not in names]
+        names.append(h.name)
     rest = sorted((f for o in outcomes for f in o.findings), key=lambda f: (-f.severity.rank, f.code))
-    roots = [h.name for h in hyps if h.name not in linked] + [f.name for f in rest if f.name not in linked]
-    return tuple(dict.fromkeys([*roots, *(h.name for h in hyps), *(f.name for f in rest)]))
+    roots = [n for n in names if n not in linked] + [f.name for f in rest if f.name not in linked]
+    return tuple(dict.fromkeys([*roots, *names, *(f.name for f in rest)]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,9 +583,20 @@ def fix_context(
         m = _CUDA_BUILD_IN_TEXT.search(text)
         if m:
             fc.torch_cuda = parse_version(m.group("v"))
+    if fc.python is None:
+        fc.python = _python_in_text(text)
     if fc.driver is None and text_ctx.smi_driver:
         fc.driver = parse_version(text_ctx.smi_driver)
     return fc
+
+
+def _python_in_text(text: str) -> Version | None:
+    """The Python version the text states even where it gives no torch (a failed `pip install torch`)."""
+    from cudadoctor.triage.extract import best, python
+    from cudadoctor.triage.normalise import normalise_text
+
+    found = best(python.extract(normalise_text(text))).get("torch.python_version")
+    return parse_version(found.value) if found is not None else None
 
 
 __all__ = ["Hypothesis", "triage", "hypotheses", "verify", "parse", "empty_facts", "check_class"]

@@ -3,10 +3,6 @@
 A signature names no finding: each check class declares, in ``explains``, the keys of the
 signatures it explains (a matched library or symbol becomes a key such as ``lib:libcudart``, and
 the text-wide refinements produce ``refine:...`` keys), and :func:`explainer` asks the classes.
-
-One concern, hence its length: the patterns (most of the file, each with the source of the string
-it matches), the scanner that ranks the hits, and :func:`holds_error`, which says whether a text
-reports a failure at all (so triage never answers "ready" to one).
 """
 
 from __future__ import annotations
@@ -58,6 +54,11 @@ class Signature:
     #: "" (the key decides), LIBRARY (the soname the text names decides: ``lib:<family>``) or
     #: SYMBOL (the library an undefined symbol is missing from decides: ``symbol:<kind>``)
     decides: str = ""
+    #: a symptom no check explains alone: it becomes a finding only when a text-wide rule in
+    #: :func:`_refine` names its cause (CUDA_VISIBLE_DEVICES set, MIG enabled), else it is dropped
+    refine_only: bool = False
+    #: the hit may sit on a line of source code (a traceback/warnings echo of the library's own source)
+    code_ok: bool = False
 
 
 #: Signature.decides values
@@ -106,8 +107,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "docker-no-gpu-driver",
-        # NOTE: Docker's daemon, for `--gpus` (driver "") and for compose's `driver: nvidia` alike
-        _re(r"could not select device driver \"[^\"\n]{0,40}\" with capabilities: \[\[gpu\]\]"),
+        # NOTE: "" from `docker run --gpus`, "nvidia" from compose's `driver: nvidia`: no such driver registered
+        _re(r"could not select device driver \"[\w-]*\" with capabilities: \[\[gpu\]\]"),
         "Docker has no GPU device driver: the NVIDIA Container Toolkit is not installed/configured", 10,
         needles=('could not select device driver',),
     ),
@@ -152,10 +153,10 @@ SIGNATURES: tuple[Signature, ...] = (
         "cuda-802",
         _re(
             r"system not yet initialized|cudaErrorSystemNotReady|CUDA_ERROR_SYSTEM_NOT_READY"
-            r"|\b(?i:error|returned|fails? with|failed with) 802\b"
+            r"|\b(?:Error|returned) 802\b|\b802 system error\b|\bfails? with (?:error )?802\b"
         ),
         "CUDA error 802: the NVSwitch fabric is not initialised", 15,
-        needles=('not yet initialized', 'SystemNotReady', 'SYSTEM_NOT_READY', ' 802'),
+        needles=('not yet initialized', 'SystemNotReady', 'SYSTEM_NOT_READY', 'Error 802', 'returned 802', '802'),
     ),
     Signature(
         "cuda-804",
@@ -182,11 +183,20 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "xid-79",
-        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|(?:GPU|NVRM:)[^\n]{0,120}?\bfallen off (?:of )?the bus"),
+        # NOTE: the kernel's own wording wraps: "NVRM: The NVIDIA GPU ... has\n NVRM: fallen off the bus"
+        _re(r"NVRM: Xid \((?P<pci>[^)]*)\): 79\b|GPU has fallen off (?:of )?the bus|\bfallen off the bus and is not responding"),
         "the GPU fell off the PCIe bus (Xid 79)", 12,
         needles=('Xid', 'fallen off'),
     ),
     # ------------------------------------------------------------------ driver too old
+    Signature(
+        # people saying so: "my Nvidia driver is not supported for the pytorch-gpu version", "the driver is outdated"
+        "driver-old-prose",
+        _re(r"\bdriver\s+(?:version\s+)?(?:is|was)\s+(?:too old|outdated|not supported (?:for|by))\b", re.I),
+        "the text says the NVIDIA driver is too old for the torch build", 20, confidence="low",
+        context=_re(r"torch|cuda", re.I),
+        needles=('driver', 'Driver'),
+    ),
     Signature(
         "torch-driver-too-old",
         # NOTE: torch/csrc/cuda/Module.cpp and c10/cuda: "The NVIDIA driver on your system is too old
@@ -279,7 +289,6 @@ SIGNATURES: tuple[Signature, ...] = (
         "cudnn-incompat",
         _re(
             r"cuDNN version incompatibility:\s*PyTorch was compiled\s+against\s+\((?P<compiled>\d+,\s*\d+,\s*\d+)\)\s+"
-            # NOTE: torch <= 1.12 said "but linked against (8, 0, 3)", later "but found runtime version (...)"
             r"but\s+(?:found\s+runtime\s+version|linked\s+against)\s+\((?P<runtime>\d+,\s*\d+,\s*\d+)\)"
         ),
         "the cuDNN that loads is not the one torch was built for", 25,
@@ -293,7 +302,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "torchvision-op",
-        _re(r"operator (?P<operator>torchvision::\w+) does not exist"),
+        # NOTE: older torch words it "No such operator torchvision::nms"
+        _re(r"operator (?P<operator>torchvision::\w+) does not exist|No such operator (?P<operator2>torchvision::\w+)"),
         "torchvision's compiled operators do not load into this torch", 25,
         needles=('torchvision::',),
     ),
@@ -313,18 +323,20 @@ SIGNATURES: tuple[Signature, ...] = (
         needles=('different CUDA',),
     ),
     Signature(
-        # torch/__init__.py `from torch._C import *`: a torch/ folder in the working directory (a source
-        # checkout) shadows the installed package, or the install lost its compiled core
+        # torch/__init__.py importing its compiled core: a source checkout (a torch/ folder in the working
+        # directory) shadows the installed package, or the install is half removed
         "torch-c-missing",
-        _re(r"No module named ['\"]?torch\._C['\"]?|No module named _C\b"),
-        "torch's compiled core torch._C does not import", 25,
+        _re(r"No module named ['\"]?torch\._C\b|No module named ['\"]?_C['\"]?\s*$", re.M),
+        "torch's compiled core torch._C cannot be imported", 25,
+        context=_re(r"torch"),
         needles=('No module named',),
     ),
     Signature(
         "torch-missing",
-        _re(r"No module named ['\"]torch['\"]"),
+        # NOTE: Python 2 prints the name unquoted; people write "import torch ... says No module"
+        _re(r"No module named ['\"]?torch['\"]?(?![\w.])|\bimport torch\b[^\n]{0,40}?\bNo module\b(?! named)"),
         "the interpreter has no torch", 25,
-        needles=('No module named',),
+        needles=('No module',),
     ),
     # ------------------------------------------------------------------ the build vs. the GPU
     Signature(
@@ -334,20 +346,82 @@ SIGNATURES: tuple[Signature, ...] = (
         needles=('Torch not compiled',),
     ),
     Signature(
+        # a stated CPU build: a collect-style "built with CUDA: False", torch.version.cuda None, a +cpu wheel
+        # version, a conda CPU build string (pytorch-1.9.0-py3.8_cpu_0)
+        "torch-cpu-stated",
+        _re(
+            r"PyTorch built with CUDA:?\s*False\b|torch\.version\.cuda\W{0,6}(?:is\s+|=+\s*|->\s*|\n\s*)?None\b"
+            r"|(?<![\w.])\d+\.\d+\.\d+\+cpu\b(?!-)|\bpy3\.?\d{1,2}_cpu_\d+\b"
+        ),
+        "the torch in use is a CPU-only build", 30,
+        needles=('built with CUDA', 'torch.version.cuda', '+cpu', '_cpu_'),
+    ),
+    Signature(
+        # people saying the installer gave them the CPU build ("installs cpu version", "CPU only mode")
+        "torch-cpu-prose",
+        _re(
+            r"\binstall(?:s|ed|ing)?\s+(?:the\s+|a\s+)?cpu(?:[- ]only)?\s+(?:version|build|variant|package)"
+            r"|\bCPU[- ]only (?:mode|version|build)\b",
+            re.I,
+        ),
+        "torch was installed as a CPU-only build", 30, confidence="medium",
+        context=_re(r"torch|conda|cuda", re.I),
+        needles=('cpu', 'CPU', 'Cpu'),
+    ),
+    Signature(
+        # THC/cuBLAS: CUBLAS_STATUS_EXECUTION_FAILED — with a build too old for the GPU, cuBLAS has no kernel
+        # for its architecture (Turing/Ampere under CUDA 9/10 builds); check.contradicted vetoes it when the
+        # text's facts show the GPU is covered.
+        "cublas-exec-failed",
+        _re(r"cublas runtime error : the GPU program failed to execute|CUBLAS_STATUS_EXECUTION_FAILED"),
+        "cuBLAS could not run its kernel on this GPU", 30, confidence="medium",
+        needles=('the GPU program failed to execute', 'CUBLAS_STATUS_EXECUTION_FAILED'),
+    ),
+    Signature(
+        # people saying a torch release dropped their GPU ("no longer supports GTX 780")
+        "gpu-dropped-prose",
+        _re(
+            r"\bno longer support(?:s|ing|ed)?\b|\bnicht mehr\b[^\n]{0,40}\bunterst|\bKeine Unterst\w+ mehr\b"
+            r"|不再支持|(?:graphics card|GPU|显卡)[^\n]{0,20}(?:does not|doesn'?t|不)\s*support",
+            re.I,
+        ),
+        "the text says the torch release no longer supports the GPU", 30, confidence="low",
+        context=_re(r"\b(?:GTX|RTX|Tesla|Quadro|Titan)\s?\d|\bK\d0m?\b|\b\d{4}\s*(?:graphics|GPU|card)|显卡|Grafikkarte", re.I),
+        needles=('no longer support', 'nicht mehr', 'Keine Unterst', '不再支持', 'support'),
+    ),
+    Signature(
         "no-kernel-image",
-        _re(r"no kernel image is available for execution on the device|cudaErrorNoKernelImageForDevice|CUDA_ERROR_NO_BINARY_FOR_GPU"),
+        # NOTE: titles and truncated pastes cut the message after "available"
+        _re(r"no kernel image is available(?: for execution on the device)?|cudaErrorNoKernelImageForDevice|CUDA_ERROR_NO_BINARY_FOR_GPU"),
         "the GPU's architecture has no compiled kernels in the build", 30,
         needles=('no kernel image', 'NoKernelImage', 'NO_BINARY_FOR_GPU'),
     ),
     Signature(
         "sm-not-compatible",
         _re(
-            r"^(?P<gpu_name>[^\n]*?)\s*with CUDA capability sm_(?P<sm>\d{2,3})\s+is not compatible with the current "
-            r"PyTorch installation",
+            # NOTE: pastes cut the long warning anywhere after "the current PyTorch"
+            r"^(?P<gpu_name>[^\n]*?)\s*with CUDA capability sm_(?P<sm>\d{2,3})\s+is not compatible with the current\s+"
+            r"PyTorch",
             re.M,
         ),
         "torch warns the GPU's capability is not in its build", 30,
         needles=('is not compatible with the current',),
+    ),
+    Signature(
+        # Python's warnings module prints the source line after the warning: torch/cuda/__init__.py's
+        # incompatible-device warning fired even when the paste lost its message
+        "incompatible-device-warn-source",
+        _re(r"^\s*warnings\.warn\(incompatible_device_warn\b", re.M),
+        "torch warned that a GPU's capability is not in its build (its warning's source line)", 30,
+        needles=('incompatible_device_warn',),
+        code_ok=True,
+    ),
+    Signature(
+        # NCCL's init log: the lowest compute capability among the ranks' GPUs
+        "nccl-min-comp-cap",
+        _re(r"NCCL INFO [^\n]*\bMin Comp Cap (?P<min_cc>\d+)\b"),
+        "NCCL runs on GPUs of this compute capability", 35, confidence="medium",
+        needles=('Min Comp Cap',),
     ),
     Signature(
         "sm-supported-list",
@@ -427,6 +501,61 @@ SIGNATURES: tuple[Signature, ...] = (
         "several MIG instances are listed, but CUDA enumerates only one per process", 40,
         needles=('CUDA_VISIBLE_DEVICES',),
     ),
+    Signature(
+        # NOTE: people describe the MIG limit in prose: one CUDA process enumerates one MIG device,
+        # so torch counts one "GPU" on a MIG-partitioned card (the MIG user guide, CUDA device enumeration).
+        "mig-one-device",
+        _re(r"\b(?:only|just)\s+(?:one|1|a single)\s+(?:GPU|device|instance)s?\b", re.I),
+        "torch enumerates only one device on a MIG-partitioned GPU", 40, confidence="medium",
+        context=_re(r"\bMIG\b"),
+        needles=('only', 'just', 'Only', 'Just'),
+    ),
+    Signature(
+        # c10/cuda/CUDAFunctions / CUDAContext.cpp: torch's device count (NVML-based when asked) and CUDA's
+        # disagree. With MIG enabled that is the MIG enumeration limit; otherwise it names no cause.
+        "num-gpus-assert",
+        _re(r"device >= 0 && device < num_gpus INTERNAL ASSERT FAILED"),
+        "torch's device count and CUDA's disagree (the device index assert)", 40,
+        needles=('device < num_gpus',),
+        refine_only=True,
+    ),
+    Signature(
+        # torch.cuda.is_available() answering False: a symptom; CUDA_VISIBLE_DEVICES or MIG in the same
+        # text names the cause (see _refine), nothing else here does.
+        "cuda-unavailable",
+        _re(
+            r"is_available\(\)[^\n]{0,60}?\b(?:False|false)\b"
+            r"|\b(?:returns?|returned|gives?|gave|prints?|printed|shows?|is|was)\s+[`'\"]?[Ff]alse\b",
+        ),
+        "torch.cuda.is_available() answers False", 50, confidence="medium",
+        context=_re(r"is_available"),
+        needles=('False', 'false'),
+        refine_only=True,
+    ),
+    Signature(
+        # people saying the launcher variables were already in the environment ("... if RANK or WORLD_SIZE is set
+        # in env variable"): env:// rendezvous reads them, so a non-launcher run waits for peers
+        "dist-env-set-prose",
+        _re(
+            r"\b(?:RANK|WORLD_SIZE|LOCAL_RANK|NODE_RANK|MASTER_ADDR)\b(?:\s*(?:,|or|and|/)\s*\b[A-Z_]{4,12}\b)*\s+"
+            r"(?:is|are|was|were)\s+(?:already\s+)?(?:set|exported|defined|present)\b[^\n]{0,30}?\b(?:env|environment)"
+        ),
+        "distributed-launch variables are already set in the environment", 40, confidence="medium",
+        needles=('RANK', 'WORLD_SIZE', 'MASTER_ADDR'),
+    ),
+    # ------------------------------------------------------------------ pip cannot find a torch wheel
+    Signature(
+        # pip's resolver: no torch distribution matches this interpreter/platform (a Python newer or older
+        # than the release's wheels, or a 32-bit Python); "from versions:" lists what the index has for it.
+        "pip-no-torch-wheel",
+        _re(
+            r"(?:Could not find a version that satisfies the requirement|No matching distribution found for)\s+"
+            r"torch(?:\s*(?:==|~=|>=|<=)\s*(?P<wanted>\d+(?:\.\d+)*(?:\+\w+)?))?(?![\w\-.\[])"
+            r"(?:[^\n]*?\(from versions: (?P<offered>[^)\n]*)\))?"
+        ),
+        "pip finds no torch wheel for this interpreter", 24, confidence="medium",
+        needles=('Could not find a version that satisfies', 'No matching distribution found'),
+    ),
     # ------------------------------------------------------------------ data loading / shared memory
     Signature(
         "dataloader-bus-error",
@@ -473,10 +602,9 @@ SIGNATURES: tuple[Signature, ...] = (
     # ------------------------------------------------------------------ symptoms (ranked last)
     Signature(
         "no-cuda-gpus",
-        # NOTE: torch's "No CUDA GPUs are available", also as people retype it ("No Cuda GPU available")
-        _re(r"(?i:No CUDA GPUs? (?:are |is )?available)"),
+        _re(r"No CUDA GPUs are available"),
         "torch sees zero CUDA devices", 50,
-        needles=('No CUDA GPU', 'No Cuda GPU', 'No cuda GPU', 'No cuda gpu', 'no CUDA GPU', 'no Cuda GPU', 'no cuda gpu'),
+        needles=('No CUDA GPUs',),
     ),
     Signature(
         "cuda-100",
@@ -490,14 +618,15 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         "cuda-999",
         _re(
-            # NOTE: libnvidia-container's hook prints "cuda error: unknown error" (lower case)
             r"(?i:CUDA error: unknown error)|CUDA unknown error|cudaErrorUnknown|CUDA_ERROR_UNKNOWN"
             r"|\bError 999\b|returned 999\b"
             # NOTE: torch < 1.5 (THC) printed the runtime's own code: 30 was cudaErrorUnknown before CUDA 10.1
             r"|cuda runtime error \((?:30|999)\) : unknown error|error=(?:30|999) : unknown error"
+            # NCCL relaying the CUDA call that failed: "Cuda failure 999 'unknown error'"
+            r"|Cuda failure 999\b"
         ),
         "CUDA error 999: CUDA initialisation failed with an unknown error", 45,
-        needles=('unknown error', 'CUDA unknown error', 'cudaErrorUnknown', 'CUDA_ERROR_UNKNOWN', 'Error 999', 'returned 999'),
+        needles=('unknown error', 'CUDA unknown error', 'cudaErrorUnknown', 'CUDA_ERROR_UNKNOWN', 'Error 999', 'returned 999', 'failure 999'),
     ),
     Signature(
         "cuda-oom",
@@ -522,9 +651,11 @@ SIGNATURES: tuple[Signature, ...] = (
             r"NCCL error in: (?P<where>\S+?),? (?P<what>[^\n,]+)"
             r"|\bnccl(?P<kind>UnhandledCuda|System|Internal|InvalidArgument|InvalidUsage|Remote)Error\b"
             r"|NCCL communicator was aborted"
+            # "RuntimeError: NCCL Error 1: unhandled cuda error" (older torch) and a report's own "NCCL error when ..."
+            r"|\bNCCL [Ee]rror\b(?! in:)"
         ),
         "an NCCL collective failed", 48,
-        needles=('NCCL error', 'ncclUnhandled', 'ncclSystem', 'ncclInternal', 'ncclInvalid', 'ncclRemote', 'communicator was aborted'),
+        needles=('NCCL error', 'NCCL Error', 'ncclUnhandled', 'ncclSystem', 'ncclInternal', 'ncclInvalid', 'ncclRemote', 'communicator was aborted'),
     ),
     Signature(
         "nccl-timeout",
@@ -553,7 +684,9 @@ LIBRARY_KEYS: tuple[tuple[re.Pattern[str], str, int], ...] = (
     (
         _re(
             r"^lib(?:cublas|cublasLt|nvJitLink|cusparse|cusparseLt|cufft|curand|cusolver|nvrtc|cupti|nccl"
-            r"|nvToolsExt|cufile|nvshmem_host|torch\w*|c10\w*|shm)\.so"
+            # NOTE: libtorch_cuda_cu/_cpp existed only in torch 1.10-1.12's split build: missing, it is an extension
+            # built against those releases looking for it under another torch, not a broken torch install.
+            r"|nvToolsExt|cufile|nvshmem_host|torch(?!_cuda_c(?:u|pp)\b)\w*|c10\w*|shm)\.so"
         ),
         "lib:cuda-other", 26,
     ),
@@ -571,13 +704,23 @@ _TORCH_OWN_LIB = _re(r"(?:^|/)torch/(?:lib/|_C)|libtorch|libc10")
 
 _WSL = _re(r"microsoft-standard-WSL2|/usr/lib/wsl/lib|\bWSL2?\b|Windows Subsystem for Linux")
 _SMI_DRIVER = _re(r"Driver Version:\s*(?P<driver>\d+\.\d+(?:\.\d+)?)")
-_MIG_ON = _re(r"MIG M\.\s*\|[^\n]*\bEnabled\b|\bMIG mode\b[^\n]*\bEnabled\b|\bMIG-[0-9a-f]{8}-|\bMIG [0-9]g\.\d+gb\b|MIG devices:")
-#: CUDA_VISIBLE_DEVICES set in a shell (`export X=1`, `X=1 python`), in Python (`os.environ["X"] = '1'`,
-#: `os.environ.setdefault("X", "1")`) or shown (`X: 1`)
-_VISIBLE = _re(r"CUDA_VISIBLE_DEVICES['\"]?\]?\s*(?:[=:]|,)\s*['\"]?(?P<value>[^'\"\s,)]*)")
+_MIG_ON = _re(
+    r"MIG M\.\s*\|[^\n]*\bEnabled\b|\bMIG mode\b[^\n]*\bEnabled\b|\bMIG-[0-9a-f]{8}-|\bMIG[- ][0-9]g\.\d+gb\b|MIG devices:"
+    # NOTE: nvidia-smi's GPU block: the "MIG M." column is the last cell of each GPU's third row.
+    r"|^\s*\|[^|\n]*\|[^|\n]*\|\s*Enabled\s*\|\s*$",
+    re.M,
+)
+# NOTE: shell (`CUDA_VISIBLE_DEVICES=1`), Python (`os.environ["CUDA_VISIBLE_DEVICES"] = '1'`, setdefault) and YAML.
+_VISIBLE = _re(r"CUDA_VISIBLE_DEVICES['\"]?\]?\s*(?:[=:,]|\+?=)\s*['\"]?(?P<value>[^'\"\s,)]*)")
 _TORCH_NEEDLES = ("/torch/", "\\torch\\", "/triton/", "Triton Error", "torch.cuda", "import torch", "PyTorch")
 _CU_TAG = _re(r"\+cu\d{2,3}\b")
-_NCCL_VERSION = _re(r"NCCL version (?P<v>\d+\.\d+\.\d+(?:\+cuda\d+\.\d+)?)")
+#: A CUDA extension being built or run: its arch list variable, torch's extension builder, a package's compiled ops.
+_EXTENSION = _re(
+    r"TORCH_CUDA_ARCH_LIST|\bCUDAExtension\b|\bcpp_extension\.py\b|\bsetup\.py (?:install|build_ext|develop)\b"
+    r"|(?<![A-Za-z0-9_.])(?!torch/)[a-z][A-Za-z0-9_]*/(?:ops|csrc|kernels?|_ext|cuda_ext)/[\w/]*\.(?:py|cu|cpp)(?![A-Za-z0-9_])"
+)
+_PIP_INDEX = _re(r"(?:Looking in (?:indexes|links):|--(?:extra-)?index-url[= ]|\s-f\s|--find-links[= ])\s*(?P<url>https?://[^\s,'\"`]+)")
+_NCCL_VERSION = _re(r"NCCL\s+version\s+(?P<v>\d+\.\d+\.\d+(?:\+cuda\d+\.\d+)?)")
 
 
 
@@ -630,6 +773,8 @@ def text_context(text: str) -> TextContext:
     smi = search(_SMI_DRIVER, "Driver Version:")
     vis = search(_VISIBLE, "CUDA_VISIBLE_DEVICES")
     nccl = search(_NCCL_VERSION, "NCCL version")
+    index = search(_PIP_INDEX, "index", "-f ")
+    ext = search(_EXTENSION, "TORCH_CUDA_ARCH_LIST", "/", "Extension", "setup.py")
     return TextContext(
         wsl=bool(search(_WSL, "WSL", "wsl", "Windows Subsystem")),
         smi_driver=smi.group("driver") if smi else "",
@@ -637,6 +782,9 @@ def text_context(text: str) -> TextContext:
         visible_devices=vis.group("value") if vis else None,
         torch_context=any(n in text for n in _TORCH_NEEDLES) or bool(search(_CU_TAG, "+cu")),
         nccl_version=nccl.group("v") if nccl else "",
+        pip_index=index.group("url") if index else "",
+        libcuda_named="libcuda.so" in text,
+        extension_named=ext.group(0) if ext else "",
     )
 
 
@@ -704,8 +852,10 @@ _PASTE_LEAD = _re(
     r"^[\s>*\-#\d.)]*$"
     r"|\b(?:got|get|gets|getting|meet|met|see|saw|seeing|encounter(?:ed)?|hit|receiv(?:e|ed|ing)|says?|said"
     r"|show(?:s|ed|ing)?|throws?|threw|raised?|report(?:s|ed)?|returns?|returned|error(?: message)?|message"
-    r"|following|like)\s*:?\s*$"
-    r"|[：:]\s*$|(?:报错|出现|提示|错误)\s*[：:]?\s*$",
+    r"|following|like|caus(?:e|es|ed|ing)|lead(?:s|ing)? to|led to|result(?:s|ed|ing)? in"
+    r"|indicates?|indicated|prints?|printed|displays?|displayed|outputs?|pops? up|popped up|comes? up"
+    r"|fail(?:s|ed|ing)? with|crash(?:es|ed|ing)? with|die(?:s|d)? with|exit(?:s|ed)? with)\s*(?:that\s*)?:?\s*$"
+    r"|[：:]\s*$|(?:报错|出现|提示|错误|类似|如下|显示)\s*[：:]?\s*$",
     re.I,
 )
 
@@ -743,7 +893,7 @@ def _hit(sig: Signature, m: re.Match[str], lines_at: _LineIndex) -> Hit | None:
     """A Hit for match *m*, or None when the match is a quotation, code, or lacks its context."""
     line_no, line, col = lines_at.locate(m.start())
     end_col = min(col + (m.end() - m.start()), len(line))
-    if _is_code_line(line) or _is_quoted(line, col, end_col):
+    if (_is_code_line(line) and not sig.code_ok) or _is_quoted(line, col, end_col):
         return None
     if sig.exclude is not None and sig.exclude.search(line):
         return None
@@ -759,7 +909,7 @@ def _hit(sig: Signature, m: re.Match[str], lines_at: _LineIndex) -> Hit | None:
         return None
     key, rank = resolved
     name = _name_of(key)
-    if not name:
+    if not name and not sig.refine_only:
         return None  # NOTE: no check class explains it (a test keeps every key explained)
     return Hit(sig, name, rank, line_no, _clip(line), groups, key=key)
 
@@ -804,22 +954,45 @@ def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
                     h, "refine:libcuda-missing-with-working-driver", None,
                     f"the text also shows a working driver {ctx.smi_driver} (nvidia-smi), so libcuda exists elsewhere",
                 )
+        elif (key == "cudnn-load" and ctx.wsl and ctx.libcuda_named
+              and _CUDNN_NEEDS_LIBCUDA.match(h.groups.get("soname", ""))):
+            # NOTE: cuDNN 8's cnn/ops/adv sub-libraries dlopen the unversioned libcuda.so; under WSL2 it lives only
+            # in /usr/lib/wsl/lib, so that load fails although the cuDNN files are present. Only when the text
+            # names libcuda too: the same line is printed when cuDNN itself is absent.
+            h = _rename(h, "refine:libcuda-missing-under-wsl", None,
+                        "under WSL2 cuDNN's sub-libraries need libcuda.so from /usr/lib/wsl/lib")
         elif key in _NO_DEVICE_KEYS and ctx.mig_enabled:
             h = _rename(h, "refine:no-device-with-mig", None, "MIG is enabled in the text's nvidia-smi output")
         out.append(h)
-    if ctx.visible_devices is not None and any(h.key == "no-cuda-gpus" for h in out):
-        first = next(h for h in out if h.key == "no-cuda-gpus")
+    nccl_failure = next((h for h in out if h.key in ("nccl-error", "nccl-timeout")), None)
+    if nccl_failure is not None and ctx.nccl_version:
+        # NOTE: an NCCL failure with the NCCL version stated: whether that NCCL predates the GPUs is the check's
+        # to judge (NcclTooOldForGpu.contradicted reads the GPU and the tables).
+        added = _rename(nccl_failure, "refine:nccl-failure-with-version", None,
+                        f"NCCL {ctx.nccl_version} is stated beside the failure")
+        out.append(Hit(added.signature, added.name, added.rank, added.line_no, added.line,
+                       {"nccl_version": ctx.nccl_version}, added.note, added.key))
+    symptoms = [h for h in out if h.key in _VISIBLE_SYMPTOM_KEYS]
+    if ctx.visible_devices is not None and symptoms:
+        first = symptoms[0]
         invalid = _name_of("refine:no-device-with-visible-devices")
         if not any(h.name == invalid for h in out) and not ctx.mig_enabled:
             added = _rename(first, "refine:no-device-with-visible-devices", None,
                             f"CUDA_VISIBLE_DEVICES={ctx.visible_devices!r} is set in the text and no GPU is visible")
             out.append(Hit(added.signature, added.name, added.rank, added.line_no, added.line,
                            {"visible_devices": ctx.visible_devices}, added.note, added.key))
-    return out
+    # NOTE: a symptom no rule gave a cause names no finding of its own.
+    return [h for h in out if h.name]
 
+
+#: cuDNN 8 sub-libraries that dlopen libcuda.so themselves (the main libcudnn.so.8 does not).
+_CUDNN_NEEDS_LIBCUDA = _re(r"libcudnn_(?:cnn|ops|adv)_(?:infer|train)\.so")
 
 #: Signatures that say "no (such) device"; with MIG enabled, the MIG selection explains them.
-_NO_DEVICE_KEYS = frozenset({"no-cuda-gpus", "cuda-100", "container-cli-unknown-device", "invalid-ordinal"})
+_NO_DEVICE_KEYS = frozenset({"no-cuda-gpus", "cuda-100", "container-cli-unknown-device", "invalid-ordinal",
+                             "num-gpus-assert", "cuda-unavailable"})
+#: Symptoms a CUDA_VISIBLE_DEVICES set in the same text explains (it hides the GPUs from CUDA).
+_VISIBLE_SYMPTOM_KEYS = frozenset({"no-cuda-gpus", "cuda-unavailable"})
 
 
 def _rename(h: Hit, key: str, rank: int | None, note: str) -> Hit:
@@ -918,44 +1091,20 @@ _ERROR_WORDS = _re(
     re.I,
 )
 #: `torch.cuda.is_available()` answered False on a line of its own (a REPL, `print(...)` then its output).
-_AVAILABLE_FALSE = _re(
-    r"^\s*(?:>>>\s*)?(?:(?:return|returns|->|→|output:?)\s*)?False\b|\breturns? false\b|False(?:가|が|を)", re.I | re.M,
-)
+_AVAILABLE_FALSE = _re(r"^\s*(?:>>>\s*)?(?:(?:return|returns|->|→|output:?)\s*)?False\b|\breturns? false\b|False(?:가|が|を)", re.I | re.M)
 #: Lines that name "error" without reporting one (collect_env and nvidia-smi headers, counters).
 _NOT_ERRORS = _re(r"Volatile Uncorr\. ECC|ECC Errors|error_count|Errors?:\s*0\b|\b0 errors?\b|errors=0", re.I)
 
 
-#: Lower-case literals one of which every _ERROR_WORDS match contains: only lines holding one are
-#: searched (the alternation has no literal prefix, so a bare regex scan of 8 MiB takes seconds).
-_ERROR_NEEDLES = (
-    "traceback", "error", "exception", "fail", "cannot", "can not", "can't", "couldn", "could not", "not ",
-    "segmentation fault", "core dumped", "aborted", "killed", "hang", "stuck", "freez", "is_available",
-    "mismatch", "too old", "does not", "doesn", "no kernel image", "insufficient", "out of memory", "expected",
-    "no longer", "unsupported", "no module", "instead of", "improper", "incorrect", "wrong", "broken",
-    "device function", "waiting", "available", "detected", "found", "device_count",
-    "fehler", "nicht", "keine", "erreur", "报错", "错误", "失败", "不支持", "无法", "卡住", "エラー", "失敗",
-    "오류", "에러", "실패", "ошибк", "не работает",
-)
-
-
 def holds_error(text: str) -> bool:
     """Whether *text* reports a failure somewhere (a traceback, an error line, "is_available() False", ...)."""
+    # NOTE: each match is judged on its own line, so a header that only names a counter ("ECC
+    # Errors") does not count; the first real one answers.
     if "is_available" in text and _AVAILABLE_FALSE.search(text):
         return True
-    # NOTE: each candidate line is judged on its own, so a header that only names a counter ("ECC
-    # Errors") does not count; the first real one answers. Lower-cased once: both patterns ignore case.
-    low = text.lower()
-    judged: set[str] = set()  # NOTE: logs repeat lines; each distinct line is judged once
-    for needle in _ERROR_NEEDLES:
-        pos = low.find(needle)
-        while pos >= 0:
-            start = low.rfind("\n", 0, pos) + 1
-            end = low.find("\n", pos)
-            end = end if end >= 0 else len(low)
-            line = low[start:end]
-            if line not in judged:
-                judged.add(line)
-                if _ERROR_WORDS.search(line) and not _NOT_ERRORS.search(line):
-                    return True
-            pos = low.find(needle, end)
+    for m in _ERROR_WORDS.finditer(text):
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        if not _NOT_ERRORS.search(text, start, end if end >= 0 else len(text)):
+            return True
     return False

@@ -201,7 +201,7 @@ class DriverTooOldForTorch(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver", "torch"})
     tables = ("cuda_driver", "torch", "gpus")
-    explains = ("torch-driver-too-old", "refine:runtime-too-old-in-torch")
+    explains = ("torch-driver-too-old", "refine:runtime-too-old-in-torch", "driver-old-prose")
     rank = 20
 
     def fix(self, ctx: FixContext) -> Remedy:

@@ -372,7 +372,7 @@ class MigInstanceNotSelected(Check):
     # often have none); the selection part skips when the environment is unknown.
     requires = frozenset({"driver"})
     fast = True
-    explains = ("mig-multi", "refine:no-device-with-mig")
+    explains = ("mig-multi", "mig-one-device", "refine:no-device-with-mig")
     rank = 40
 
     def fix(self, ctx: FixContext) -> Remedy:

@@ -18,7 +18,7 @@ from cudadoctor.checks.torch_build.common import (
     suggest_wheel,
     wheel_fix,
 )
-from cudadoctor.facts import PYTHON_UNKNOWN, EnvFacts, Facts, HostFacts, TorchFacts, known
+from cudadoctor.facts import PYTHON_UNKNOWN, DriverFacts, EnvFacts, Facts, HostFacts, TorchFacts, known
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import pin_for_family, pip, pip_from, quoted, reinstall_torch, torch_variant_index, torch_version
@@ -246,7 +246,7 @@ class TorchCpuOnlyBuild(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
-    explains = ("torch-cpu",)
+    explains = ("torch-cpu", "torch-cpu-stated", "torch-cpu-prose")
     rank = 30
 
     def fix(self, ctx: FixContext) -> Remedy:
@@ -262,15 +262,20 @@ class TorchCpuOnlyBuild(Check):
         if build == "cuda":
             return
         gpu = nvidia_gpu_present(facts)
+        # NOTE: facts from pasted text may show no GPU list at all: absence is then unknown, not "no GPU".
+        drv = facts.driver
+        unknown = not gpu and (not isinstance(drv, DriverFacts) or not drv.gpus_listed) and not (
+            isinstance(facts.host, HostFacts) and isinstance(facts.host.nvidia_pci_devices, tuple))
         if build == "rocm" and not gpu:
             return  # a ROCm build on a machine without NVIDIA GPUs is what the user wants
         v = torch_version(t)
+        named = f"torch {v}" if v is not None else "torch"
         gpus = gpus_to_judge(facts)
         w, note = suggest_wheel(tables, facts, [g.cc for g in gpus], python=t.python_version)
         uninstall = pip(t, "uninstall -y torch torchvision torchaudio")
         fallback = pip(t, "install torch   (pick the CUDA index at https://pytorch.org/get-started/locally/)")
         fix = f"{uninstall} && {wheel_fix(t, w, note, fallback)}"
-        if not gpu:
+        if not gpu and not unknown:
             fix = f"nothing to do on this machine (no NVIDIA GPU); to use this environment on a GPU machine: {fix}"
         origin = ""
         if v is not None and v.local == "cpu":
@@ -283,11 +288,15 @@ class TorchCpuOnlyBuild(Check):
         kind = "a ROCm (AMD) build" if build == "rocm" else "a CPU-only build"
         if gpu:
             where = ", ".join(g.label for g in gpus) or "an NVIDIA GPU on the PCI bus"
-            message = (f"torch {v} in {t.python_executable} is {kind} (torch.version.cuda is None) although "
+            message = (f"{named} in {t.python_executable} is {kind} (torch.version.cuda is None) although "
                        f"this machine has {where}: torch.cuda.is_available() is False.{origin}")
             sev = None
+        elif unknown:
+            message = (f"{named} is {kind} (torch.version.cuda is None), so torch.cuda.is_available() is False; the "
+                       f"facts do not show whether this machine has an NVIDIA GPU (`nvidia-smi -L` would).{origin}")
+            sev = Severity.WARNING
         else:
-            message = (f"torch {v} is {kind} (torch.version.cuda is None); no NVIDIA GPU was found, so this is "
+            message = (f"{named} is {kind} (torch.version.cuda is None); no NVIDIA GPU was found, so this is "
                        f"fine unless this environment is meant for a GPU machine.{origin}")
             sev = Severity.WARNING
         yield self.finding(
@@ -337,6 +346,54 @@ class PythonUnsupportedByTorch(Check):
     severity = Severity.WARNING
     requires = frozenset({"torch"})
     tables = ("torch",)
+    explains = ("pip-no-torch-wheel",)
+
+    def contradicted(self, ctx: FixContext) -> str:
+        """pip's "no matching distribution" is not the Python when the text shows the Python fits or the index lacks it."""
+        from cudadoctor.remedies import parse_version
+
+        wanted = parse_version(ctx.group("wanted")) if ctx.group("wanted") else None
+        offered = [v.strip() for v in ctx.group("offered").split(",") if v.strip()]
+        if wanted is not None and wanted.public in offered:
+            return f"the index offers torch {wanted.public}: something else rejected it"
+        if ctx.text.pip_index and offered in ([], ["none"]):
+            # NOTE: an index that holds no torch for the request (a CUDA tag it does not host) answers the same.
+            return f"pip was pointed at {ctx.text.pip_index}, which has no matching torch"
+        rel = ctx.tables.torch.release(wanted) if wanted is not None else None
+        py = ctx.python
+        if rel is not None and py is not None:
+            short = Version(f"{py.major}.{py.minor}")
+            if rel.python_min <= short <= rel.python_max:
+                return f"Python {py} is inside torch {rel.torch}'s range {rel.python_min}-{rel.python_max}"
+        return ""
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Use a Python the requested torch release has wheels for (from rules/torch.toml)."""
+        from cudadoctor.remedies import parse_version
+
+        wanted = parse_version(ctx.group("wanted")) if ctx.group("wanted") else None
+        rel = ctx.tables.torch.release(wanted) if wanted is not None else None
+        offered = ctx.group("offered").strip()
+        detail = (
+            "pip saw no torch wheel at all for this interpreter (a Python outside every release's range, or a "
+            "32-bit Python)." if offered == "none" else ""
+        )
+        if rel is not None:
+            return Remedy(
+                f"torch {rel.torch} has wheels for Python {rel.python_min}–{rel.python_max} only: create an "
+                f"environment with one (`uv venv --python {rel.python_max}`, or `conda create -n torch "
+                f"python={rel.python_max}`) and install torch=={wanted.public} there"
+                + (" from its CUDA index (`--index-url https://download.pytorch.org/whl/"
+                   f"{wanted.local}`)" if wanted.local else "")
+                + "; or pin a torch release that supports this Python.",
+                detail,
+            )
+        return Remedy(
+            "Check `python --version` (and that it is a 64-bit Python) against the torch release's Python range "
+            "(https://github.com/pytorch/pytorch/blob/main/RELEASE.md#release-compatibility-matrix); use a Python in "
+            "that range, or a torch release that supports this one.",
+            detail,
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when python_version lies outside the release's python_min..python_max."""
