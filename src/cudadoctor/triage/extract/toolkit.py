@@ -21,7 +21,7 @@ _NVCC = re.compile(r"Cuda compilation tools, release " + _X_Y + r"\b")
 #     binaries were compiled with Cuda 10.2." (nvcc's own output is printed above it).
 _CPP_EXT = re.compile(
     r"The detected CUDA version \(" + _X_Y + r"[\d.]{0,6}\) (?:mismatches|has a minor version mismatch with) the version"
-    r" that was used to compile\s{1,3}PyTorch \(" + _X_Y + r"[\d.]{0,6}\)"
+    r" that was used to compile\s{1,12}PyTorch \(" + _X_Y + r"[\d.]{0,6}\)"
 )
 _DEEPSPEED = re.compile(r"Installed CUDA version " + _X_Y + r" does not match the version torch was compiled with " + _X_Y)
 _APEX = re.compile(r"Pytorch binaries were compiled with Cuda " + _X_Y, re.IGNORECASE)
