@@ -1,8 +1,12 @@
-"""Wall time and peak RSS of `cudadoctor check` (no benchmark) vs `python -m torch.utils.collect_env`.
+"""Wall time, CPU and peak RSS of `cudadoctor check` (cold and warm cache) vs `python -m torch.utils.collect_env`.
 
-Both run in the same session, alternating, as fresh processes (what a user types). Prints a table;
-use --json for machine-readable output. Peak RSS is ru_maxrss from wait4(): the largest single
-process of the command's process tree (for cudadoctor usually the torch child, which imports torch).
+Every command runs as a fresh process (what a user types), alternating, N rounds, with the floors
+`python -c pass` and `python -c "import torch"` (what any torch-inspecting tool pays). "cold" gets
+an empty slow-facts cache every run (what the first run, or `--fresh`, costs); "warm" re-uses one
+(the slow facts unchanged since the last run; NVML and everything live is still read). Prints
+medians with min/max and the ratio of each median to collect_env's; --json for machine-readable
+output. The Python bytecode cache is on (PYTHONPYCACHEPREFIX in a temporary directory), as in an
+installed package; --no-bytecode measures a PYTHONDONTWRITEBYTECODE environment.
 
     python benchmarks/check_speed.py --runs 7
 """
@@ -12,11 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
+import shutil
 import sys
+import tempfile
 
-from _measure import measure  # noqa: E402 - benchmarks/ is on sys.path when a script runs
+from _measure import alternate, load_note, print_table, summarise  # noqa: E402 - benchmarks/ is on sys.path
+
+COLLECT_ENV = "python -m torch.utils.collect_env"
 
 
 def main() -> int:
@@ -24,50 +30,45 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--python", default=sys.executable, help="interpreter that has cudadoctor (and torch)")
+    ap.add_argument("--no-bytecode", action="store_true", help="run with PYTHONDONTWRITEBYTECODE=1")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="cudadoctor-check-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUDADOCTOR_")}
     env["NO_COLOR"] = "1"
+    if args.no_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(work, "pycache")
+    py = args.python
+    check = [py, "-m", "cudadoctor", "check", "--format", "json"]
+    warm = {"CUDADOCTOR_CACHE_DIR": os.path.join(work, "warm")}
+
+    def cold() -> tuple[list[str], dict[str, str]]:
+        return check, {"CUDADOCTOR_CACHE_DIR": tempfile.mkdtemp(prefix="cold-", dir=work)}
+
     commands = {
-        "cudadoctor check": [args.python, "-m", "cudadoctor", "check", "--format", "json"],
-        "collect_env": [args.python, "-m", "torch.utils.collect_env"],
-        "cudadoctor check --facts (replay, no probing)": None,
+        "python -c pass (floor)": ([py, "-c", "pass"], {}),
+        'python -c "import torch" (floor)': ([py, "-c", "import torch"], {}),
+        COLLECT_ENV: ([py, "-m", "torch.utils.collect_env"], {}),
+        "cudadoctor check, cold cache": cold,
+        "cudadoctor check, warm cache": (check, warm),
     }
-    # A replay run isolates the fixed cost of starting the CLI and judging.
-    facts_file = "/tmp/cudadoctor-bench-facts.json"
-    subprocess.run([args.python, "-m", "cudadoctor", "check", "--save-facts", facts_file, "--format", "json"],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=300, check=False)
-    commands["cudadoctor check --facts (replay, no probing)"] = [args.python, "-m", "cudadoctor", "check", "--facts", facts_file, "--format", "json"]
-    results: dict[str, dict[str, float | list[float] | int]] = {}
-    for name in commands:
-        results[name] = {"wall": [], "rss": []}
-    measure(commands["cudadoctor check"], env)  # warm the page cache for both
-    measure(commands["collect_env"], env)
-    for _ in range(args.runs):
-        for name, argv in commands.items():
-            wall, rss, code = measure(argv, env)
-            results[name]["wall"].append(wall)  # type: ignore[union-attr]
-            results[name]["rss"].append(rss)  # type: ignore[union-attr]
-            results[name]["exit"] = code
-    summary = {
-        name: {
-            "median_s": round(statistics.median(r["wall"]), 3),  # type: ignore[arg-type]
-            "min_s": round(min(r["wall"]), 3),  # type: ignore[arg-type]
-            "max_s": round(max(r["wall"]), 3),  # type: ignore[arg-type]
-            "peak_rss_mib": round(max(r["rss"]), 1),  # type: ignore[arg-type]
-            "exit_code": r["exit"],
-            "runs": args.runs,
-        }
-        for name, r in results.items()
-    }
+    try:
+        summary = summarise(alternate(commands, env, args.runs))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    meta = {"python": sys.version.split()[0], "machine": load_note(), "bytecode_cache": not args.no_bytecode}
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({"meta": meta, "results": summary}, indent=2))
         return 0
-    print(f"{'command':<46} {'median s':>9} {'min s':>7} {'max s':>7} {'peak RSS MiB':>13} {'exit':>5}")
-    for name, s in summary.items():
-        print(f"{name:<46} {s['median_s']:>9} {s['min_s']:>7} {s['max_s']:>7} {s['peak_rss_mib']:>13} {s['exit_code']:>5}")
-    ratio = summary["collect_env"]["median_s"] / summary["cudadoctor check"]["median_s"]
-    print(f"\ncudadoctor check is {ratio:.2f}x the speed of collect_env ({args.runs} runs each, same session)")
+    print_table(f"cudadoctor check speed: {args.runs} alternating runs each, Python {meta['python']}, "
+                f"{meta['machine']}, bytecode cache {'on' if meta['bytecode_cache'] else 'off'}",
+                summary, ratio_to=COLLECT_ENV)
+    base = summary[COLLECT_ENV]["median_s"]
+    for name in ("cudadoctor check, cold cache", "cudadoctor check, warm cache"):
+        print(f"{name}: {summary[name]['median_s'] / base:.2f}x collect_env's median wall time")
     return 0
 
 

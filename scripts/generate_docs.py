@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cudadoctor.checks import CHECKS
+from cudadoctor.checks import ALL_CHECKS
 from cudadoctor.commands.explain import explain_text
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "checks"
@@ -17,8 +17,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "checks"
 
 def pages() -> dict[str, str]:
     """File name -> content for every generated page."""
-    out = {f"{c.code}.md": explain_text(c) for c in CHECKS}
-    rows = "\n".join(f"| [{c.code}]({c.code}.md) | `{c.name}` | {c.severity.value} | {c.title()} |" for c in CHECKS)
+    # NOTE: the event checks (TRG0xx, reported by `triage` only) get pages too: explain shows them.
+    out = {f"{c.code}.md": explain_text(c) for c in ALL_CHECKS}
+    rows = "\n".join(f"| [{c.code}]({c.code}.md) | `{c.name}` | {c.severity.value} | {c.title()} |" for c in ALL_CHECKS)
     out["index.md"] = (
         "# Checks\n\nGenerated from the check classes by `scripts/generate_docs.py`; do not edit by hand.\n\n"
         "| code | name | severity | summary |\n|---|---|---|---|\n" + rows + "\n"

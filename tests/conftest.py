@@ -70,3 +70,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _private_facts_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own slow-facts cache (probes/cached.py): no test sees another's entries,
+    and none writes to the developer's ~/.cache. XDG_CACHE_HOME survives the helpers that strip
+    CUDADOCTOR_* variables from a child's environment."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    monkeypatch.delenv("CUDADOCTOR_CACHE_DIR", raising=False)
+    monkeypatch.delenv("CUDADOCTOR_FRESH", raising=False)

@@ -172,3 +172,22 @@ def test_python_dash_m_on_this_machine() -> None:
     if Path("/usr/local/cuda/lib64/libcudart.so.13").exists():
         cudarts = [c for c in facts["cuda_libs"]["copies"] if c["library"] == "libcudart"]
         assert any(str(c["version"]).startswith("13.0") for c in cudarts), cudarts
+
+
+@pytest.mark.parametrize("command", [[], ["check"], ["triage"], ["gate"], ["explain"]])
+def test_help_shows_no_bool_type_beside_plain_flags(command: list[str], capsys) -> None:
+    """typer's rich help printed `--verbose <bool>`, as if the flag took a value."""
+    code, out, _ = run_cli([*command, "--help"], capsys)
+    assert code == 0 and "--help" in out
+    assert "<bool>" not in out
+    if command == ["check"]:
+        assert "<terminal|json|markdown" in out  # options that take a value still show their type
+
+
+def test_shell_completion_is_offered(capsys) -> None:
+    code, out, _ = run_cli(["--help"], capsys)
+    assert "--install-completion" in out and "--show-completion" in out
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CUDADOCTOR_")},
+           "_CUDADOCTOR_COMPLETE": "complete_bash", "COMP_WORDS": "cudadoctor tri", "COMP_CWORD": "1"}
+    proc = subprocess.run([sys.executable, "-m", "cudadoctor"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.stdout.split() == ["triage"], proc.stdout + proc.stderr

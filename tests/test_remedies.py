@@ -96,11 +96,27 @@ def test_r535_admits_cu12x_only_under_minor_compat(tables: RuleTables) -> None:
 
 def test_newest_release_first_then_newest_cuda(tables: RuleTables) -> None:
     wheels = best_wheels(tables, driver=None)
-    # NOTE: torch 2.15.0 (PyPI, cu132 only in the tables) is now the newest release line.
-    assert _pairs(wheels)[:3] == [("2.15.0", "cu132"), ("2.14.1", "cu132"), ("2.14.1", "cu130")]
+    # NOTE: torch 2.15.0 (PyPI, cu132 only in the tables) is now the newest release line. Within
+    # 2.14 the confirmed cu130 (read off the PyPI wheel) and cu126 come before the unconfirmed cu132.
+    assert _pairs(wheels)[:3] == [("2.15.0", "cu132"), ("2.14.1", "cu130"), ("2.14.1", "cu126")]
+    assert ("2.14.1", "cu132") in _pairs(wheels)
+    for a, b in zip(wheels, wheels[1:]):
+        assert a.release.torch >= b.release.torch
+        if a.release.torch == b.release.torch and a.variant.confirmed == b.variant.confirmed:
+            assert a.variant.cuda > b.variant.cuda
     assert _pairs(wheels)[-1] == ("1.13.1", "cu116")
     listed = [(str(r.latest), name) for r in tables.torch.releases for name in r.variants]
     assert sorted(_pairs(wheels)) == sorted(listed)
+
+
+def test_confirmed_variants_come_first_within_a_release(tables: RuleTables) -> None:
+    """V100 + B200 on R575: 2.10 cu128 (confirmed) before the unconfirmed 2.10 cu129."""
+    wheels = best_wheels(tables, driver=V("575.57.08"), gpu_ccs=[V("7.0"), V("10.0")], python=V("3.11"))
+    assert _pairs(wheels)[:2] == [("2.10.0", "cu128"), ("2.10.0", "cu129")]
+    assert wheels[0].variant.confirmed and not wheels[1].variant.confirmed
+    for a, b in zip(wheels, wheels[1:]):
+        if a.release.torch == b.release.torch:
+            assert a.variant.confirmed or not b.variant.confirmed
 
 
 def test_rtx_5090_needs_cu128_or_newer(tables: RuleTables) -> None:

@@ -29,6 +29,7 @@ def _all_entries(rt: RuleTables) -> list[object]:
     return [
         *rt.cuda_driver.releases, *rt.cuda_driver.minor_compat, *rt.torch.releases, *rt.torch.variants,
         *rt.gpus.models, *rt.compute_capability.entries, *rt.host_compiler.rules, *rt.cudnn.majors,
+        *rt.images.pytorch, *rt.images.ngc,
     ]
 
 
@@ -470,6 +471,9 @@ def _is_primary(url: str) -> bool:
     if host == "github.com":
         owner = parts.path.strip("/").split("/", 1)[0].lower()
         return owner in PRIMARY_GITHUB_OWNERS
+    if host == "hub.docker.com":
+        # NOTE: PyTorch's own repository on Docker Hub is the primary page of its image tags.
+        return parts.path.startswith("/r/pytorch/")
     return host in PRIMARY_HOSTS
 
 
@@ -496,6 +500,8 @@ def test_every_source_url_is_a_primary_host(rt: RuleTables) -> None:
         ("https://github.com/stas00/ml-engineering/blob/master/compute/accelerator/README.md", False),
         ("https://github.com/pytorchfork/pytorch/blob/main/RELEASE.md", False),
         ("https://docs.nvidia.com.example.org/x", False),
+        ("https://hub.docker.com/r/pytorch/pytorch/tags", True),
+        ("https://hub.docker.com/r/someone/pytorch/tags", False),
     ],
 )
 def test_primary_host_allow_list(url: str, primary: bool) -> None:
@@ -621,3 +627,51 @@ def test_nccl_multi_gpu_floor_needs_and_exceeds_the_single_gpu_floor(tmp_path: P
     text2 = path2.read_text(encoding="utf-8")
     path2.write_text(text2.replace('nccl_min = "2.26.2"\nnccl_min_multi_gpu', 'nccl_min_multi_gpu', 1), encoding="utf-8")
     assert _error(d2) == f"{path2}: cc[{n}].nccl_min_multi_gpu: needs nccl_min (the single-GPU floor) too"
+
+
+def _unconfirmed_row_keys(rt: RuleTables) -> set[str]:
+    """`<table> <row>` for every row the loaded tables mark unconfirmed (the README index's keys)."""
+    keys = {f"cuda_driver {r.version}" for r in rt.cuda_driver.releases if not r.confirmed}
+    keys |= {f"torch {r.torch}" for r in rt.torch.releases if not r.confirmed}
+    keys |= {f"torch {v.torch} {v.name}" for v in rt.torch.variants if not v.confirmed}
+    for cc in rt.compute_capability.entries:
+        if not cc.confirmed:
+            keys.add(f"compute_capability {cc.cc}")
+        if not cc.nccl_confirmed:
+            keys.add(f"compute_capability {cc.cc} nccl")
+    keys |= {f"cudnn {m.major}" for m in rt.cudnn.majors if not m.confirmed}
+    keys |= {f"host_compiler {r.cuda}" for r in rt.host_compiler.rules if not r.confirmed}
+    keys |= {f"gpus {g.model}" for g in rt.gpus.models if not g.confirmed}
+    keys |= {f"images {i.tag(i.flavors[0]).rsplit('-', 1)[0]}" for i in rt.images.pytorch if not i.confirmed}
+    keys |= {f"images {n.tag}" for n in rt.images.ngc if not n.confirmed}
+    return keys
+
+
+def test_every_unconfirmed_row_is_listed_in_the_readme(rt: RuleTables) -> None:
+    """rules/README.md names every `confirmed = false` row, with the item that says what would confirm it."""
+    text = (default_rules_dir() / "README.md").read_text(encoding="utf-8")
+    head, sep, index = text.partition("### Every unconfirmed row")
+    assert sep, "rules/README.md lost its index of unconfirmed rows"
+    listed = dict(re.findall(r"^- `([^`]+)`: items? ([0-9][0-9 and,]*)$", index, flags=re.MULTILINE))
+    expected = _unconfirmed_row_keys(rt)
+    assert expected, "the tables hold unconfirmed rows; finding none means the key builder broke"
+    assert sorted(expected - set(listed)) == [], "unconfirmed rows missing from rules/README.md"
+    assert sorted(set(listed) - expected) == [], "rules/README.md lists rows that are confirmed or gone"
+    items = {int(n) for n in re.findall(r"^(\d+)\. ", head.partition("## Facts not confirmed")[2], flags=re.MULTILINE)}
+    for key, refs in listed.items():
+        for n in re.findall(r"\d+", refs):
+            assert int(n) in items, f"{key}: item {n} is not in the README's list"
+
+
+def test_unconfirmed_rows_say_why_in_their_note(rt: RuleTables) -> None:
+    """Every unconfirmed row carries a note (why it is unconfirmed; the README says what would confirm it)."""
+    bare = [(type(e).__name__, getattr(e, "note", None)) for e in _all_entries(rt)
+            if hasattr(e, "confirmed") and not e.confirmed and not getattr(e, "note", "x").strip()]
+    assert bare == []
+
+
+def test_notes_link_no_third_party_page(rt: RuleTables) -> None:
+    """A note may name a secondary site but never link it: links in rules/ are primary sources only."""
+    bad = [(type(e).__name__, u) for e in _all_entries(rt)
+           for u in re.findall(r"https?://\S+", getattr(e, "note", "")) if not _is_primary(u.rstrip(").,;"))]
+    assert bad == []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
+
+from cudadoctor import children
 
 
 def assert_never(value: NoReturn) -> NoReturn:
@@ -47,101 +48,48 @@ def run_command(
 ) -> CommandResult:
     """Run *argv* (never through a shell) with a hard *timeout* and an explicit environment.
 
+    The child leads its own session and carries a token of its own (see cudadoctor.children), so
+    at its end — on time, at *timeout*, or at a global deadline — its whole tree is ended: nothing
+    it forked outlives the call, and a grandchild holding the pipes cannot stretch it.
+
     Never raises for a failing or hanging command: the result says what happened. A missing
     executable raises FileNotFoundError, which callers turn into an Unavailable fact.
     """
+    token = children.new_token()
     proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
         list(argv),
         stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=dict(env) if env is not None else child_env(),
+        env=children.tagged_env(env if env is not None else child_env(), token),
         cwd=cwd,
-        text=True,
-        errors="replace",
-        start_new_session=True,  # so a timeout can kill the whole process group
+        start_new_session=True,  # so the whole process group can be killed
     )
-    _register_child(proc)
+    child = children.Child(proc, token)
+    children.register(child)
     try:
-        out, err = proc.communicate(input=input_text, timeout=timeout)
-        return CommandResult(proc.returncode, out, err, False)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        try:
-            out, err = proc.communicate(timeout=2)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a child ignoring SIGKILL
-            out, err = "", ""
-        return CommandResult(None, out or "", err or "", True)
+        got = children.collect(
+            child, timeout=timeout, input_bytes=None if input_text is None else input_text.encode("utf-8")
+        )
     finally:
-        _unregister_child(proc)
+        children.unregister(child)
+    returncode = None if got.timed_out else proc.returncode
+    return CommandResult(returncode, _decode(got.stdout), _decode(got.stderr), got.timed_out)
+
+
+def _decode(data: bytes) -> str:
+    # NOTE: tools print in the locale's encoding, and broken ones print anything: bytes that are
+    # not UTF-8 become U+FFFD rather than an exception.
+    return data.decode("utf-8", errors="replace")
 
 
 # --------------------------------------------------------------------------------------------
-# the registry of running children, so a global deadline can end them all
+# the registry of running children lives in cudadoctor.children; these names are its API here
 
-_CHILDREN_LOCK = threading.Lock()
-#: pid -> Popen of every child run_command is waiting for (each leads its own process group).
-_CHILDREN: dict[int, subprocess.Popen[str]] = {}
-#: Set by kill_children(block_new=True): a child started afterwards is killed at once.
-_CHILDREN_BLOCKED = False
-
-
-def _register_child(proc: subprocess.Popen[str]) -> None:
-    with _CHILDREN_LOCK:
-        if not _CHILDREN_BLOCKED:
-            _CHILDREN[proc.pid] = proc
-            return
-    # NOTE: a deadline fired between Popen and here; this child must not outlive the process.
-    _kill_group(proc)
-
-
-def _unregister_child(proc: subprocess.Popen[str]) -> None:
-    with _CHILDREN_LOCK:
-        _CHILDREN.pop(proc.pid, None)
-
-
-def running_children() -> list[int]:
-    """Process ids of the children run_command is currently waiting for."""
-    with _CHILDREN_LOCK:
-        return sorted(_CHILDREN)
-
-
-def kill_children(*, block_new: bool = True) -> list[int]:
-    """SIGKILL the process group of every running child; returns their pids.
-
-    Used when a global deadline fires (``healthcheck --timeout``): the threads waiting in
-    run_command are abandoned, so their children must not be left running. With *block_new*,
-    a child started after this call is killed as soon as it starts (until allow_children()).
-    """
-    global _CHILDREN_BLOCKED
-    with _CHILDREN_LOCK:
-        _CHILDREN_BLOCKED = _CHILDREN_BLOCKED or block_new
-        procs = list(_CHILDREN.values())
-    for proc in procs:
-        _kill_group(proc)
-    return [proc.pid for proc in procs]
-
-
-def children_blocked() -> bool:
-    """Whether kill_children(block_new=True) is in force (new children are killed at once)."""
-    with _CHILDREN_LOCK:
-        return _CHILDREN_BLOCKED
-
-
-def allow_children() -> None:
-    """Undo kill_children(block_new=True): children may be started again (for in-process callers)."""
-    global _CHILDREN_BLOCKED
-    with _CHILDREN_LOCK:
-        _CHILDREN_BLOCKED = False
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    import signal
-
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
+running_children = children.running_children
+kill_children = children.kill_children
+children_blocked = children.children_blocked
+allow_children = children.allow_children
 
 
 def describe_returncode(code: int | None) -> str:

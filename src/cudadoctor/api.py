@@ -42,10 +42,24 @@ def check(
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
     timeout: float = 120.0,
+    kernels: bool = False,
 ) -> Report:
-    """Probe this machine and diagnose it. In Jupyter the returned Report displays itself."""
+    """Probe this machine and diagnose it. In Jupyter the returned Report displays itself.
+
+    Called from a notebook, *python* defaults to the kernel's own interpreter (``sys.executable``),
+    and the report's Jupyter section says so. *kernels* also inspects the torch of every other
+    Jupyter kernel (``check --kernels``).
+    """
     rule_tables = load_tables(rules_dir)
     facts = collect_facts(python=python, timeout=timeout)
+    if kernels:
+        from dataclasses import replace
+
+        from cudadoctor.facts import JupyterFacts
+        from cudadoctor.probes.jupyter import probe_kernel_torch
+
+        if isinstance(facts.jupyter, JupyterFacts):
+            facts = replace(facts, jupyter=probe_kernel_torch(facts.jupyter, timeout=min(60.0, timeout)))
     return evaluate(facts, rule_tables, select=select, ignore=ignore)
 
 

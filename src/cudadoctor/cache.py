@@ -1,13 +1,18 @@
-"""The healthcheck's cache of slow facts (torch, cuda_libs, toolkit), keyed by everything they depend on.
+"""The cache of slow facts (torch, cuda_libs, toolkit), keyed by everything they depend on.
 
-An entry is one JSON file per fact area and key. The *key* holds what is known before probing
-(the inspected interpreter and its mtime, the environment variables the probe reads, the
-driver state torch saw, cudadoctor's version); the entry also records *dependencies*: files
-and directories the probe's answer came from (torch's install directory, every directory the
-library scan listed, /etc/ld.so.cache, nvcc, gcc), each with its stat signature. An entry is
-used only when the key is equal and every dependency's signature is unchanged; anything
-else (a changed file, a corrupt, partial or foreign file, a file owned by someone else) is a
-miss, and the fresh answer replaces the file atomically (temp file + os.replace).
+Used by ``check``, ``gate`` and ``healthcheck`` through probes/cached.py. An entry is one JSON
+file per fact area and key. The *key* holds what is known before probing (the inspected
+interpreter and its mtime, the environment variables the probe reads, the text of
+/proc/driver/nvidia/version, cudadoctor's version); the entry also records *dependencies*:
+files and directories the probe's answer came from (torch's install directory and its
+dist-info RECORD, the nvidia-* wheels' RECORDs, every library torch mapped, every directory the
+library scan listed, /etc/ld.so.cache, nvcc, gcc), each with its stat signature, and *live*
+state checked once it is known (for torch: the driver state NVML and libcuda reported this
+run). An entry is used only when the key is equal, every dependency's signature is unchanged
+and the live state matches; anything else (a changed file, a corrupt, partial, foreign or
+directory-shaped entry, a symlink, a file owned by someone else) is a miss, and the fresh
+answer replaces the file atomically (temp file + os.replace, which replaces a symlink rather
+than writing through it).
 """
 
 from __future__ import annotations
@@ -21,22 +26,20 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cudadoctor._version import __version__
-from cudadoctor.facts import (
-    FACTS_SCHEMA_VERSION,
-    CudaLibsFacts,
-    DriverFacts,
-    ToolkitFacts,
-    TorchFacts,
-    Unavailable,
-)
+
+if TYPE_CHECKING:
+    from cudadoctor.facts import DriverFacts, Unavailable
+
+# NOTE: the facts module is imported where it is used: `cudadoctor --help` and `explain` re-use
+# this module's directory rules (fastpath.py) and must not pay for it.
 
 #: Marks a cache entry, so any other JSON file in the directory is ignored.
 CACHE_KIND = "cudadoctor-healthcheck-cache"
-#: Bumped whenever the entry layout or the meaning of a key changes.
-CACHE_SCHEMA = 1
+#: Bumped whenever the entry layout or the meaning of a key changes (2: stored_at, live, RECORDs).
+CACHE_SCHEMA = 2
 #: Fact areas the healthcheck caches (everything else is read live on every run).
 SLOW_AREAS: tuple[str, ...] = ("cuda_libs", "toolkit", "torch")
 #: Entries kept per area: a few interpreters or environments may alternate on one machine.
@@ -45,6 +48,13 @@ KEEP_PER_AREA = 8
 STALE_TEMP_S = 60.0
 #: The dynamic loader's cache; a new library (ldconfig) changes it.
 LD_SO_CACHE = "/etc/ld.so.cache"
+#: The loaded kernel module's version line; a driver upgrade or reload changes it.
+PROC_DRIVER_VERSION = "/proc/driver/nvidia/version"
+#: Prefixes of environment variables that are part of a key as a whole family (the NVIDIA
+#: container runtime's NVIDIA_VISIBLE_DEVICES, NVIDIA_DRIVER_CAPABILITIES, NVIDIA_REQUIRE_*, ...).
+KEY_PREFIXES: Mapping[str, tuple[str, ...]] = {"torch": ("NVIDIA_",), "cuda_libs": ("NVIDIA_",), "toolkit": ()}
+#: Distributions whose dist-info RECORD is a dependency: a reinstall rewrites it even at the same version.
+RECORD_DISTRIBUTIONS = ("torch", "nvidia_")
 
 #: Environment variables each slow probe's answer depends on (they are part of the key).
 KEY_VARIABLES: Mapping[str, tuple[str, ...]] = {
@@ -102,6 +112,8 @@ def driver_fingerprint(driver: DriverFacts | Unavailable) -> dict[str, Any]:
 
     When the driver recovers, is upgraded, or a GPU disappears, torch is probed again.
     """
+    from cudadoctor.facts import Unavailable
+
     if isinstance(driver, Unavailable):
         return {"unavailable": driver.probe}
     return {
@@ -116,6 +128,31 @@ def driver_fingerprint(driver: DriverFacts | Unavailable) -> dict[str, Any]:
     }
 
 
+def read_proc_driver_version(path: str | None = None) -> str | None:
+    """The text of /proc/driver/nvidia/version (None when absent or unreadable): part of a key."""
+    try:
+        with open(path or PROC_DRIVER_VERSION, "rb") as f:
+            return f.read(8192).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def key_environment(area: str, environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The variables *area*'s answer depends on: the named ones (None when unset) and every
+    variable of its prefix families that is set."""
+    env: dict[str, str | None] = {name: environ.get(name) for name in KEY_VARIABLES[area]}
+    for prefix in KEY_PREFIXES.get(area, ()):
+        # NOTE: a family may hold credentials (NVIDIA_API_KEY=nvapi-...): the entry keeps a digest
+        # of each value, never the value, since entries are files on disk.
+        env.update({k: value_digest(v) for k, v in sorted(environ.items()) if k.startswith(prefix)})
+    return env
+
+
+def value_digest(value: str) -> str:
+    """A stand-in for an environment value in a stored key: equal values, equal digests; never the value."""
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
 def area_key(
     area: str,
     *,
@@ -123,8 +160,16 @@ def area_key(
     environ: Mapping[str, str],
     cwd: str = "",
     driver: Mapping[str, Any] | None = None,
+    proc_version: str | None = None,
 ) -> dict[str, Any]:
-    """Everything known before probing that *area*'s answer depends on, as JSON data."""
+    """Everything known before probing that *area*'s answer depends on, as JSON data.
+
+    *driver* (the healthcheck's former key part) is kept for callers that know it before
+    probing; probes/cached.py checks it as live state instead, so the torch child can start
+    before the driver probe has answered.
+    """
+    from cudadoctor.facts import FACTS_SCHEMA_VERSION
+
     real = os.path.realpath(python)
     key: dict[str, Any] = {
         "area": area,
@@ -132,15 +177,37 @@ def area_key(
         "facts_schema": FACTS_SCHEMA_VERSION,
         # NOTE: the library scan's children run in the doctor's own interpreter.
         "doctor_python": [os.path.realpath(sys.executable), sys.version],
-        "env": {name: environ.get(name) for name in KEY_VARIABLES[area]},
+        "env": key_environment(area, environ),
     }
     if area in ("torch", "cuda_libs"):
         key["python"] = [real, signature(real)]
+        key["proc_driver_version"] = proc_version
     if area == "torch":
         # NOTE: `python -c` puts the working directory first on sys.path: a ./torch there wins.
         key["cwd"] = cwd
-        key["driver"] = dict(driver or {})
+        if driver is not None:
+            key["driver"] = dict(driver)
     return key
+
+
+def record_files(site_dirs: Iterable[str]) -> list[str]:
+    """The dist-info RECORD files of torch and the nvidia-* wheels in *site_dirs*.
+
+    NOTE: pip rewrites RECORD on every install, so a reinstall of the same version (a repaired
+    wheel, a different CUDA variant under the same version number) changes its signature.
+    """
+    found: list[str] = []
+    for site in site_dirs:
+        try:
+            names = os.listdir(site)
+        except OSError:
+            continue
+        for name in sorted(names):
+            if name.endswith(".dist-info") and name.lower().startswith(RECORD_DISTRIBUTIONS):
+                if name.lower().startswith("torch") and not name.lower().startswith("torch-"):
+                    continue  # torchvision, torchaudio: not what the torch fact reads
+                found.append(os.path.join(site, name, "RECORD"))
+    return found
 
 
 def dependency_paths(
@@ -151,8 +218,12 @@ def dependency_paths(
     sys_path: Sequence[str] = (),
 ) -> list[str]:
     """Files and directories *value* (the area's fresh facts) was read from, to re-stat on each use."""
+    from cudadoctor.facts import CudaLibsFacts, ToolkitFacts, TorchFacts, Unavailable
+
     paths: list[str] = [LD_SO_CACHE]
     site_dirs = [p for p in sys_path if p and os.path.isabs(p)]
+    if area in ("torch", "cuda_libs"):
+        paths += record_files(site_dirs)
     if area == "torch" and isinstance(value, TorchFacts):
         # A pip install/uninstall changes the site-packages directories; an upgrade replaces torch/.
         paths += site_dirs
@@ -185,6 +256,8 @@ def dependency_paths(
 
 def cacheable(area: str, value: Any) -> bool:
     """Whether a fresh answer may be reused: failures that may be transient never are."""
+    from cudadoctor.facts import TorchFacts, Unavailable
+
     if isinstance(value, Unavailable):
         return False
     if area == "torch" and isinstance(value, TorchFacts):
@@ -221,6 +294,18 @@ def _usable(directory: Path, *, private: bool) -> str:
     if private and (st.st_uid != os.geteuid() or st.st_mode & 0o022):
         return "owned by another user or writable by others"
     return ""
+
+
+class Entry:
+    """What a lookup found: the value (None on a miss) and why not, its age and its live state."""
+
+    __slots__ = ("value", "why", "age", "live")
+
+    def __init__(self, value: Any | None, why: str, *, age: float = 0.0, live: dict[str, Any] | None = None) -> None:
+        self.value = value  #: the decoded facts, or None on a miss
+        self.why = why  #: why it is a miss ("" on a hit)
+        self.age = age  #: seconds since the value was probed
+        self.live = live  #: live state the value depends on (None: none)
 
 
 class FactsCache:
@@ -260,56 +345,76 @@ class FactsCache:
         return self.directory / f"{area}-{digest}.json"
 
     def load(self, area: str, key: Mapping[str, Any]) -> tuple[Any | None, str]:
-        """(facts, "") on a hit; (None, why) on a miss."""
+        """(facts, "") on a hit; (None, why) on a miss. An entry with live state is a miss here
+        (use :meth:`lookup` and compare it)."""
+        entry = self.lookup(area, key)
+        if entry.value is not None and entry.live is not None:
+            return None, "live state not checked"
+        return entry.value, entry.why
+
+    def lookup(self, area: str, key: Mapping[str, Any]) -> Entry:
+        """The entry for *area* and *key* whose dependencies are unchanged, or a miss saying why.
+
+        The caller still compares :attr:`Entry.live` with the live state before using the value.
+        """
         if self.directory is None:
-            return None, self.note
+            return Entry(None, self.note)
         path = self.path_for(area, key)
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            # NOTE: O_NOFOLLOW: a symlink planted in place of an entry is refused, not followed.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
-            return None, "no entry"
+            return Entry(None, "no entry")
         except OSError as e:
-            return None, f"unreadable entry ({e.strerror or e})"
+            return Entry(None, f"unreadable entry ({e.strerror or e})")
         try:
             st = os.fstat(fd)
             # NOTE: a shared or world-writable cache directory must not let another user plant facts.
             if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
-                return None, "entry not a regular file owned by this user"
+                return Entry(None, "entry not a regular file owned by this user")
             with os.fdopen(fd, "rb") as f:
                 fd = -1
                 raw = f.read(16 << 20)
         except OSError as e:
-            return None, f"unreadable entry ({e.strerror or e})"
+            return Entry(None, f"unreadable entry ({e.strerror or e})")
         finally:
             if fd >= 0:
                 os.close(fd)
         return self._validate(area, key, raw)
 
-    def _validate(self, area: str, key: Mapping[str, Any], raw: bytes) -> tuple[Any | None, str]:
+    def _validate(self, area: str, key: Mapping[str, Any], raw: bytes) -> Entry:
         from cudadoctor.errors import FactsFileError
         from cudadoctor.factsfile import decode_area
 
         try:
             entry = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            return None, "corrupt entry (not JSON)"
+            return Entry(None, "corrupt entry (not JSON)")
         if not isinstance(entry, dict) or entry.get("kind") != CACHE_KIND or entry.get("schema") != CACHE_SCHEMA:
-            return None, "foreign entry (not a cudadoctor cache entry of this schema)"
+            return Entry(None, "foreign entry (not a cudadoctor cache entry of this schema)")
         if entry.get("area") != area or entry.get("key") != json.loads(json.dumps(key)):
-            return None, "key changed"
+            return Entry(None, "key changed")
         deps = entry.get("deps")
-        if not isinstance(deps, dict):
-            return None, "corrupt entry (no dependencies)"
+        stored_at = entry.get("stored_at")
+        live = entry.get("live")
+        if not isinstance(deps, dict) or not isinstance(stored_at, (int, float)) or not isinstance(live, (dict, type(None))):
+            return Entry(None, "corrupt entry (no dependencies)")
         for path, sig in deps.items():
             if signature(path) != sig:
-                return None, f"{path} changed"
+                return Entry(None, f"{path} changed")
         try:
-            return decode_area(area, entry.get("facts"), origin=str(self.path_for(area, key))), ""
+            value = decode_area(area, entry.get("facts"), origin=str(self.path_for(area, key)))
         except FactsFileError as e:
-            return None, f"corrupt entry ({e})"
+            return Entry(None, f"corrupt entry ({e})")
+        # NOTE: a clock set back makes a negative age; say 0 rather than a future entry.
+        return Entry(value, "", age=max(0.0, time.time() - stored_at), live=live)
 
-    def store(self, area: str, key: Mapping[str, Any], value: Any, deps: Iterable[str]) -> bool:
-        """Write an entry atomically (temp file in the same directory, then os.replace); False on failure."""
+    def store(self, area: str, key: Mapping[str, Any], value: Any, deps: Iterable[str],
+              *, live: Mapping[str, Any] | None = None) -> bool:
+        """Write an entry atomically (temp file in the same directory, then os.replace); False on failure.
+
+        *live* is the live state the value depends on, compared by the reader (:meth:`lookup`).
+        """
         if self.directory is None:
             return False
         from cudadoctor.factsfile import encode_area
@@ -319,6 +424,8 @@ class FactsCache:
             "schema": CACHE_SCHEMA,
             "area": area,
             "key": key,
+            "stored_at": time.time(),
+            "live": None if live is None else dict(live),
             "deps": snapshot(deps),
             "facts": encode_area(value),
         }
@@ -328,6 +435,8 @@ class FactsCache:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.directory)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(entry, f, separators=(",", ":"))
+            # NOTE: rename(2) replaces a symlink (or a planted file) at *path* itself; it never
+            # writes through it. A directory there makes it fail: the entry is then not written.
             os.replace(tmp, path)
             tmp = ""
         except (OSError, TypeError, ValueError) as e:

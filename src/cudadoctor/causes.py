@@ -381,3 +381,21 @@ def gpu_indices_named(text: str) -> tuple[int, ...]:
         if index not in out:
             out.append(index)
     return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# the integer encodings error texts print versions in
+
+
+def decode_cuda_int(value: str) -> str:
+    """CUDA's integer version as text: 11040 -> '11.4', 12020 -> '12.2' (cudaDriverGetVersion's encoding)."""
+    n = int(value)
+    return f"{n // 1000}.{(n % 1000) // 10}"
+
+
+def decode_cudnn_int(value: str) -> str:
+    """cuDNN's integer version: 7102 -> '7.1.2'; 8902 -> '8.9.2' (CUDNN_VERSION = M*1000 + m*100 + p)."""
+    n = int(value)
+    if n >= 10000:  # NOTE: cuDNN 9 encodes M*10000 + m*100 + p (90100 = 9.1.0)
+        return f"{n // 10000}.{(n % 10000) // 100}.{n % 100}"
+    return f"{n // 1000}.{(n % 1000) // 100}.{n % 100}"

@@ -8,22 +8,52 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+import typer.core
 
 from cudadoctor._version import __version__
 from cudadoctor.findings import Severity
-from cudadoctor.errors import CudaDoctorError
+from cudadoctor.errors import CudaDoctorError, one_line
 from cudadoctor.render import OutputFormat
 from cudadoctor.report import EXIT_INTERRUPTED, EXIT_TOOL_ERROR
+
+class _Group(typer.core.TyperGroup):
+    """The top-level command group: typer's, with plain flags shown without a ``<bool>`` type.
+
+    typer's rich help prints every option's type, so ``--verbose <bool>`` looked like an option
+    that takes a value. A flag's metavar set to "" prints nothing there; plain click help never
+    shows a flag's metavar anyway.
+    """
+
+    @staticmethod
+    def _tidy(command: Any, ctx: Any) -> None:
+        for param in command.get_params(ctx):
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The subcommand, its flags tidied for help."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            self._tidy(command, ctx)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """The group's own help (--version, --debug, --install-completion, ...), flags tidied."""
+        self._tidy(self, ctx)
+        super().format_help(ctx, formatter)
+
 
 app = typer.Typer(
     name="cudadoctor",
     help="Diagnose PyTorch + CUDA environments: probe, judge against versioned rules, print the fix.",
     no_args_is_help=True,
-    add_completion=False,
+    # NOTE: typer's --install-completion / --show-completion (bash, zsh, fish, PowerShell).
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
 
 _debug = False
@@ -80,6 +110,8 @@ def check(
     quick: Annotated[bool, typer.Option("--quick", envvar="CUDADOCTOR_QUICK", help="With --bench: the ~3 s version.")] = False,
     min_efficiency: Annotated[float, typer.Option("--min-efficiency", envvar="CUDADOCTOR_MIN_EFFICIENCY", help="With --bench: bench-slow below this fraction of the dense GEMM peak.")] = 0.5,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", envvar="CUDADOCTOR_BASELINE", help="Known-good snapshot (or facts file, or JSON report): also report environment-drift, what moved since.")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", envvar="CUDADOCTOR_FRESH", help="Probe torch, the CUDA libraries and the toolkit again instead of re-using cached facts.")] = False,
+    kernels: Annotated[bool, typer.Option("--kernels", envvar="CUDADOCTOR_KERNELS", help="Also inspect the torch of every Jupyter kernel that runs another interpreter.")] = False,
 ) -> None:
     """Diagnose this machine's PyTorch + CUDA setup."""
     from cudadoctor.commands import check as cmd
@@ -90,7 +122,7 @@ def check(
         output_format=output_format, fail_on=fail_on, select=tuple(select or ()), ignore=tuple(ignore or ()),
         verbose=verbose, facts_file=facts_file, save_facts=save_facts, python=python, rules_dir=rules_dir,
         timeout=timeout, output=output, color=color, redact=redact,
-        bench=bench, bench_quick=quick, min_efficiency=min_efficiency, baseline=baseline,
+        bench=bench, bench_quick=quick, min_efficiency=min_efficiency, baseline=baseline, fresh=fresh, kernels=kernels,
         width=shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else None,
         spinner=color and output_format is OutputFormat.TERMINAL and facts_file is None and sys.stderr.isatty(),
     )
@@ -137,34 +169,51 @@ def _register_plugins() -> None:
 
 
 #: Command modules that register their own typer command (keep their heavy imports lazy).
-PLUGIN_COMMANDS: tuple[str, ...] = ("triage", "bench", "healthcheck", "gate", "snapshot", "diff", "fleet")
+PLUGIN_COMMANDS: tuple[str, ...] = ("triage", "bench", "healthcheck", "gate", "snapshot", "diff", "fleet", "recommend", "lint")
 
 _register_plugins()
 
 
 @contextlib.contextmanager
 def error_handler() -> Iterator[None]:
-    """Turn cudadoctor's own failures and bad usage into one line on stderr and exit code 2."""
+    """Turn cudadoctor's own failures and bad usage into one line on stderr and exit code 2;
+    a closed stdout into a quiet 141; a signal into 128 + its number, with no child left."""
+    from cudadoctor import output, shutdown
+
     try:
         yield
+    except output.OutputClosed:
+        # NOTE: `cudadoctor check | head`: the reader has what it wanted. Unix tools die of
+        # SIGPIPE here, silently; the shell reports 141.
+        shutdown.end(output.EXIT_PIPE_CLOSED)
     except CudaDoctorError as e:
         hint = f" (hint: {e.hint})" if e.hint else ""
-        print(f"cudadoctor: error: {e}{hint}", file=sys.stderr)
+        output.err(f"cudadoctor: error: {one_line(str(e))}{hint}\n")
         if _debug:
             raise
         sys.exit(EXIT_TOOL_ERROR)
-    except (KeyboardInterrupt, typer.Abort):
-        print("cudadoctor: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+    except (shutdown.Stopped, KeyboardInterrupt, typer.Abort) as e:
+        code = shutdown.exit_code_for(e)
+        shutdown.end(code, "cudadoctor: interrupted" if code == EXIT_INTERRUPTED else "cudadoctor: terminated")
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    except OSError as e:
+        # NOTE: an OSError that reaches the boundary is the machine refusing a file the user named
+        # (-o on a full disk or in a missing directory, --save-facts into a directory): one line.
+        if _debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        output.err(f"cudadoctor: error: {one_line(where + (e.strerror or str(e)))}\n")
+        sys.exit(EXIT_TOOL_ERROR)
     except Exception as e:
         # NOTE: click (vendored inside newer typer) signals bad usage with exceptions that carry
         # format_message(); by default it prints a multi-line usage box, the contract is one line.
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
-            print(f"cudadoctor: error: {e.format_message()}", file=sys.stderr)
+            output.err(f"cudadoctor: error: {one_line(e.format_message())}\n")
             sys.exit(EXIT_TOOL_ERROR)
         raise
+    finally:
+        output.finish()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,24 +3,33 @@
 Every area is either its ``<Area>Facts`` dataclass or :class:`Unavailable` (the probe failed,
 and why). Inside an area, a single value that could not be read is also ``Unavailable`` —
 never ``None`` or ``"N/A"``. Facts round-trip through JSON (``factsfile.py``) so a snapshot
-from one machine can be replayed on another (``--save-facts`` / ``--facts``). Two optional areas
-hold what only some commands gather: ``bench`` (facts_bench.py), ``ranks`` (facts_ranks.py) and
-``drift`` (facts_drift.py: what moved since a ``--baseline``).
+from one machine can be replayed on another (``--save-facts`` / ``--facts``). Optional areas
+hold what only some commands gather, or what facts from an older cudadoctor lack: ``bench``
+(facts_bench.py), ``ranks`` (facts_ranks.py), ``drift`` (facts_drift.py: what moved since a
+``--baseline``), ``jupyter`` (the kernelspecs, below) and ``session`` (facts_session.py: SSH and
+PID 1's environment).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from packaging.version import Version
 
 from cudadoctor.causes import ErrorCause
-from cudadoctor.facts_bench import BENCH_NOT_RUN, BenchFacts
-from cudadoctor.facts_drift import DRIFT_NOT_RUN, DriftFacts
-from cudadoctor.facts_ranks import RANKS_NOT_RUN, RanksFacts
+from cudadoctor.unavailable import BENCH_NOT_RUN, DRIFT_NOT_RUN, RANKS_NOT_RUN
+from cudadoctor.facts_session import SESSION_NOT_RECORDED, SessionFacts
 from cudadoctor.unavailable import Unavailable as Unavailable  # re-exported: every area's "unknown, because"
+
+if TYPE_CHECKING:
+    from cudadoctor.facts_bench import BenchFacts
+    from cudadoctor.facts_drift import DriftFacts
+    from cudadoctor.facts_ranks import RanksFacts
+
+# NOTE: the optional areas' modules (facts_bench, facts_ranks, facts_drift) are imported on first
+# use (optional_area_types, AREA_OF_TYPE, module __getattr__): the healthcheck never needs them.
 
 #: Bumped whenever a field is renamed or removed (adding fields is free).
 FACTS_SCHEMA_VERSION = 1
@@ -293,6 +302,13 @@ class ToolkitFacts:
     #: whether the probe looked for the CUDA headers (False in facts from an older cudadoctor,
     #: whose cuda_runtime_header is then Unavailable because it was never recorded)
     cuda_headers_searched: bool = False
+    #: the real nvcc behind nvcc_path (or the nvcc on PATH), symlinks and exec-wrapper scripts
+    #: followed: /usr/local/bin/nvcc -> /usr/local/cuda-13.0/bin/nvcc. Its toolkit root can
+    #: differ from cuda_home, which is torch's guess from the unresolved path.
+    nvcc_real_path: str | Unavailable = field(default_factory=lambda: Unavailable(probe="toolkit", reason=NOT_RECORDED))
+    #: the toolkit directory of nvcc_real_path where it is *not* cuda_home (symlinks of both
+    #: resolved), e.g. "/usr/local/cuda-13.0" for cuda_home /usr/local; "" when they agree or unknown
+    real_toolkit: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,30 +377,108 @@ class TorchFacts:
 
 
 # --------------------------------------------------------------------------------------------
+# Jupyter kernels (an optional area: ``torch`` works in the shell, not in the notebook)
+#
+# torch.cuda.is_available() True in the shell and False in the notebook is usually a kernel that
+# runs another interpreter. The jupyter probe (probes/jupyter.py) reads every kernel.json on
+# Jupyter's data path (as `jupyter --paths` lists it) without needing jupyter installed, and with
+# `check --kernels` inspects each kernel's torch the way --python does.
+
+
+#: Why ``Facts.jupyter`` is empty in facts from an older cudadoctor.
+JUPYTER_NOT_RECORDED = "not recorded (these facts come from an older cudadoctor)"
+
+#: Why a kernel's torch is unknown when ``--kernels`` was not given.
+KERNEL_TORCH_NOT_PROBED = "the kernel's torch was not inspected (run `cudadoctor check --kernels`)"
+
+
+def _not_probed() -> Unavailable:
+    return Unavailable(probe="jupyter", reason=KERNEL_TORCH_NOT_PROBED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelSpec:
+    """One installed Jupyter kernelspec (a ``kernels/<name>/kernel.json``)."""
+
+    name: str  #: the kernel's directory name, e.g. "python3"
+    display_name: str  #: what the notebook's kernel menu shows
+    path: str  #: the kernel.json file
+    language: str  #: e.g. "python"
+    argv: tuple[str, ...]  #: the command Jupyter runs
+    #: the interpreter argv[0] names, resolved through PATH, or why it is not a usable Python
+    interpreter: str | Unavailable
+    #: the directory holding that interpreter, symlinks resolved: what tells environments apart (a venv's
+    #: bin/python is a symlink to the base interpreter, so the file's own realpath cannot)
+    interpreter_dir: str | Unavailable
+    #: torch as this kernel's interpreter imports it (``check --kernels``)
+    torch: TorchFacts | Unavailable = field(default_factory=_not_probed)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JupyterFacts:
+    """The kernelspecs found, where they were looked for, and whether we run inside a kernel."""
+
+    search_path: tuple[str, ...]  #: the "kernels" directories searched, in Jupyter's order
+    kernels: tuple[KernelSpec, ...]  #: the first kernelspec of each name (Jupyter's precedence)
+    inspected_python: str  #: the interpreter whose torch `check` inspects
+    inspected_dir: str  #: its directory, symlinks resolved (compared with each kernel's interpreter_dir)
+    in_kernel: bool  #: this process is itself an IPython kernel (cudadoctor.check() in a notebook)
+    kernels_probed: bool = False  #: whether each kernel's torch was inspected (--kernels)
+    problems: tuple[str, ...] = ()  #: kernel.json files that could not be read, each with why
+
+
+# --------------------------------------------------------------------------------------------
 # everything
 
 
 Area = Union[
-    HostFacts, EnvFacts, ContainerFacts, DriverFacts, CudaLibsFacts, ToolkitFacts, TorchFacts, BenchFacts, RanksFacts,
-    DriftFacts,
+    HostFacts, EnvFacts, ContainerFacts, DriverFacts, CudaLibsFacts, ToolkitFacts, TorchFacts, "BenchFacts", "RanksFacts",
+    "DriftFacts", JupyterFacts, SessionFacts,
 ]
+
+
+def optional_area_types() -> dict[str, type]:
+    """The optional areas' classes by name (imports their modules): for resolving Facts' annotations."""
+    from cudadoctor.facts_bench import BenchFacts
+    from cudadoctor.facts_drift import DriftFacts
+    from cudadoctor.facts_ranks import RanksFacts
+
+    return {"BenchFacts": BenchFacts, "RanksFacts": RanksFacts, "DriftFacts": DriftFacts}
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("BenchFacts", "RanksFacts", "DriftFacts"):
+        return optional_area_types()[name]
+    raise AttributeError(f"module 'cudadoctor.facts' has no attribute {name!r}")
 
 #: Fact areas in report order; each is a field of :class:`Facts`.
 AREAS: tuple[str, ...] = ("host", "env", "container", "driver", "cuda_libs", "toolkit", "torch")
 
 #: Areas that only some commands gather (``bench``: the smoke benchmark; ``ranks``: what
-#: ``gate --distributed`` gathers from every rank; ``drift``: what moved since ``--baseline``).
+#: ``gate --distributed`` gathers from every rank; ``drift``: what moved since ``--baseline``;
+#: ``jupyter``: the kernelspecs; ``session``: SSH and PID 1's environment; both probed by ``check``
+#: but absent from older facts files).
 #: Not in :data:`AREAS`, which the probes fill: elsewhere they default to Unavailable ("not run"),
 #: so every older facts file still loads.
-OPTIONAL_AREAS: tuple[str, ...] = ("bench", "ranks", "drift")
+OPTIONAL_AREAS: tuple[str, ...] = ("bench", "ranks", "drift", "jupyter", "session")
+
+
+class _AreaOfType(dict):  # type: ignore[type-arg]
+    """Fact-area class -> field name; the optional areas' classes are added on the first miss."""
+
+    def __missing__(self, kind: type) -> str:
+        types = optional_area_types()
+        for name, area in (("BenchFacts", "bench"), ("RanksFacts", "ranks"), ("DriftFacts", "drift")):
+            self[types[name]] = area
+        return dict.__getitem__(self, kind)  # type: ignore[no-any-return]
 
 
 #: Fact-area class -> its field name on :class:`Facts` (for the checks' typed accessor).
-AREA_OF_TYPE: dict[type, str] = {
+AREA_OF_TYPE: dict[type, str] = _AreaOfType({
     HostFacts: "host", EnvFacts: "env", ContainerFacts: "container", DriverFacts: "driver",
     CudaLibsFacts: "cuda_libs", ToolkitFacts: "toolkit", TorchFacts: "torch",
-    BenchFacts: "bench", RanksFacts: "ranks", DriftFacts: "drift",
-}
+    JupyterFacts: "jupyter", SessionFacts: "session",
+})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -407,7 +501,17 @@ class Facts:
     ranks: RanksFacts | Unavailable = field(default_factory=lambda: Unavailable(probe="ranks", reason=RANKS_NOT_RUN))
     #: what moved since the known-good snapshot given with --baseline (see facts_drift.py)
     drift: DriftFacts | Unavailable = field(default_factory=lambda: Unavailable(probe="drift", reason=DRIFT_NOT_RUN))
-    #: seconds each probe took (wall), for the report and the benchmarks
+    #: the Jupyter kernelspecs found (and with check --kernels, each kernel's torch)
+    jupyter: JupyterFacts | Unavailable = field(
+        default_factory=lambda: Unavailable(probe="jupyter", reason=JUPYTER_NOT_RECORDED))
+    #: whether this is an SSH session, and PID 1's CUDA-relevant environment (see facts_session.py)
+    session: SessionFacts | Unavailable = field(
+        default_factory=lambda: Unavailable(probe="session", reason=SESSION_NOT_RECORDED))
+    #: area -> age in seconds of the slow facts that came from the cache (probes/cached.py) rather
+    #: than a probe this run; empty when everything was probed (and in files from older versions)
+    cached: dict[str, float] = field(default_factory=dict)
+    #: seconds each probe took (wall), for the report and the benchmarks (NOTE: kept last: the
+    #: fleet's lean reader finds the end of a report's facts by it)
     probe_seconds: dict[str, float] = field(default_factory=dict)
 
     def area(self, name: str) -> Area | Unavailable:

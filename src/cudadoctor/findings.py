@@ -38,6 +38,9 @@ class Finding:
     url: str
     #: where the finding came from: "probe" (live facts) or "facts-file" (replayed)
     source: str = "probe"
+    #: the name of the finding in the same report this one is a consequence of (the check's
+    #: ``follows_from``); renderers list it under that root. None for a root or a lone finding.
+    caused_by: str | None = None
 
 
 class Status(str, Enum):

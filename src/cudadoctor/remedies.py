@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -77,10 +78,15 @@ def best_wheels(
     python: Version | None = None,
     full_driver_support: bool = True,
 ) -> list[WheelChoice]:
-    """Wheels the tables say exist and fit: newest release first, newest CUDA first within it.
+    """Wheels the tables say exist and fit: newest release first; within a release, confirmed
+    variants first, then newest CUDA first.
 
     Only combinations present in the tables are returned, so a suggestion can never name a
-    wheel that was not published.
+    wheel that was not published. Within one release a variant marked ``confirmed = false`` (its
+    arch list or its very existence not read off the wheel) comes after the confirmed ones, so a
+    V100 + B200 host on R575 gets 2.10 cu128 rather than an unconfirmed 2.10 cu129. Across
+    releases newest still wins: sending someone to a much older torch only because a newer
+    row's arch list came from a build script would cost more than the doubt it removes.
     """
     ccs = tuple(gpu_ccs)
     ceiling = driver_ceiling(tables, ccs)
@@ -89,7 +95,7 @@ def best_wheels(
         if python is not None and not (rel.python_min <= Version(f"{python.major}.{python.minor}") <= rel.python_max):
             continue
         candidates = [v for v in tables.torch.variants_of(rel.torch) if v.name in rel.variants]
-        for var in sorted(candidates, key=lambda v: v.cuda, reverse=True):
+        for var in sorted(candidates, key=lambda v: (v.confirmed, v.cuda), reverse=True):
             if driver is not None and not variant_runs_on_driver(tables, var, driver, full=full_driver_support):
                 continue
             if any(cc_covered_by(cc, var.sass, var.ptx) is Coverage.NONE for cc in ccs):
@@ -150,3 +156,63 @@ def host_side(facts: Facts) -> str:
         if in_container(facts)
         else ""
     )
+
+
+# --------------------------------------------------------------------------------------------
+# what a check's fix() returns, and the pieces several checks' fixes share
+
+
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    """A check's fix for one finding: the exact action, and a sentence of detail for the message."""
+
+    fix: str  #: an exact command or action
+    detail: str = ""  #: what the values show (appended to the finding's message; "" for none)
+
+
+def major_minor(v: Version) -> str:
+    """'12.4' for 12.4.1."""
+    return ".".join(str(p) for p in v.release[:2])
+
+
+def parse_version(text: str) -> Version | None:
+    """*text* as a Version, or None when it is not one."""
+    try:
+        return Version(text)
+    except ValueError:  # NOTE: InvalidVersion is a ValueError; a part over 4300 digits raises the plain one
+        return None
+
+
+def soname_major(soname: str) -> str:
+    """'12' for 'libcudart.so.12' ("" when the soname has no version)."""
+    m = re.search(r"\.so\.(\d+)", soname)
+    return m.group(1) if m else ""
+
+
+def reinstall_torch_command(torch_version: Version | None) -> str:
+    """The pip line that reinstalls this torch with its CUDA dependencies (same version and index)."""
+    if torch_version is not None:
+        local = torch_version.local or ""
+        index = f" --index-url https://download.pytorch.org/whl/{local}" if re.fullmatch(r"cu\d+|cpu", local) else ""
+        return f"`pip install --force-reinstall torch=={torch_version.public}{index}`"
+    return "`pip install --force-reinstall torch` (same version and index as before)"
+
+
+def newest_wheel_line(
+    tables: RuleTables, *, driver: Version | None, ccs: Iterable[Version] = (), python: Version | None = None,
+) -> tuple[str, str] | None:
+    """(label, pip command) of the newest wheel for *driver* and *ccs* (full support, else minor compat)."""
+    ccs = tuple(ccs)
+    for full in (True, False):
+        wheels = best_wheels(tables, driver=driver, gpu_ccs=ccs, python=python, full_driver_support=full)
+        if wheels:
+            note = "" if full or driver is None else " (under minor-version compatibility)"
+            return f"{wheels[0]}{note}", wheels[0].pip_command
+        if driver is None:
+            break
+    return None
+
+
+def generic_remedy(code: str) -> str:
+    """The standing fix of a check that has no more specific one for the evidence at hand."""
+    return f"See `cudadoctor explain {code}` and run `cudadoctor check` on the affected machine."

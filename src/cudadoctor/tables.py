@@ -14,7 +14,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor.errors import RuleTableError, one_line, shown
@@ -22,11 +21,23 @@ from cudadoctor.errors import RuleTableError, one_line, shown
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def canonicalize_name(name: str) -> str:
+    """A distribution name normalised as PEP 503 says (runs of -, _ and . become one -, lower case).
+
+    NOTE: written here rather than imported from packaging.utils, whose import (packaging.tags,
+    sysconfig) costs the healthcheck ~8 ms on every run.
+    """
+    return _NAME_SEPARATORS.sub("-", name).lower()
+
+
 #: Highest table schema this cudadoctor understands.
 TABLES_SCHEMA = 1
 
 #: file stem -> attribute on RuleTables
-TABLE_FILES = ("cuda_driver", "torch", "gpus", "compute_capability", "host_compiler", "cudnn")
+TABLE_FILES = ("cuda_driver", "torch", "gpus", "compute_capability", "host_compiler", "cudnn", "images")
 
 T = TypeVar("T")
 
@@ -363,6 +374,61 @@ class CudnnTable:
         return next((m for m in self.majors if filename in m.libraries), None)
 
 
+# ---------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True, slots=True)
+class PytorchImage:
+    """A pytorch/pytorch Docker Hub image line: ``<torch>-cuda<cuda>-cudnn<cudnn>-<flavor>``."""
+
+    torch: Version  #: full release, e.g. 2.8.0
+    cuda: Version  #: e.g. 12.8
+    cudnn: str  #: cuDNN major in the tag, e.g. "9"
+    flavors: tuple[str, ...]  #: "runtime" and/or "devel"
+    source: str
+    confirmed: bool = True
+    note: str = ""
+
+    def tag(self, flavor: str) -> str:
+        """The full image reference, e.g. pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime."""
+        return f"pytorch/pytorch:{self.torch}-cuda{self.cuda}-cudnn{self.cudnn}-{flavor}"
+
+
+@dataclass(frozen=True, slots=True)
+class NgcImage:
+    """An NGC PyTorch container release (nvcr.io/nvidia/pytorch:YY.MM-py3)."""
+
+    release: str  #: "25.01"
+    torch: Version  #: the PyTorch it carries, e.g. 2.6.0a0
+    cuda: Version  #: e.g. 12.8.0
+    min_driver: Version  #: the driver branch its release notes require, e.g. 570
+    min_cc: Version  #: lowest compute capability it supports
+    source: str
+    confirmed: bool = True
+    note: str = ""
+
+    @property
+    def tag(self) -> str:
+        """The full image reference."""
+        return f"nvcr.io/nvidia/pytorch:{self.release}-py3"
+
+
+@dataclass(frozen=True, slots=True)
+class ImagesTable:
+    """Official container images with PyTorch (rules/images.toml)."""
+
+    pytorch: tuple[PytorchImage, ...]  #: sorted by (torch, cuda)
+    ngc: tuple[NgcImage, ...]  #: sorted by release
+
+    def pytorch_image(self, torch: Version, cuda: Version) -> PytorchImage | None:
+        """The pytorch/pytorch image of exactly this torch release and CUDA major.minor."""
+        return next((i for i in self.pytorch if i.torch == torch and i.cuda.release[:2] == cuda.release[:2]), None)
+
+    def ngc_release(self, release: str) -> NgcImage | None:
+        """The NGC PyTorch container of release "YY.MM"."""
+        return next((i for i in self.ngc if i.release == release), None)
+
+
 # ---------------------------------------------------------------------------- all tables
 
 
@@ -376,6 +442,7 @@ class RuleTables:
     compute_capability: ComputeCapabilityTable
     host_compiler: HostCompilerTable
     cudnn: CudnnTable
+    images: ImagesTable = field(default_factory=lambda: ImagesTable(pytorch=(), ngc=()))
     meta: dict[str, TableMeta] = field(default_factory=dict)
     directory: str = ""
 
@@ -408,13 +475,20 @@ def _load(base: Path) -> RuleTables:
     meta: dict[str, TableMeta] = {}
     labels: dict[str, str] = {}
     default = directory_is_default(base)
+    from cudadoctor import table_cache
+
+    # NOTE: the key is taken before reading, so a file edited while it is parsed is never stored
+    # under its new signature with its old content.
+    cached, cache_key = table_cache.load([base / f"{name}.toml" for name in TABLE_FILES])
+    parsed: dict[str, Any] = {}
     for name in TABLE_FILES:
         path = base / f"{name}.toml"
         # NOTE: errors name the file the user can open: the short rules/ path for the shipped
         # tables, the real path for a --rules-dir copy.
         label = labels[name] = f"rules/{name}.toml" if default else str(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = cached[str(path)] if cached is not None else tomllib.loads(path.read_text(encoding="utf-8"))
+            parsed[str(path)] = data
         except FileNotFoundError:
             raise RuleTableError(f"{label}: missing") from None
         except (OSError, UnicodeDecodeError) as e:
@@ -433,16 +507,26 @@ def _load(base: Path) -> RuleTables:
         updated = r.str_("", data, "updated")
         docs[name] = data
         meta[name] = TableMeta(name, schema, updated, str(path), _collect_sources(data))
-    return RuleTables(
-        cuda_driver=_cuda_driver(_Reader(labels["cuda_driver"], docs["cuda_driver"])),
-        torch=_torch(_Reader(labels["torch"], docs["torch"])),
-        gpus=_gpus(_Reader(labels["gpus"], docs["gpus"])),
-        compute_capability=_compute(_Reader(labels["compute_capability"], docs["compute_capability"])),
-        host_compiler=_host_compiler(_Reader(labels["host_compiler"], docs["host_compiler"])),
-        cudnn=_cudnn(_Reader(labels["cudnn"], docs["cudnn"])),
+    ok = cached is not None
+
+    def reader(name: str) -> _Reader:
+        return _Reader(labels[name], docs[name], validated=ok)
+
+    result = RuleTables(
+        cuda_driver=_cuda_driver(reader("cuda_driver")),
+        torch=_torch(reader("torch")),
+        gpus=_gpus(reader("gpus")),
+        compute_capability=_compute(reader("compute_capability")),
+        host_compiler=_host_compiler(reader("host_compiler")),
+        cudnn=_cudnn(reader("cudnn")),
+        images=_images(reader("images")),
         meta=meta,
         directory=str(base),
     )
+    if cached is None:
+        # NOTE: stored only now, after every check passed: a cached document is a valid one.
+        table_cache.store(cache_key, parsed)
+    return result
 
 
 def directory_is_default(base: Path) -> bool:
@@ -476,9 +560,12 @@ def _collect_sources(data: Any) -> tuple[str, ...]:
 class _Reader:
     """Typed field access that raises RuleTableError naming file, entry and field."""
 
-    def __init__(self, label: str, data: dict[str, Any]) -> None:
+    def __init__(self, label: str, data: dict[str, Any], *, validated: bool = False) -> None:
         self.label = label
         self.data = data
+        #: the document passed every check before (it came from table_cache, stored only after a
+        #: complete load): the costly requirement parsing of the pins is skipped
+        self.validated = validated
 
     def fail(self, where: str, key: str, message: str) -> RuleTableError:
         loc = f"{where}.{key}" if where else key
@@ -592,6 +679,7 @@ _TOP_KEYS: dict[str, tuple[str, ...]] = {
     "compute_capability": ("schema", "updated", "source", "cc"),
     "host_compiler": ("schema", "updated", "source", "cuda"),
     "cudnn": ("schema", "updated", "source", "major"),
+    "images": ("schema", "updated", "source", "pytorch", "ngc"),
 }
 
 _COMMON = ("source", "confirmed", "note")
@@ -680,6 +768,8 @@ def _torch_variant(r: _Reader, w: str, i: dict[str, Any]) -> TorchVariant:
 def _pins(r: _Reader, where: str, item: dict[str, Any]) -> tuple[str, ...]:
     """A variant's ``pins``: each a requirement with a version specifier, no marker, one per package."""
     pins = r.strs(where, item, "pins", [])
+    if r.validated:
+        return pins  # NOTE: packaging.requirements costs the healthcheck ~10 ms to import
     seen: set[str] = set()
     for text in pins:
         try:
@@ -804,3 +894,29 @@ def _cudnn(r: _Reader) -> CudnnTable:
     ))
     r.sorted_unique("major", [x.major for x in majors], "major")
     return CudnnTable(majors=tuple(majors))
+
+
+_YYMM = re.compile(r"^\d{2}\.(0[1-9]|1[0-2])$")
+
+
+def _images(r: _Reader) -> ImagesTable:
+    pytorch = _build(r, "pytorch", ("torch", "cuda", "cudnn", "flavors"), lambda w, i: PytorchImage(
+        torch=r.version(w, i, "torch"), cuda=r.version(w, i, "cuda"), cudnn=r.str_(w, i, "cudnn"),
+        flavors=r.strs(w, i, "flavors"), source=r.source(w, i),
+        confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+    ))
+    for n, img in enumerate(pytorch):
+        bad = [f for f in img.flavors if f not in ("runtime", "devel")]
+        if bad or not img.flavors:
+            raise r.fail(f"pytorch[{n}]", "flavors", f"expected 'runtime' and/or 'devel', got {list(img.flavors)}")
+    r.sorted_unique("pytorch", [(x.torch, x.cuda) for x in pytorch], "torch/cuda")
+    ngc = _build(r, "ngc", ("release", "torch", "cuda", "min_driver", "min_cc"), lambda w, i: NgcImage(
+        release=r.str_(w, i, "release"), torch=r.version(w, i, "torch"), cuda=r.version(w, i, "cuda"),
+        min_driver=r.version(w, i, "min_driver"), min_cc=r.version(w, i, "min_cc"), source=r.source(w, i),
+        confirmed=r.bool_(w, i, "confirmed", True), note=r.str_(w, i, "note", ""),
+    ))
+    for n, img in enumerate(ngc):
+        if not _YYMM.match(img.release):
+            raise r.fail(f"ngc[{n}]", "release", f"{img.release!r} is not a YY.MM release")
+    r.sorted_unique("ngc", [x.release for x in ngc], "release")
+    return ImagesTable(pytorch=tuple(pytorch), ngc=tuple(ngc))

@@ -98,7 +98,9 @@ def test_policy_fatal_and_ignore(tables, tmp_path: Path) -> None:
     assert _decide(report, policy=fatal).verdict == "stop"
     ignore = tmp_path / "ignore.toml"
     ignore.write_text('ignore = ["DRV"]\n')
-    assert _decide(_report(tables, "no_driver"), policy=ignore).verdict == "stop"  # CTR001 still fires
+    # CTR001 still fires as an error: the host has a GPU on its PCI bus that the container was not given.
+    with_gpu = _report(tables, "no_driver", {"host.nvidia_pci_devices": ["0000:17:00.0"]})
+    assert _decide(with_gpu, policy=ignore).verdict == "stop"
 
 
 def test_policy_gate_section_sets_thresholds_and_flags_override(tmp_path: Path) -> None:

@@ -160,8 +160,9 @@ def test_signature_matcher(text: str) -> None:
     sig.names_in(hits)
     for line in text.splitlines()[:30]:
         bounded(sig.library_family, line)
-        bounded(sig.soname_name, line)
-        bounded(sig.undefined_symbol_name, line, line, line)
+        bounded(sig.library_key, line)
+        bounded(sig.undefined_symbol_key, line, line, line)
+    bounded(sig.holds_error, text)
 
 
 @given(st.one_of(st.text(max_size=30), st.sampled_from(("0", "-1", "9" * 30, "12040", "90100"))))

@@ -283,7 +283,9 @@ def test_cache_entry_layout(cache_dir: Path, python_without_torch: str) -> None:
     run_healthcheck(["--cache-dir", str(cache_dir), "--python", python_without_torch])
     entry = json.loads(next(p for p in cache_dir.iterdir() if p.name.startswith("torch-")).read_text())
     assert entry["kind"] == CACHE_KIND and entry["schema"] == CACHE_SCHEMA and entry["area"] == "torch"
-    assert {"python", "env", "driver", "cudadoctor", "cwd"} <= set(entry["key"])
+    assert {"python", "env", "cudadoctor", "cwd", "proc_driver_version"} <= set(entry["key"])
+    # the driver state torch saw is live state, compared after this run's driver probe
+    assert {"nvml_status", "gpus", "cu_init"} <= set(entry["live"]) and isinstance(entry["stored_at"], float)
     assert entry["key"]["python"][0] == os.path.realpath(python_without_torch)
     # torch is not installed: installing it changes a site-packages directory of that interpreter
     assert any(p.endswith("site-packages") for p in entry["deps"])

@@ -259,10 +259,11 @@ def test_judge_health_splits_fatal_findings_from_notes_and_adds_requirements(tab
     verdict = judge_health(report, load_policy(None), check_order=[c.code for c in CHECKS])
     assert not verdict.healthy
     assert verdict.reasons[0].name == "no-nvidia-driver" and verdict.reasons[0].code == "DRV001"
-    assert [n.name for n in verdict.notes] == ["torch-cpu-only-build"]
+    assert [n.name for n in verdict.notes] == ["torch-cpu-only-build", "container-without-gpus"]
     strict = parse_policy({"fail_on": "warning", "min_gpus": 1}, source="p")
     verdict = judge_health(report, strict, check_order=[c.code for c in CHECKS])
-    assert verdict.notes == () and verdict.reasons[-1].name == "policy-min-gpus"
+    # only the information is left as a note once warnings are fatal
+    assert [n.name for n in verdict.notes] == ["container-without-gpus"] and verdict.reasons[-1].name == "policy-min-gpus"
     assert "torch-cpu-only-build" in [r.name for r in verdict.reasons]
 
 

@@ -13,7 +13,20 @@ CTX = ProbeContext(python="/usr/bin/python3", timeout=5)
 
 
 def test_registry_covers_every_area() -> None:
-    assert set(PROBES) == {"host", "env", "container", "driver", "cuda_libs", "toolkit", "torch"}
+    # every always-probed area, plus the optional areas `check` also probes (Jupyter kernels, the SSH session)
+    assert set(PROBES) == {"host", "env", "container", "driver", "cuda_libs", "toolkit", "torch", "jupyter", "session"}
+
+
+def test_collect_facts_fills_the_optional_areas_it_probed() -> None:
+    from cudadoctor.facts import JupyterFacts, SessionFacts
+    from cudadoctor.probes import collect_facts
+    from cudadoctor.probes.jupyter import probe_jupyter
+    from cudadoctor.probes.session import probe_session
+
+    facts = collect_facts(CTX, probes={"jupyter": probe_jupyter, "session": probe_session})
+    assert isinstance(facts.jupyter, JupyterFacts) and isinstance(facts.session, SessionFacts)
+    plain = collect_facts(CTX, probes={})
+    assert "not recorded" in plain.jupyter.reason  # type: ignore[union-attr]
 
 
 def test_a_raising_probe_becomes_unavailable_naming_it() -> None:

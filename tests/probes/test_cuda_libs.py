@@ -27,6 +27,7 @@ from cudadoctor.probes.cuda_libs import (
     read_soname,
     version_from_filename,
 )
+from tests.conftest import without_system_driver
 from tests.stubs import compile_stub
 
 RAW = Path(__file__).parents[1] / "fixtures" / "raw" / "libs"
@@ -325,6 +326,23 @@ def test_resolves_only_sonames_present(tree: dict[str, Path], monkeypatch: pytes
     assert "libcublas.so.12" not in sonames and "libcudart.so.13" not in sonames
     assert _resolved(facts, "libcudnn.so.9") == str(tree["cudnn_lib"] / "libcudnn.so.9")
     assert _resolved(facts, "libcudnn.so.8") == str(tree["conda"] / "lib" / "libcudnn.so.8.9.2")
+
+
+@without_system_driver  # a real driver's libcuda.so in ld.so.cache would resolve the unversioned name
+def test_unversioned_libcuda_resolved_when_cudnn8_is_present(
+    tree: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cuDNN 8's sub-libraries dlopen "libcuda.so": the probe records whether that name resolves."""
+    with_link = _collect(tree, monkeypatch, [tree["conda"] / "lib", tree["driver"]])
+    assert _resolved(with_link, "libcuda.so") == str(tree["driver"] / "libcuda.so.550.54.14")
+    # A minimal image: the runtime injected libcuda.so.1 and libcuda.so.<version>, no libcuda.so link.
+    minimal = tmp_path / "minimal"
+    compile_stub("cudnn_stub.c", minimal, "libcuda.so.550.54.14", soname="libcuda.so.1",
+                 links={"libcuda.so.1": "libcuda.so.550.54.14"})
+    without = _collect(tree, monkeypatch, [tree["conda"] / "lib", minimal])
+    assert _resolved(without, "libcuda.so.1") == str(minimal / "libcuda.so.550.54.14")
+    missing = _resolved(without, "libcuda.so")
+    assert isinstance(missing, Unavailable) and "libcuda.so" in missing.reason
 
 
 def test_libcuda_files_and_resolution(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,7 +33,8 @@ def facts_json(md: str) -> dict:  # type: ignore[type-arg]
 def test_markdown_structure_for_a_broken_machine(tables) -> None:  # type: ignore[no-untyped-def]
     report = report_for("no_driver", tables)
     md = render(report, OutputFormat.MARKDOWN)
-    assert md.startswith("## ❌ cudadoctor: NOT-READY\n")
+    assert md.startswith("## ❌ cudadoctor: NOT READY for GPU training\n")
+    assert "NOT-READY" not in md.split("<details>")[0] and md.count("NOT READY") == 1
     assert "| Severity | Code | Name | Title |" in md
     assert "| ❌ error | [DRV001](" in md and "`no-nvidia-driver`" in md
     assert "### ❌ error: DRV001 `no-nvidia-driver`" in md
@@ -53,7 +54,7 @@ def test_markdown_for_a_healthy_machine(tables) -> None:  # type: ignore[no-unty
     md = render_markdown(report)
     if not report.findings:
         assert "No problems found." in md
-    assert f"cudadoctor: {report.verdict.upper()}" in md
+    assert f"cudadoctor: {report.verdict_heading()}" in md
     assert facts_json(md)["host"]["hostname"]
 
 
@@ -109,7 +110,7 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 def test_check_format_markdown_through_the_cli(capsys) -> None:  # type: ignore[no-untyped-def]
     code, out, err = run_cli(["check", "--facts", str(env_path("no_driver")), "--format", "markdown"], capsys)
     assert code == 1, err
-    assert out.startswith("## ❌ cudadoctor: NOT-READY")
+    assert out.startswith("## ❌ cudadoctor: NOT READY for GPU training")
     assert "`no-nvidia-driver`" in out and "<details><summary>Facts</summary>" in out
     code, out, _ = run_cli(["check", "--facts", str(env_path("no_driver")), "-f", "markdown", "--select", "DRV001"], capsys)
     assert "DRV001" in out and "CTR001" not in out.split("<details>")[0]

@@ -18,7 +18,15 @@ def test_every_finding_shows_message_evidence_and_fix(tables) -> None:
     for f in report.findings:
         assert f"{f.code} {f.name}" in text
         assert "Fix:" in text
-    assert report.summary() in text.replace("\n", " ") or report.verdict.upper() in text
+    assert report.verdict_heading() in text and report.counts_summary() in text.replace("\n", " ")
+
+
+def test_last_line_says_the_verdict_once_in_words(tables) -> None:
+    report = _report(tables)
+    last = render(report, OutputFormat.TERMINAL, width=100).rstrip().splitlines()[-1]
+    assert last.strip().startswith("NOT READY for GPU training")
+    assert last.count("NOT READY") == 1 and "NOT-READY" not in last
+    assert report.counts_summary() in last
 
 
 def test_narrow_terminal_wraps_within_width(tables) -> None:
@@ -67,3 +75,45 @@ def test_real_h100_host_is_ready_and_spelled_as_nvidia_does(tables) -> None:
     text = render(report, OutputFormat.TERMINAL, width=120)
     assert "driver 580.159.04 (supports CUDA up to 13.0)" in text
     assert "580.159.4 " not in text
+
+
+def test_wrapped_lines_keep_their_indent_and_commands_stay_copyable(tables) -> None:
+    """Plain text at a narrow width (stdout not a terminal): no wrapped line falls back to column 0,
+    each fix command is on lines of its own that rejoin to the exact command, remarks are # lines."""
+    import shlex
+
+    report = _report(tables, "lib_h100_syscuda", **{
+        "torch.loaded_libraries[0].path": "/usr/local/cuda-12.1/targets/x86_64-linux/lib/libcudart.so.12.1.105"})
+    report_cpu = _report(tables)
+    for rep in (report, report_cpu):
+        text = render(rep, OutputFormat.TERMINAL, width=64)
+        diagnosis = text.split("Diagnosis", 1)[1].splitlines()[1:]
+        for line in diagnosis:
+            assert not line or line[0] in " ✖⚠ℹ", f"a wrapped line lost its indent: {line!r}"
+        for f in rep.findings:
+            if f.fix.startswith(("unset ", "export ", "/")):
+                command = f.fix.split("   (", 1)[0].split("; ", 1)[0]
+                block = text.split(f"{f.code} {f.name}", 1)[1].split("Fix:", 1)[1].split("See: cudadoctor explain", 1)[0]
+                lines = [ln.strip() for ln in block.splitlines() if ln.strip()]
+                cmd_lines = []
+                for ln in lines:
+                    cmd_lines.append(ln)
+                    if not ln.endswith("\\"):
+                        break
+                assert shlex.split("\n".join(cmd_lines).replace("\\\n", " ")) == shlex.split(command)
+                if "   (" in f.fix:
+                    assert any(ln.startswith("# ") for ln in lines), lines
+    assert "LIB002" in {f.code for f in report.findings}
+
+
+def test_toolkit_line_says_where_torchs_cuda_home_guess_differs(tables) -> None:
+    """/usr/local/bin/nvcc wraps /usr/local/cuda-13.0/bin/nvcc: the Toolkit line names both."""
+    report = _report(tables, "no_driver", **{
+        "toolkit.cuda_home": "/usr/local", "toolkit.cuda_home_source": "nvcc-on-path",
+        "toolkit.nvcc_path": "/usr/local/bin/nvcc", "toolkit.nvcc_real_path": "/usr/local/cuda-13.0/bin/nvcc",
+        "toolkit.real_toolkit": "/usr/local/cuda-13.0"})
+    text = " ".join(render(report, OutputFormat.TERMINAL, width=200).split())
+    assert "nvcc 13.0 (/usr/local/bin/nvcc) -> /usr/local/cuda-13.0/bin/nvcc" in text
+    assert "real toolkit: /usr/local/cuda-13.0 (torch's CUDA_HOME guess is /usr/local)" in text
+    plain = " ".join(render(_report(tables, "no_driver"), OutputFormat.TERMINAL, width=200).split())
+    assert "real toolkit" not in plain and " -> " not in plain.split("Toolkit:", 1)[1].split("gcc", 1)[0]

@@ -623,12 +623,20 @@ class _HostLock:
             os.close(self.fd)  # closing releases the flock
 
 
+def unavailable_here(name: str, run: Runner) -> Optional[str]:
+    """Why workload *name* cannot run on this device at all (None when it can)."""
+    if name in ("copy-h2d", "copy-d2h") and not run.cuda:
+        return "host<->device copies need a GPU"
+    return None
+
+
 def copy(run: Runner, direction: str, slice_s: float) -> Dict[str, Any]:
     """Copy bandwidth: d2d (read + write counted, as CUDA's bandwidthTest does) or pinned h2d/d2h."""
     torch = run.torch
     rec: Dict[str, Any] = {"name": "copy-" + direction, "kind": "copy", "dtype": "bytes", "layout": "", "unit": "GB/s"}
-    if direction != "d2d" and not run.cuda:
-        rec.update(status="skipped", reason="host<->device copies need a GPU")
+    reason = unavailable_here(rec["name"], run)
+    if reason is not None:
+        rec.update(status="skipped", reason=reason)
         return rec
     # NOTE: a copy reaches steady state within milliseconds; short slices also keep the GPUs'
     # turns at the host-copy lock short on 8-GPU nodes.
@@ -814,6 +822,12 @@ def main() -> None:
         slice_s = left * weight / weights_left if weights_left > 0 else 0.0
         weights_left -= weight
         minimum = 0.05 if not run.cuda else 0.1
+        # A workload this device cannot run says so, whatever the budget: that reason is the
+        # more useful one (and does not depend on how loaded the machine was).
+        cannot = unavailable_here(name, run)
+        if cannot is not None:
+            emit({"stage": "measurement", "value": {"name": name, "status": "skipped", "reason": cannot}})
+            continue
         # Past the budget every workload still gets a minimal slice (a smaller sample beats no
         # number); only when the overrun reaches half the budget are the rest skipped.
         if left < -0.5 * budget and position > 0:

@@ -9,6 +9,8 @@ from cudadoctor.checks.base import Check, SkipCheck
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import DriverFacts, Facts, GpuFacts, Unavailable, known
 from cudadoctor.tables import RuleTables
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 
 T = TypeVar("T")
 
@@ -107,6 +109,20 @@ class GpuEccErrors(Check):
         "remapped_rows_pending",
         "remapped_rows_failure",
     )
+    explains = ("cuda-ecc", "xid-ecc")
+    rank = 15
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Take the GPU out of service, apply retirements, diagnose, RMA if it recurs."""
+        pci, xid = ctx.group("pci"), ctx.group("xid")
+        where = f" -i {pci}" if pci else ""
+        return Remedy(
+            "Take the GPU out of service: drain the node, then inspect `nvidia-smi -q -d "
+            f"ECC,PAGE_RETIREMENT,ROW_REMAPPER{where}`; reset the GPU (`sudo nvidia-smi -r{where}`) or reboot to "
+            "apply pending retirements/remaps, and run `dcgmi diag -r 3`. If errors return or row remapping "
+            "failed, the GPU needs replacement (RMA).",
+            f"Xid {xid} on {pci}." if xid else "",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per GPU with a memory problem."""
@@ -365,6 +381,17 @@ class GpuMemoryBusy(Check):
     severity = Severity.WARNING
     requires = frozenset({"driver"})
     fast = True
+    explains = ("oom-other-process",)
+    rank = 46
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Stop or move the other processes, or pick a free GPU."""
+        procs = ", ".join(f"PID {g['pid']} ({g.get('used', '?')})" for g in ctx.captured if g.get("pid"))
+        return Remedy(
+            "Stop or move the other processes (`nvidia-smi --query-compute-apps=pid,process_name,used_memory "
+            "--format=csv`, then end them), or pick a free GPU with CUDA_VISIBLE_DEVICES.",
+            f"Other processes hold GPU memory: {procs}." if procs else "",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per GPU where others hold more than BUSY_MEMORY_FRACTION of its memory."""

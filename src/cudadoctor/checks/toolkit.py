@@ -21,6 +21,8 @@ from cudadoctor.facts import (
 )
 from cudadoctor.remedies import WheelChoice, variant_name, variant_runs_on_driver
 from cudadoctor.tables import HostCompilerRule, RuleTables
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy, major_minor, parse_version
 
 #: A versioned toolkit directory in a path, e.g. /usr/local/cuda-12.4 or /opt/cuda-12.4/lib64.
 _TOOLKIT_DIR = re.compile(r"^(/(?:[^/\s:]+/)*cuda-(\d+)\.(\d+))(?:/|$)")
@@ -58,6 +60,16 @@ def toolkit_cuda(tk: ToolkitFacts) -> tuple[Version, str]:
         return tk.nvcc_version, "toolkit.nvcc_version"
     reason = tk.cuda_home.reason if isinstance(tk.cuda_home, Unavailable) else tk.nvcc_version.reason
     raise SkipCheck(f"no CUDA toolkit (nvcc) found: {reason}")
+
+
+def real_toolkit_root(tk: ToolkitFacts) -> str | None:
+    """The toolkit directory of the real nvcc (wrappers and symlinks followed) where it is not CUDA_HOME.
+
+    torch.utils.cpp_extension guesses CUDA_HOME as the directory above the nvcc on PATH without
+    following anything, so /usr/local/bin/nvcc (a script that execs /usr/local/cuda-13.0/bin/nvcc)
+    makes it /usr/local, where no headers or libraries are.
+    """
+    return tk.real_toolkit or None
 
 
 def _toolkit_label(tk: ToolkitFacts) -> str:
@@ -103,7 +115,7 @@ def known_toolkit_dirs(facts: Facts) -> dict[tuple[int, int], str]:
             paths += env.variables.get(name, "").split(":")
     tk = facts.toolkit
     if isinstance(tk, ToolkitFacts):
-        paths += [p for p in (tk.cuda_home, tk.nvcc_path) if isinstance(p, str)]
+        paths += [p for p in (tk.cuda_home, tk.nvcc_path, tk.nvcc_real_path) if isinstance(p, str)]
     found: dict[tuple[int, int], str] = {}
     for p in paths:
         m = _TOOLKIT_DIR.match(p)
@@ -162,6 +174,31 @@ class NvccTorchCudaMismatch(Check):
     requires = frozenset({"toolkit", "torch"})
     tables = ("torch", "cuda_driver")
     fast = False  # about building extensions, not runtime health
+    explains = ("nvcc-mismatch", "nvcc-minor", "apex-cuda-mismatch", "deepspeed-cuda-mismatch")
+    rank = 30
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Build with a toolkit of torch's CUDA, or install a torch built for the toolkit's CUDA."""
+        detected = parse_version(ctx.group("detected_cuda") or "x")
+        torch_cuda = parse_version(ctx.group("torch_cuda") or "x")
+        if detected is None or torch_cuda is None:
+            return Remedy("Point CUDA_HOME at a toolkit with torch's CUDA version.")
+        detail = (f"nvcc / CUDA_HOME is CUDA {major_minor(detected)}, torch is built for CUDA "
+                  f"{major_minor(torch_cuda)}.")
+        pkg = f"cuda-toolkit-{torch_cuda.major}-{torch_cuda.minor}"
+        alt = ""
+        for rel in reversed(ctx.tables.torch.releases):
+            var = ctx.tables.torch.variant(rel.torch, variant_name(detected))
+            if var is not None and var.name in rel.variants:
+                alt = (f"; or install torch built for CUDA {major_minor(detected)}: "
+                       f"`pip install torch=={rel.latest} --index-url {var.index_url}`")
+                break
+        mm = major_minor(torch_cuda)
+        return Remedy(
+            f"Build with a CUDA {mm} toolkit: `sudo apt install {pkg}` (NVIDIA's repo), then "
+            f"`export CUDA_HOME=/usr/local/cuda-{mm} PATH=/usr/local/cuda-{mm}/bin:$PATH`{alt}.",
+            detail,
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding when the toolkit's CUDA major.minor differs from torch's."""
@@ -294,12 +331,29 @@ def _flag_values(env: EnvFacts | Unavailable, names: Iterable[str]) -> dict[str,
     return {n: env.variables[n] for n in names if env.variables.get(n)}
 
 
+def _compiling_nvcc_cuda(tk: ToolkitFacts) -> tuple[Version, str]:
+    """The CUDA release of the nvcc that would compile here, or SkipCheck when there is none.
+
+    gcc only matters to nvcc: its ``host_config.h`` is what rejects a newer gcc. A runtime image
+    (``nvidia/cuda:*-runtime``, ``pytorch/pytorch:*-runtime``) has a /usr/local/cuda with libraries
+    and version.json but no nvcc, so nothing is compiled there and the pairing is moot.
+    """
+    if isinstance(tk.nvcc_path, Unavailable):
+        raise SkipCheck(f"no nvcc would be used, so nothing is compiled here ({tk.nvcc_path.reason})")
+    if not isinstance(tk.cuda_home, Unavailable) and not _under(tk.nvcc_path, tk.cuda_home):
+        # CUDA_HOME has no nvcc of its own: the nvcc that runs (a plain `nvcc` call) is PATH's.
+        if not isinstance(tk.nvcc_version, Unavailable):
+            return tk.nvcc_version, "toolkit.nvcc_version"
+    return toolkit_cuda(tk)
+
+
 class HostCompilerUnsupported(Check):
     """The host gcc is newer than nvcc accepts.
 
     ## What it checks
     Compares the major version of the `gcc` on PATH with the newest gcc major the toolkit's nvcc
     release supports (`rules/host_compiler.toml`, from NVIDIA's host compiler support policy).
+    Skipped where no nvcc would be used (runtime images): nothing is compiled there.
 
     ## Why it matters
     nvcc refuses to compile with a newer host compiler: `crt/host_config.h` stops the build with
@@ -330,12 +384,32 @@ class HostCompilerUnsupported(Check):
     requires = frozenset({"toolkit"})
     tables = ("host_compiler",)
     fast = False  # about building extensions, not runtime health
+    explains = ("gcc-unsupported", "clang-unsupported")
+    rank = 30
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Build with the newest host compiler this nvcc accepts."""
+        n = ctx.group("max_gcc")
+        if n:
+            return Remedy(
+                f"Install gcc {n} and build with it: `sudo apt install gcc-{n} g++-{n}`, then "
+                f"`export CC=gcc-{n} CXX=g++-{n} NVCC_CCBIN=g++-{n}` (torch's cpp_extension passes NVCC_CCBIN as "
+                "-ccbin). Avoid `-allow-unsupported-compiler`: it builds code nvcc was not tested with.",
+                f"This nvcc accepts gcc <= {n}.",
+            )
+        n = ctx.group("max_clang")
+        if not n.isdigit():
+            return Remedy("Build with a host compiler this nvcc supports (its release notes list them).")
+        return Remedy(
+            f"Build with an older clang (< {n}): `export CC=clang-{int(n) - 1} CXX=clang++-{int(n) - 1}`.",
+            f"This nvcc accepts clang < {n}.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding when gcc's major is above the nvcc release's maximum."""
         tk = facts.toolkit
         assert isinstance(tk, ToolkitFacts)
-        cuda, source = toolkit_cuda(tk)
+        cuda, source = _compiling_nvcc_cuda(tk)
         gcc: Version = need(tk.gcc_version, "host gcc version")
         rule = tables.host_compiler.for_cuda(cuda)
         if rule is None:
@@ -467,6 +541,12 @@ class CudaHomeIncomplete(Check):
                 missing.append(f"no cuda_runtime_api.h where the host compiler looks ({tk.cuda_runtime_header.reason})")
         if not missing:
             return
+        real_root = real_toolkit_root(tk)
+        if real_root is not None and tk.cuda_home_source == "nvcc-on-path":
+            missing.append(
+                f"{tk.nvcc_path} is a wrapper of (or link to) {tk.nvcc_real_path}: the real toolkit is {real_root}, "
+                f"but torch guesses CUDA_HOME={home} from where the wrapper sits"
+            )
         chosen = tk.cuda_home_source in ("CUDA_HOME", "CUDA_PATH", "nvcc-on-path")
         torch_cuda = t.cuda_version if isinstance(t.cuda_version, Version) else None
         yield self.finding(
@@ -483,6 +563,7 @@ class CudaHomeIncomplete(Check):
                 "toolkit.nvcc_path": tk.nvcc_path,
                 "toolkit.cuda_runtime_header": tk.cuda_runtime_header,
                 "toolkit.cuda_headers_elsewhere": list(tk.cuda_headers_elsewhere),
+                "toolkit.nvcc_real_path": tk.nvcc_real_path,
             },
             fix=self._fix(facts, tk, home, torch_cuda),
         )
@@ -494,6 +575,10 @@ class CudaHomeIncomplete(Check):
         if home.rstrip("/").endswith("/bin"):
             root = home.rstrip("/")[: -len("/bin")]
             return f"CUDA_HOME is the toolkit root, not its bin directory: `export CUDA_HOME={root}`."
+        real_root = real_toolkit_root(tk)
+        if real_root is not None and tk.cuda_home_source == "nvcc-on-path":
+            return (f"Point the build at the real toolkit: `{_export_line(real_root)}` (torch's guess from the wrapper "
+                    f"{tk.nvcc_path} is {home}).")
         nvcc_ok = isinstance(tk.nvcc_path, str) and _under(tk.nvcc_path, home)
         if nvcc_ok and tk.cuda_headers_elsewhere:
             include = tk.cuda_headers_elsewhere[0].rsplit("/", 1)[0]

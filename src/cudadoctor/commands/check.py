@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 from cudadoctor import probes
 from cudadoctor.findings import Severity
 from cudadoctor.errors import UsageError
-from cudadoctor.facts import Facts
+from cudadoctor.facts import Facts, Unavailable
 from cudadoctor.factsfile import load_facts, save_facts
 from cudadoctor.probes.base import ProbeContext
 from cudadoctor.render import OutputFormat, render
 
 if TYPE_CHECKING:
+    from cudadoctor.probes.cached import SlowFacts
     from cudadoctor.report import Report
     from cudadoctor.tables import RuleTables
 
@@ -48,6 +49,12 @@ class CheckOptions:
     min_efficiency: float = 0.5
     #: a known-good snapshot (or facts file, or JSON report): adds the drift area and environment-drift
     baseline: Path | None = None
+    #: probe the slow facts again instead of re-using cached ones (--fresh, CUDADOCTOR_FRESH=1)
+    fresh: bool = False
+    #: re-use and store slow facts at all (False: neither read nor write the cache)
+    use_cache: bool = True
+    #: also inspect the torch of every Jupyter kernel that runs another interpreter
+    kernels: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -138,13 +145,33 @@ def _judge_setup(opts: CheckOptions) -> RuleTables:
 
 
 def probe(opts: CheckOptions) -> Facts:
-    """Run the probes, with a spinner on an interactive terminal."""
+    """Run the probes (the slow ones through the cache; with --kernels each Jupyter kernel's torch too)."""
     python = opts.python or sys.executable
     if opts.python and not (os.path.isfile(opts.python) and os.access(opts.python, os.X_OK)):
         raise UsageError(f"--python {opts.python}: not an executable file")
     ctx = ProbeContext.within(python, opts.timeout)
+    facts = _collect(opts, python, ctx)
+    return _with_kernel_torch(facts, ctx) if opts.kernels else facts
+
+
+def _with_kernel_torch(facts: Facts, ctx: ProbeContext) -> Facts:
+    """--kernels: inspect each Jupyter kernel's torch (another interpreter each) like --python does."""
+    from dataclasses import replace
+
+    from cudadoctor.facts import JupyterFacts
+    from cudadoctor.probes.jupyter import probe_kernel_torch
+
+    if not isinstance(facts.jupyter, JupyterFacts):
+        return facts
+    return replace(facts, jupyter=probe_kernel_torch(facts.jupyter, timeout=ctx.torch_timeout))
+
+
+def _collect(opts: CheckOptions, python: str, ctx: ProbeContext) -> Facts:
+    """Run the probes (the slow ones through the cache), with a spinner on an interactive terminal."""
+    slow = _slow_facts(opts, python, ctx)
+    wrapped = slow.wrap(probes.PROBES)
     if not opts.spinner:
-        return probes.collect_facts(ctx, deadline=opts.timeout)
+        return _with_cached(probes.collect_facts(ctx, deadline=opts.timeout, probes=wrapped), slow)
     from rich.console import Console
 
     console = Console(stderr=True)
@@ -154,13 +181,35 @@ def probe(opts: CheckOptions) -> Facts:
             remaining.discard(name)
             status.update("Probing " + ", ".join(sorted(remaining)) + " …" if remaining else "Judging …")
 
-        return probes.collect_facts(ctx, deadline=opts.timeout, on_done=done)
+        facts = probes.collect_facts(ctx, deadline=opts.timeout, on_done=done, probes=wrapped)
+    return _with_cached(facts, slow)
+
+
+def _slow_facts(opts: CheckOptions, python: str, ctx: ProbeContext) -> SlowFacts:
+    """The cache hook: slow facts re-used when nothing they depend on changed (probes/cached.py)."""
+    from cudadoctor.probes.cached import SlowFacts, cwd_or_empty, fresh_from_environment, open_cache
+
+    environ = dict(os.environ)
+    cache = open_cache(environ, disabled="" if opts.use_cache else "cache disabled")
+    return SlowFacts(cache, python=python, environ=environ, cwd=cwd_or_empty(),
+                     fresh=opts.fresh or fresh_from_environment(environ), timeout=ctx.timeout)
+
+
+def _with_cached(facts: Facts, slow: SlowFacts) -> Facts:
+    """*facts* with the record of which slow areas came from the cache, and how old they were."""
+    from dataclasses import replace
+
+    # NOTE: an area the deadline cut off was not served from the cache, whatever the wrapper recorded.
+    ages = {a: age for a, age in slow.cached().items() if not isinstance(facts.area(a), Unavailable)}
+    return replace(facts, cached=ages)
 
 
 def run(opts: CheckOptions) -> int:
     """Run `check` end to end and return the exit code."""
     if opts.bench and opts.facts_file is not None:
         raise UsageError("--bench measures this machine; it cannot be combined with --facts")
+    if opts.kernels and opts.facts_file is not None:
+        raise UsageError("--kernels inspects this machine's Jupyter kernels; it cannot be combined with --facts")
     report = build_report(opts)
     text = render(
         report, opts.output_format, width=opts.width, verbose=opts.verbose,

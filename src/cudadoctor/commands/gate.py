@@ -32,6 +32,7 @@ def run(
     distributed: bool | None = None,
     redact: bool = False,
     baseline: Path | None = None,
+    fresh: bool = False,
 ) -> int:
     """Run `gate` end to end and return the exit code (0 go, 1 stop; bad usage raises, exit 2)."""
     from cudadoctor.gating.local import DEFAULT_TIMEOUT, GateOptions
@@ -45,7 +46,7 @@ def run(
         min_host_efficiency=min_host_efficiency, min_allreduce_gbs=min_allreduce_gbs, policy=policy, output=output,
         output_format=OutputFormat(fmt), python=python, rules_dir=rules_dir,
         timeout=timeout if timeout is not None else DEFAULT_TIMEOUT, cpu=cpu, bench=bench, fail_on=fail_on,
-        redact=redact, baseline=baseline,
+        redact=redact, baseline=baseline, fresh=fresh,
     )
     from cudadoctor.gating.distributed import launched
 
@@ -88,12 +89,13 @@ def register(app: typer.Typer) -> None:
         distributed: Annotated[Optional[bool], typer.Option("--distributed/--no-distributed", envvar="CUDADOCTOR_DISTRIBUTED", help="Gate every rank and the collective path over torch.distributed (default: on when RANK, WORLD_SIZE and MASTER_ADDR are set).")] = None,
         redact: Annotated[bool, typer.Option("--redact", envvar="CUDADOCTOR_REDACT", help="Also hide user names, host names and home paths in the JSON report.")] = False,
         baseline: Annotated[Optional[Path], typer.Option("--baseline", envvar="CUDADOCTOR_BASELINE", help="Known-good snapshot: also report environment-drift (stop on it with fatal = [\"environment-drift\"] in the policy).")] = None,
+        fresh: Annotated[bool, typer.Option("--fresh", envvar="CUDADOCTOR_FRESH", help="Probe torch, the CUDA libraries and the toolkit again instead of re-using cached facts.")] = False,
     ) -> None:
         """Pre-training gate: check + quick benchmark + thresholds; exit 0 go, 1 stop."""
         raise typer.Exit(run(
             require_gpus=require_gpus, min_efficiency=min_efficiency, min_memory_efficiency=min_memory_efficiency,
             min_host_efficiency=min_host_efficiency, min_allreduce_gbs=min_allreduce_gbs, policy=policy, output=output,
             output_format=output_format, python=python, rules_dir=rules_dir, timeout=timeout, cpu=cpu, bench=bench,
-            fail_on=fail_on, distributed=distributed, redact=redact, baseline=baseline,
+            fail_on=fail_on, distributed=distributed, redact=redact, baseline=baseline, fresh=fresh,
         ))
 

@@ -135,6 +135,7 @@ class Run:
         self._stages: dict[str, int] = {}
         self._lock = threading.Lock()
         self.driver_run: DriverRun | None = None
+        self.check_order: list[str] = []  #: every check's code, in report order (the reasons' order)
 
     # -- bookkeeping
 
@@ -206,15 +207,16 @@ class Run:
         self.start_driver()
         with self.stage("loading checks"):
             from cudadoctor import engine
-            from cudadoctor.checks import CHECKS
+            from cudadoctor.commands.healthcheck_checks import health_checks
             from cudadoctor.errors import CudaDoctorError
             from cudadoctor.gating.policy import check_selectors, load_policy
             from cudadoctor.tables import load_tables
         try:
             with self.stage("policy"):
                 policy = load_policy(Path(self.opts.policy) if self.opts.policy else None)
-                fast = [c for c in CHECKS if c.fast]
-                check_selectors(policy, (c.name for c in CHECKS), (c.code for c in CHECKS))
+                checks = health_checks()
+                check_selectors(policy, checks.names, checks.codes)
+                self.check_order = list(checks.codes)
             with self.stage("rule tables"):
                 tables = load_tables(Path(self.opts.rules_dir) if self.opts.rules_dir else None)
             cached: dict[str, bool] = {}
@@ -235,102 +237,60 @@ class Run:
         except CudaDoctorError as e:
             return failure(str(e), "tool-error", self.elapsed())
         with self.stage("checks"):
-            report = engine.evaluate(facts, tables, select=[c.code for c in fast], source=source)
+            report = engine.evaluate(facts, tables, checks=checks.fast, source=source)
         return self.judge(report, policy, cached, extra)
 
     def probe(self) -> tuple[Facts, dict[str, bool], dict[str, Any]]:
-        """Live facts every time, slow facts from the cache (probing and storing the misses)."""
+        """Live facts every time, slow facts from the cache (probing and storing the misses; probes/cached.py)."""
         import datetime as dt
-        from pathlib import Path
 
         from cudadoctor._version import __version__
-        from cudadoctor.cache import (
-            SLOW_AREAS,
-            FactsCache,
-            area_key,
-            cacheable,
-            default_cache_dir,
-            dependency_paths,
-            driver_fingerprint,
-            fallback_dirs,
-        )
         from cudadoctor.facts import Facts
-        from cudadoctor.probes import PROBES
+        from cudadoctor.probes import probe_function
         from cudadoctor.probes.base import ProbeContext, run_probe
+        from cudadoctor.probes.cached import SLOW_AREAS, SlowFacts, cwd_or_empty, open_cache
 
         opts = self.opts
         python = opts.python or sys.executable
         # NOTE: the global deadline is the real bound; the children's own timeouts are a safety net.
         ctx = ProbeContext(python=python, timeout=opts.timeout, torch_timeout=opts.timeout)
+        environ = dict(os.environ)
+        # An explicit directory is used or not at all; the default falls back to a private
+        # directory under /tmp (read-only root filesystems, HOME=/ in a pod).
+        cache = open_cache(environ, opts.cache_dir, disabled="--no-cache" if opts.no_cache else "")
+        slow = SlowFacts(cache, python=python, environ=environ, cwd=cwd_or_empty(), fresh=opts.fresh,
+                         timeout=opts.timeout)
         results: dict[str, Any] = {}
         seconds: dict[str, float] = {}
+
+        def slow_area(area: str) -> None:
+            with self.stage(f"{area} probe"):
+                # NOTE: the probe module is imported only on a miss (a hit needs none of its code).
+                results[area], seconds[area] = run_probe(
+                    area, lambda c: slow.run(area, lambda c2: probe_function(area)(c2), c), ctx)
+
+        # NOTE: the slow areas start first: on a miss their children run while the live facts are read.
+        threads = [threading.Thread(target=slow_area, args=(area,), name=f"probe-{area}", daemon=True)
+                   for area in SLOW_AREAS]
+        for thread in threads:
+            thread.start()
         for area in ("host", "env", "container"):
             with self.stage(f"{area} probe"):
-                results[area], seconds[area] = run_probe(area, PROBES[area], ctx)
-
-        environ = dict(os.environ)
-        if opts.no_cache:
-            cache = FactsCache(None)
-            cache.note = "--no-cache"
-        else:
-            # An explicit directory is used or not at all; the default falls back to a private
-            # directory under /tmp (read-only root filesystems, HOME=/ in a pod).
-            cache = (FactsCache.open(Path(opts.cache_dir)) if opts.cache_dir
-                     else FactsCache.open(default_cache_dir(environ), fallbacks=fallback_dirs()))
-        misses: dict[str, str] = {}
-        sys_path: list[str] | None = None
-        sys_path_lock = threading.Lock()
-
-        def target_sys_path() -> list[str]:
-            nonlocal sys_path
-            with sys_path_lock:
-                if sys_path is None:
-                    from cudadoctor.probes.cuda_libs import read_sys_path
-
-                    sys_path = read_sys_path(python, opts.timeout, environ)
-                return sys_path
-
-        def slow(area: str, key: dict[str, Any]) -> None:
-            with self.stage(f"{area} probe"):
-                value, took = run_probe(area, PROBES[area], ctx)
-                results[area], seconds[area] = value, took
-                if not (cache.enabled and cacheable(area, value)):
-                    return
-                try:
-                    deps = dependency_paths(area, value, environ=environ,
-                                            sys_path=target_sys_path() if area in ("torch", "cuda_libs") else ())
-                    cache.store(area, key, value, deps)
-                except Exception as e:  # noqa: BLE001 - a cache that cannot be written is not a health problem
-                    cache.note = f"could not cache {area}: {type(e).__name__}: {e}"
-
-        threads: list[threading.Thread] = []
-
-        def lookup(area: str, key: dict[str, Any]) -> None:
-            value, why = cache.load(area, key)
-            if value is not None:
-                results[area], seconds[area] = value, 0.0
-                return
-            misses[area] = why
-            thread = threading.Thread(target=slow, args=(area, key), name=f"probe-{area}", daemon=True)
-            threads.append(thread)
-            thread.start()
-
-        for area in ("cuda_libs", "toolkit"):
-            lookup(area, area_key(area, python=python, environ=environ))
+                results[area], seconds[area] = run_probe(area, probe_function(area), ctx)
         driver_run = self.driver_run
         assert driver_run is not None
         with self.stage("driver probe"):
             results["driver"], seconds["driver"] = run_probe("driver", lambda _ctx: driver_run.collect(), ctx)
-        lookup("torch", area_key("torch", python=python, environ=environ, cwd=os.getcwd(),
-                                 driver=driver_fingerprint(results["driver"])))
+        slow.driver.set(results["driver"])
         for thread in threads:
             thread.join()
-        cached = {area: area not in misses for area in SLOW_AREAS}
-        extra: dict[str, Any] = {"cache": {"directory": str(cache.directory) if cache.directory else None,
-                                           "misses": misses, **({"note": cache.note} if cache.note else {})}}
+        ages = slow.cached()
+        cached = {area: area in ages for area in SLOW_AREAS}
+        extra: dict[str, Any] = {"cache": slow.summary()}
         facts = Facts(
             cudadoctor_version=__version__,
             collected_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            cached=ages,
             probe_seconds={k: round(v, 4) for k, v in sorted(seconds.items())},
             **results,
         )
@@ -338,11 +298,10 @@ class Run:
 
     def judge(self, report: Any, policy: Any, cached: dict[str, bool], extra: dict[str, Any]) -> Outcome:
         """The policy's verdict on *report* (gating.policy.judge_health), summarised for printing."""
-        from cudadoctor.checks import CHECKS
         from cudadoctor.facts import DriverFacts, TorchFacts, Unavailable
         from cudadoctor.gating.policy import driver_text, judge_health
 
-        verdict = judge_health(report, policy, check_order=[c.code for c in CHECKS])
+        verdict = judge_health(report, policy, check_order=self.check_order)
         reasons, notes = list(verdict.reasons), list(verdict.notes)
         if report.errors:
             extra = {**extra, "check_errors": [o.reason for o in report.errors]}

@@ -110,6 +110,8 @@ class HealthcheckOptions:
                                    help="Where slow facts are cached (default: $XDG_CACHE_HOME/cudadoctor "
                                    "or ~/.cache/cudadoctor).")
     no_cache: bool = option("--no-cache", default=False, help="Probe everything, read and write no cache.")
+    fresh: bool = option("--fresh", default=False,
+                         help="Probe torch, the CUDA libraries and the toolkit again (then cache the new answers).")
     rules_dir: str | None = option("--rules-dir", default=None, metavar="DIR",
                                    help="Use the rule tables in this directory.")
     facts: str | None = option("--facts", default=None, metavar="FILE",

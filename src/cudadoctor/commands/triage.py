@@ -155,8 +155,9 @@ def decode_text(data: bytes, label: str = "input") -> str:
     text = _ANSI.sub("", text)
     if len(_CONTROL.findall(text)) > max(16, len(text) // 100):
         raise CudaDoctorError(f"{label} is binary data (control characters), not text to triage")
-    # NOTE: progress bars (tqdm) redraw with a bare \r; each redraw is a line of its own.
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    # NOTE: progress bars (tqdm) redraw with a bare \r: it is kept, so the normaliser
+    # (triage/normalise.py) makes each redraw a line of its own that is never rejoined.
+    return text.replace("\r\n", "\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,7 +240,13 @@ def register(app: typer.Typer) -> None:
         verbose: Annotated[bool, typer.Option("--verbose", "-v", envvar="CUDADOCTOR_VERBOSE", help="Show skipped checks and all facts, and the facts read from the text with the line each came from.")] = False,
         redact: Annotated[bool, typer.Option("--redact", envvar="CUDADOCTOR_REDACT", help="Also hide user names, host names and home paths (secrets are always hidden).")] = False,
     ) -> None:
-        """Diagnose a pasted error, collect_env report, nvidia-smi / pip list / ldd output."""
+        """Diagnose a pasted error, collect_env report, nvidia-smi / pip list / ldd output.
+
+        The verdict is not-ready / degraded as for `check`; ready only for text that holds no
+        error; unexplained for an error no check explains (the report lists what the text gave
+        and what to paste). Exit codes: 0 no finding at or above --fail-on (unexplained too),
+        1 there is one, 2 bad arguments or unreadable input, 130 interrupted. See docs/triage.md.
+        """
         from cudadoctor import cli
 
         color = cli._use_color()

@@ -94,6 +94,7 @@ class GateOptions:
     redact: bool = False
     #: a known-good snapshot: adds environment-drift (fatal when the policy's fatal list names it)
     baseline: Path | None = None
+    fresh: bool = False  #: probe the slow facts again instead of re-using cached ones (--fresh)
     #: distributed: benchmark only this CUDA device (LOCAL_RANK, mapped by distributed.py)
     local_rank: int | None = None
     rank: int | None = None  #: distributed: this process's global rank (for the injection hooks)
@@ -264,7 +265,8 @@ def run_local_gate(opts: GateOptions, *, deadline: float | None = None, reserve:
     budget = max(1.0, deadline - t0 - reserve)
     # NOTE: the probes get at most half the budget, so a slow probe leaves time for the benchmark.
     probe_timeout = max(1.0, min(PROBE_TIMEOUT_CAP, budget * 0.5))
-    facts, tables, source = gather(CheckOptions(python=opts.python, rules_dir=opts.rules_dir, timeout=probe_timeout))
+    facts, tables, source = gather(CheckOptions(python=opts.python, rules_dir=opts.rules_dir, timeout=probe_timeout,
+                                                    fresh=opts.fresh))
     extra: list[Reason] = []
     if settings.bench:
         from cudadoctor.bench.runner import QUICK_BUDGET_S, TIMEOUT_GRACE_S

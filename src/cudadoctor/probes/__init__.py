@@ -27,6 +27,9 @@ PROBE_FUNCTIONS: dict[str, tuple[str, str]] = {
     "cuda_libs": ("cuda_libs", "probe_cuda_libs"),
     "toolkit": ("toolkit", "probe_toolkit"),
     "torch": ("torch_build", "probe_torch"),
+    # optional areas (facts.OPTIONAL_AREAS) that every `check` also probes; cheap file reads
+    "jupyter": ("jupyter", "probe_jupyter"),
+    "session": ("session", "probe_session"),
 }
 
 _registry: dict[str, Probe] = {}
@@ -37,6 +40,14 @@ def _load_registry() -> dict[str, Probe]:
         for area, (module, function) in PROBE_FUNCTIONS.items():
             _registry[area] = getattr(importlib.import_module(f"cudadoctor.probes.{module}"), function)
     return _registry
+
+
+def probe_function(area: str) -> Probe:
+    """The probe of *area*, importing only its module (the healthcheck needs no other)."""
+    if _registry:
+        return _registry[area]
+    module, function = PROBE_FUNCTIONS[area]
+    return getattr(importlib.import_module(f"cudadoctor.probes.{module}"), function)  # type: ignore[no-any-return]
 
 
 def __getattr__(name: str) -> Any:
@@ -61,7 +72,7 @@ def collect_facts(
     from concurrent.futures import ThreadPoolExecutor, wait
 
     from cudadoctor._version import __version__
-    from cudadoctor.facts import AREAS, Facts, Unavailable
+    from cudadoctor.facts import AREAS, OPTIONAL_AREAS, Facts, Unavailable
 
     probes = dict(_load_registry() if probes is None else probes)
     results: dict[str, object] = {}
@@ -101,6 +112,8 @@ def collect_facts(
         collected_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         probe_seconds={k: round(v, 4) for k, v in sorted(seconds.items())},
         **{area: results[area] for area in AREAS},  # type: ignore[arg-type]
+        # NOTE: an optional area no probe filled keeps its "not run" default.
+        **{area: results[area] for area in OPTIONAL_AREAS if area in results},  # type: ignore[arg-type]
     )
 
 

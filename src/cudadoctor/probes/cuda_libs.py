@@ -62,6 +62,11 @@ RESOLVE_CANDIDATES: tuple[str, ...] = (
     "libnvJitLink.so.13", "libnccl.so.2",
 )
 LIBCUDA_SONAME = "libcuda.so.1"
+#: cuDNN 8's sub-libraries (libcudnn_cnn_infer.so.8, ...) dlopen the *unversioned* driver library,
+#: which resolves only where a libcuda.so file or link is on the loader path (WSL2's
+#: /usr/lib/wsl/lib is reached through ld.so.cache, which holds only libcuda.so.1); resolved
+#: whenever a cuDNN 8 copy is present, so libcuda-not-on-loader-path can judge it.
+LIBCUDA_UNVERSIONED = "libcuda.so"
 
 #: family -> the exported function the child calls to ask a library its own version.
 VERSION_CALLS: dict[str, str] = {
@@ -619,6 +624,8 @@ def collect_cuda_libs(
         for s in (soname, *(os.path.basename(p) for p in entry.all_paths))
     }
     to_resolve = [LIBCUDA_SONAME, *(s for s in RESOLVE_CANDIDATES if s in sonames_present)]
+    if any(s.startswith("libcudnn") and s.endswith(".so.8") for s in sonames_present):
+        to_resolve.append(LIBCUDA_UNVERSIONED)
     to_load = [
         {"path": entry.real_path, "call": VERSION_CALLS[entry.family]}
         for entry, _path, _soname in entries if entry.family in VERSION_CALLS

@@ -41,5 +41,18 @@ def probe_env(ctx: ProbeContext) -> EnvFacts:
     """Snapshot the relevant environment variables and the working directory."""
     return EnvFacts(
         variables={k: v for k, v in sorted(os.environ.items()) if wanted(k)},
-        working_directory=os.getcwd(),
+        working_directory=working_directory(),
     )
+
+
+def working_directory() -> str:
+    """The working directory; for one removed under us, what the kernel calls it ("/x (deleted)")."""
+    try:
+        return os.getcwd()
+    except OSError:
+        # NOTE: os.getcwd() raises FileNotFoundError once the directory is removed (a shell left
+        # in a deleted build dir); /proc/self/cwd still names it, with " (deleted)" appended.
+        try:
+            return os.readlink("/proc/self/cwd")
+        except OSError:
+            return ""

@@ -50,6 +50,40 @@ def resolve_cuda_home(
     ), "none"
 
 
+#: An exec line of a wrapper script that hands over to another nvcc, e.g. ``exec /usr/local/cuda-13.0/bin/nvcc "$@"``.
+_EXEC_NVCC = re.compile(r"""^\s*exec\s+["']?(/[^\s"';]*/nvcc)["']?(?:\s|$)""", re.MULTILINE)
+#: A wrapper is a short script; anything larger is the real (ELF) nvcc or not something we read.
+_WRAPPER_MAX_BYTES = 4096
+
+
+def resolve_nvcc(path: str, *, depth: int = 8) -> str | Unavailable:
+    """The real nvcc behind *path*: symlinks resolved, and wrapper scripts that ``exec`` another nvcc followed.
+
+    A distribution or image may put a two-line script at /usr/local/bin/nvcc that execs the
+    toolkit's own nvcc; torch.utils.cpp_extension then guesses CUDA_HOME=/usr/local from the
+    script's location. Only an ``exec /abs/path/nvcc`` line is followed (no shell is run).
+    """
+    seen: list[str] = []
+    current = path
+    for _ in range(depth):
+        real = os.path.realpath(current)
+        if real in seen:
+            return Unavailable(probe=PROBE, reason=f"{path}: the nvcc wrappers exec each other in a loop")
+        seen.append(real)
+        try:
+            with open(real, "rb") as fh:
+                head = fh.read(_WRAPPER_MAX_BYTES + 1)
+        except OSError as e:
+            return Unavailable(probe=PROBE, reason=f"cannot read {real}: {e.strerror or e}")
+        if not head.startswith(b"#!") or len(head) > _WRAPPER_MAX_BYTES:
+            return real
+        m = _EXEC_NVCC.search(head.decode("utf-8", "replace"))
+        if m is None or not os.path.isfile(m.group(1)):
+            return real  # a script that does something else: it is the nvcc that runs
+        current = m.group(1)
+    return Unavailable(probe=PROBE, reason=f"{path}: more than {depth} nested nvcc wrappers")
+
+
 def _version(text: str, what: str) -> Version | Unavailable:
     return parse_version(text, probe=PROBE, what=what)
 
@@ -202,6 +236,14 @@ def collect_toolkit(
         nvcc_path, nvcc_version = _nvcc(cuda_home, on_path, timeout, env)
         gcc_path, gcc_version = gcc.result()
     header, elsewhere = find_cuda_header(cuda_home, env)
+    which = nvcc_path if isinstance(nvcc_path, str) else on_path
+    real = resolve_nvcc(which) if which else Unavailable(probe=PROBE, reason="no nvcc to resolve")
+    real_toolkit = ""
+    if isinstance(real, str) and real.endswith("/bin/nvcc"):
+        root = real[: -len("/bin/nvcc")] or "/"
+        home_real = os.path.realpath(cuda_home) if isinstance(cuda_home, str) else None
+        if root != home_real:
+            real_toolkit = root
     return ToolkitFacts(
         cuda_home=cuda_home,
         cuda_home_source=source,
@@ -214,6 +256,8 @@ def collect_toolkit(
         cuda_headers_elsewhere=elsewhere,
         cuda_home_exists=cuda_home if isinstance(cuda_home, Unavailable) else os.path.isdir(cuda_home),
         cuda_headers_searched=True,
+        nvcc_real_path=real,
+        real_toolkit=real_toolkit,
     )
 
 

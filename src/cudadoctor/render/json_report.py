@@ -18,16 +18,22 @@ if TYPE_CHECKING:
 REPORT_SCHEMA_VERSION = 1
 
 
-def finding_dict(f: Finding) -> dict[str, Any]:
-    """One finding as JSON data."""
-    return {
+def finding_dict(f: Finding, same_fix_as: str | None = None) -> dict[str, Any]:
+    """One finding as JSON data (``caused_by``: the root it follows from; ``same_fix_as``: the earlier
+    finding whose fix is identical, so a reader applies it once)."""
+    out: dict[str, Any] = {
         "code": f.code, "name": f.name, "severity": f.severity.value, "title": f.title,
         "message": f.message, "evidence": dict(f.evidence), "fix": f.fix, "url": f.url, "source": f.source,
+        "caused_by": f.caused_by,
     }
+    if same_fix_as:
+        out["same_fix_as"] = same_fix_as
+    return out
 
 
 def report_dict(report: Report) -> dict[str, Any]:
     """The whole report as JSON data."""
+    same = report.same_fix_as()
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "cudadoctor": __version__,
@@ -40,7 +46,8 @@ def report_dict(report: Report) -> dict[str, Any]:
         },
         "rules_dir": report.tables.directory,
         "facts_source": report.facts_source,
-        "findings": [finding_dict(f) for f in report.findings],
+        # NOTE: root causes first, each followed by its consequences (the order every format shows)
+        "findings": [finding_dict(f, same.get(id(f))) for f in report.ordered_findings()],
         "skipped": [{"code": o.code, "name": o.name, "reason": o.reason} for o in report.skipped],
         "errors": [{"code": o.code, "name": o.name, "reason": o.reason} for o in report.errors],
         "passed": [o.code for o in report.outcomes if o.status.value == "passed"],

@@ -15,7 +15,7 @@ from cudadoctor.render.summary import summarize
 if TYPE_CHECKING:
     from cudadoctor.report import Report
 
-VERDICT_MARK = {"not-ready": "❌", "degraded": "⚠️", "ready": "✅"}
+VERDICT_MARK = {"not-ready": "❌", "degraded": "⚠️", "ready": "✅", "unexplained": "❓"}
 SEVERITY_MARK = {Severity.ERROR: "❌ error", Severity.WARNING: "⚠️ warning", Severity.INFO: "ℹ️ info"}
 SOURCE_WORDS = {"probe": "live probe", "facts-file": "replayed facts file"}
 
@@ -27,20 +27,26 @@ def render(report: Report, *, redact_identity: bool = False) -> str:
     """
     r = redactor_for(report.facts, identity=redact_identity)
     out: list[str] = []
-    out.append(f"## {VERDICT_MARK[report.verdict]} cudadoctor: {report.verdict.upper()}")
+    # NOTE: the heading says the verdict in words (not the JSON constant "NOT-READY"); the counts follow.
+    out.append(f"## {VERDICT_MARK[report.verdict]} cudadoctor: {report.verdict_heading()}")
     out.append("")
-    out.append(r.text(report.summary()) + ".")
+    out.append(r.text(report.counts_summary()) + ".")
     out.append("")
     if report.findings:
+        ordered = report.ordered_findings()
+        same = report.same_fix_as()
+        roots = {id(root) for root, _below in report.grouped()}
         out.append("| Severity | Code | Name | Title |")
         out.append("|---|---|---|---|")
-        for f in report.findings:
+        for f in ordered:
+            # NOTE: a consequence sits under its root cause, marked with the root it follows from.
+            name = f"`{f.name}`" if id(f) in roots else f"↳ `{f.name}` (consequence of `{f.caused_by}`)"
             out.append(
-                f"| {SEVERITY_MARK[f.severity]} | [{f.code}]({f.url}) | `{f.name}` | {_cell(r.text(f.title))} |"
+                f"| {SEVERITY_MARK[f.severity]} | [{f.code}]({f.url}) | {name} | {_cell(r.text(f.title))} |"
             )
         out.append("")
-        for f in report.findings:
-            out += _finding(f, r)
+        for f in ordered:
+            out += _finding(f, r, same.get(id(f)), consequence=id(f) not in roots)
     else:
         out.append("No problems found.")
         out.append("")
@@ -53,8 +59,11 @@ def render(report: Report, *, redact_identity: bool = False) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _finding(f: Finding, r: Redactor) -> list[str]:
-    out = [f"### {SEVERITY_MARK[f.severity]}: {f.code} `{f.name}`", ""]
+def _finding(f: Finding, r: Redactor, same_fix_as: str | None = None, *, consequence: bool = False) -> list[str]:
+    level = "####" if consequence else "###"
+    out = [f"{level} {SEVERITY_MARK[f.severity]}: {f.code} `{f.name}`", ""]
+    if consequence:
+        out += [f"*Consequence of `{f.caused_by}` (above): fixing that usually clears this.*", ""]
     head, _, rest = r.text(f.message).partition("\n")
     out.append(head)
     out.append("")
@@ -67,7 +76,7 @@ def _finding(f: Finding, r: Redactor) -> list[str]:
         out.append("")
         out += [f"- `{k}`: {_inline(r.text(v))}" for k, v in f.evidence.items()]
         out.append("")
-    out.append(f"**Fix:** {r.text(f.fix)}")
+    out.append(f"**Fix:** same fix as `{same_fix_as}` (above)." if same_fix_as else f"**Fix:** {r.text(f.fix)}")
     out.append("")
     return out
 

@@ -14,6 +14,8 @@ from cudadoctor.facts import (
     DriverFacts,
     Facts,
     HostFacts,
+    JupyterFacts,
+    SessionFacts,
     ToolkitFacts,
     TorchFacts,
     Unavailable,
@@ -29,6 +31,8 @@ AREA_CODES: dict[str, tuple[str, ...]] = {
     "cuda_libs": ("LIB",),
     "torch": ("TRC",),
     "toolkit": ("TLK",),
+    "jupyter": ("JUP",),
+    "session": ("SSH",),
 }
 
 AREA_TITLES: dict[str, str] = {
@@ -38,6 +42,8 @@ AREA_TITLES: dict[str, str] = {
     "cuda_libs": "CUDA libraries",
     "torch": "PyTorch",
     "toolkit": "Toolkit",
+    "jupyter": "Jupyter kernels",
+    "session": "SSH session",
 }
 
 
@@ -78,7 +84,40 @@ def summarize(facts: Facts) -> list[AreaSummary]:
         else:
             lines = tuple(make(value))  # type: ignore[operator]
         out.append(AreaSummary(area, AREA_TITLES[area], lines))
+    # NOTE: optional areas are shown only when gathered and worth a line (facts from an older
+    # cudadoctor have none; a machine without kernels or SSH needs no "none" line).
+    if isinstance(facts.jupyter, JupyterFacts) and (facts.jupyter.kernels or facts.jupyter.in_kernel):
+        out.append(AreaSummary("jupyter", AREA_TITLES["jupyter"], tuple(_jupyter(facts.jupyter))))
+    if isinstance(facts.session, SessionFacts) and facts.session.ssh:
+        out.append(AreaSummary("session", AREA_TITLES["session"], tuple(_session(facts.session))))
     return out
+
+
+def _jupyter(j: JupyterFacts) -> list[str]:
+    n = len(j.kernels)
+    lines = [f"{n} kernelspec{'' if n == 1 else 's'}" if n else "no kernelspecs found"]
+    if j.in_kernel:
+        lines[0] = f"running inside a Jupyter kernel: inspecting the kernel's own interpreter {j.inspected_python}; " + lines[0]
+    for k in j.kernels:
+        interp = k.interpreter if isinstance(k.interpreter, str) else f"({k.interpreter.reason})"
+        if isinstance(k.interpreter_dir, str) and k.interpreter_dir == j.inspected_dir:
+            torch = "the inspected interpreter"
+        elif isinstance(k.torch, TorchFacts):
+            t = k.torch
+            torch = (f"torch {_v(t.version)}, CUDA {'available' if t.cuda_available is True else 'not available'}"
+                     if t.status == "ok" else f"torch {t.status}")
+        elif isinstance(k.interpreter, str) and k.language.lower() == "python":
+            torch = "torch not inspected (--kernels)"
+        else:
+            torch = ""
+        lines.append(f"{k.name} (\"{k.display_name}\"): {interp}" + (f" — {torch}" if torch else ""))
+    return lines
+
+
+def _session(s: SessionFacts) -> list[str]:
+    pid1 = ("PID 1's environment unreadable" if isinstance(s.pid1_variables, Unavailable)
+            else f"compared with PID 1's {', '.join(sorted(s.pid1_variables)) or 'environment (no CUDA variables)'}")
+    return [f"SSH login ({', '.join(s.ssh_markers)}); {pid1}"]
 
 
 def _host(h: HostFacts) -> list[str]:
@@ -87,12 +126,14 @@ def _host(h: HostFacts) -> list[str]:
         parts.append(f"glibc {h.glibc_version}")
     parts.append(f"Python {h.python_version}")
     lines = [", ".join(parts)]
-    cpu = f"{h.cpu_count} CPUs" + (f" ({h.cpu_model})" if known(h.cpu_model) else "")
+    # NOTE: a CPU count of 0 means "not recorded" (pasted text rarely carries it): say nothing, not "0 CPUs".
+    extras = [f"{h.cpu_count} CPUs" + (f" ({h.cpu_model})" if known(h.cpu_model) else "")] if h.cpu_count > 0 else []
     if known(h.memory_total_mib):
-        cpu += f", {mib_text(h.memory_total_mib)} RAM"
+        extras.append(f"{mib_text(h.memory_total_mib)} RAM")
     if h.wsl2:
-        cpu += ", WSL2"
-    lines.append(cpu)
+        extras.append("WSL2")
+    if extras:
+        lines.append(", ".join(extras))
     return lines
 
 
@@ -182,7 +223,7 @@ def _torch(t: TorchFacts) -> list[str]:
     if known(t.nccl_version):
         extra.append(f"NCCL {t.nccl_version}")
     if t.cuda_available is True:
-        extra.append(f"CUDA available: {_v(t.device_count)} device(s)")
+        extra.append(f"CUDA available: {t.device_count} device(s)" if known(t.device_count) else "CUDA available: yes")
     elif t.cuda_available is False:
         extra.append("CUDA available: no" + (f" ({t.cuda_unavailable_reason.strip().splitlines()[0]})" if t.cuda_unavailable_reason.strip() else ""))
     lines = [head]
@@ -199,7 +240,15 @@ def _toolkit(k: ToolkitFacts) -> list[str]:
         head = f"nvcc {k.nvcc_version} ({_v(k.nvcc_path)})"
     else:
         head = "no nvcc"
+    real = k.nvcc_real_path
+    if k.real_toolkit and isinstance(real, str) and isinstance(k.nvcc_path, str) and real != k.nvcc_path:
+        # NOTE: only where it leads out of CUDA_HOME; /usr/local/cuda -> cuda-12.4 is the same toolkit.
+        head += f" -> {real}"
     if known(k.cuda_home):
         head += f", CUDA_HOME {k.cuda_home} [{k.cuda_home_source}]"
     gcc = f"gcc {k.gcc_version}" if known(k.gcc_version) else "no gcc"
-    return [head, gcc]
+    lines = [head, gcc]
+    if k.real_toolkit and isinstance(k.cuda_home, str):
+        # NOTE: say where torch's own CUDA_HOME guess differs from the toolkit the wrapper/link leads to.
+        lines.insert(1, f"real toolkit: {k.real_toolkit} (torch's CUDA_HOME guess is {k.cuda_home})")
+    return lines

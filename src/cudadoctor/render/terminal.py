@@ -17,6 +17,7 @@ from cudadoctor.facts_bench import BenchFacts
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.facts import LibraryCopy, Unavailable, known
 from cudadoctor.factsfile import encode_facts
+from cudadoctor.render.layout import FixBlock, Hanging
 from cudadoctor.render.summary import AREA_CODES, summarize
 from cudadoctor.tables import directory_is_default
 
@@ -25,34 +26,42 @@ if TYPE_CHECKING:
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
 MARK = {Severity.ERROR: "✖", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
-VERDICT_STYLE = {"not-ready": "bold white on red", "degraded": "bold black on yellow", "ready": "bold white on green"}
+VERDICT_STYLE = {"not-ready": "bold white on red", "degraded": "bold black on yellow", "ready": "bold white on green",
+                 "unexplained": "bold black on yellow"}
 
 
 def renderable(report: Report, *, verbose: bool = False) -> Group:
     """The report as a rich renderable (used by render() and by Jupyter display)."""
-    parts: list[Any] = [_header(report), Text("")]
+    parts: list[Any] = [Hanging(_header(report), 0, 2), Text("")]
     parts += _areas(report)
     if isinstance(report.facts.bench, BenchFacts):
         parts += [Text(""), bench_renderable(report.facts.bench)]
     parts.append(Text(""))
     parts.append(Rule("Diagnosis", style="dim", align="left"))
     if report.findings:
-        for f in report.findings:
-            parts += _finding(f)
+        same = report.same_fix_as()
+        for root, below in report.grouped():
+            parts += _finding(root, same.get(id(root)))
+            for f in below:
+                parts += [_indent(p, 4) for p in _finding(f, same.get(id(f)), consequence=True)]
     else:
         parts.append(Text("  No problems found.", style="green"))
     if report.errors:
         parts.append(Text(""))
         for o in report.errors:
-            parts.append(Text(f"  internal error: {o.reason}", style="bold magenta"))
+            parts.append(Hanging(Text(f"internal error: {o.reason}", style="bold magenta"), 2, 4))
     if verbose:
         parts += _verbose(report)
     elif report.skipped:
         n = len(report.skipped)
-        parts.append(Text(f"\n  {n} check{'' if n == 1 else 's'} skipped for missing facts (-v lists them).", style="dim"))
-    parts.append(_rules_line(report))
+        parts.append(Text(""))
+        parts.append(Hanging(Text(f"{n} check{'' if n == 1 else 's'} skipped for missing facts (-v lists them).",
+                                  style="dim"), 2, 4))
+    parts.append(Hanging(_rules_line(report), 2, 4))
+    if report.facts.cached:
+        parts.append(Hanging(_cached_line(report.facts.cached), 2, 4))
     parts.append(Text(""))
-    parts.append(_verdict(report))
+    parts.append(Hanging(_verdict(report), 0, 1))
     return Group(*parts)
 
 
@@ -61,7 +70,21 @@ def _rules_line(report: Report) -> Text:
     dates = sorted({m.updated for m in report.tables.meta.values()})
     where = "shipped" if directory_is_default(Path(report.tables.directory)) else report.tables.directory
     when = dates[-1] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "unknown"
-    return Text(f"  Rule tables: {where}, updated {when} (`cudadoctor rules` lists them).", style="dim")
+    return Text(f"Rule tables: {where}, updated {when} (`cudadoctor rules` lists them).", style="dim")
+
+
+def _cached_line(ages: dict[str, float]) -> Text:
+    """Which slow facts were re-used from the cache (probes/cached.py), and how old they are."""
+    shown = ", ".join(f"{area} {_age(age)} old" for area, age in sorted(ages.items()))
+    return Text(f"From cache: {shown} (`--fresh` probes them again).", style="dim")
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h" if seconds < 172800 else f"{seconds / 86400:.0f} days"
 
 
 def render(report: Report, *, width: int | None = None, verbose: bool = False, color: bool = False) -> str:
@@ -92,10 +115,13 @@ def _indent(renderable: Any, n: int) -> Padding:
 def _header(report: Report) -> Text:
     host = report.facts.host
     name = host.hostname if known(host) else "this machine"  # type: ignore[union-attr]
+    if report.facts_source == "triage":
+        # NOTE: triage judges text someone pasted, which may come from another machine.
+        name = "the pasted text"
     src = {
         "probe": "probed",
         "facts-file": "replayed from a facts file",
-        "triage": "read from pasted text",
+        "triage": "read",
     }.get(report.facts_source, report.facts_source)
     t = Text()
     t.append(f"cudadoctor {__version__}", style="bold")
@@ -111,7 +137,10 @@ def _area_severity(report: Report, area: str) -> Severity | None:
 
 def _areas(report: Report) -> list[Any]:
     out: list[Any] = []
+    triage = report.facts_source == "triage"
     for s in summarize(report.facts):
+        if triage and isinstance(report.facts.area(s.area), Unavailable):
+            continue  # show only what the pasted text holds, not a block of "could not be probed"
         sev = _area_severity(report, s.area)
         if sev:
             mark, style = MARK[sev], STYLE[sev]
@@ -123,40 +152,47 @@ def _areas(report: Report) -> list[Any]:
         line.append(f"{mark} ", style=style)
         line.append(f"{s.title}: ", style="bold")
         line.append(s.lines[0])
-        out.append(line)
+        out.append(Hanging(line, 0, 4))
         for extra in s.lines[1:]:
             out.append(_indent(Text(extra), 4))
+    if triage and not out:
+        out.append(Text("The pasted text holds no machine facts (no collect_env, nvidia-smi or pip output); "
+                        "the diagnosis below comes from its error lines.", style="dim"))
     return out
 
 
-def _finding(f: Finding) -> list[Any]:
+def _finding(f: Finding, same_fix_as: str | None = None, *, consequence: bool = False) -> list[Any]:
     head = Text()
-    head.append(f"\n{MARK[f.severity]} {f.severity.value.upper()} ", style=STYLE[f.severity])
+    head.append(f"{MARK[f.severity]} {f.severity.value.upper()} ", style=STYLE[f.severity])
     head.append(f"{f.code} {f.name}", style="bold")
     if f.source not in ("probe", "facts-file"):
         # NOTE: triage mixes findings from the text, the facts parsed from it and a live probe.
         head.append(f" [{f.source}]", style="dim")
     head.append(f" — {f.title}")
-    body: list[Any] = [head, _indent(Text(f.message), 4)]
+    # NOTE: wrapped lines keep their indent (Hanging) and fix commands stay copyable (FixBlock),
+    # whether or not stdout is a terminal.
+    body: list[Any] = [Text("")]
+    if consequence:
+        # NOTE: a consequence is listed under its root cause: fixing the root usually clears it.
+        body.append(Text(f"↳ consequence of {f.caused_by}:", style="dim"))
+    body += [Hanging(head, 0, 4), _indent(Text(f.message), 4)]
     if f.evidence:
-        ev = Text()
-        ev.append("Evidence:", style="dim bold")
+        body.append(_indent(Text("Evidence:", style="dim bold"), 4))
         for k, v in f.evidence.items():
-            ev.append(f"\n  {k}: ", style="dim")
-            ev.append(v)
-        body.append(_indent(ev, 4))
-    fix = Text()
-    fix.append("Fix: ", style="bold green")
-    fix.append(f.fix)
-    body.append(_indent(fix, 4))
+            body.append(Hanging(Text.assemble((f"{k}: ", "dim"), v), 6, 8))
+    if same_fix_as:
+        body.append(_indent(Text.assemble(("Fix: ", "bold green"), f"same fix as {same_fix_as} (above)."), 4))
+    else:
+        body.append(FixBlock(f.fix, 4))
     body.append(_indent(Text(f"See: cudadoctor explain {f.code}", style="dim"), 4))
     return body
 
 
 def _verdict(report: Report) -> Text:
+    # NOTE: the verdict is said once, in words, on its coloured badge; the counts follow it.
     t = Text()
-    t.append(f" {report.verdict.upper()} ", style=VERDICT_STYLE[report.verdict])
-    t.append(f" {report.summary()}")
+    t.append(f" {report.verdict_heading()} ", style=VERDICT_STYLE[report.verdict])
+    t.append(f"— {report.counts_summary()}")
     return t
 
 

@@ -50,7 +50,8 @@ _PROMPTS = re.compile(
 )
 #: Lines that start something of their own: never glued onto the line before.
 _STARTS_ANEW = re.compile(
-    r"^(?:Traceback\b|File\s\"|During handling|The above exception|[\[|+#$>*=<{}`~-]|\d{1,4}[.)]\s"
+    # NOTE: a progress bar ("  0%|###| 0/1") is a new write to the terminal, never a wrapped sentence.
+    r"^(?:Traceback\b|File\s\"|During handling|The above exception|[\[|+#$>*=<{}`~-]|\d{1,4}[.)]\s|\d{1,3}%\|"
     r"|terminate called|frame #\d|Segmentation fault|Killed\b|Aborted\b|\(core dumped\)"
     r"|[\w.]{0,80}(?:Error|Exception|Warning|Exit|Interrupt)\b|[A-Z][\w ()/-]{0,40}:\s"
     r"|(?:NVIDIA-SMI|Driver Version|CUDA Version|GPU\s\d)|" + _COMMANDS + r"|\w{1,80}\s{0,2}={1,3}\s{0,2}\d)"
@@ -146,6 +147,15 @@ def clean_line(line: str) -> str:
     return line.rstrip()
 
 
+def _is_command(line: str) -> bool:
+    """Whether pasted *line* is a command at a shell prompt that does not continue with a backslash."""
+    s = line.lstrip()
+    if not s or s.rstrip().endswith("\\"):
+        return False
+    m = _PROMPTS.match(s) if (s[:1] in "$#(PIC[" or (s[:1].isalpha() and "@" in s[:130]) or s[1:3] == ":\\") else None
+    return bool(m and m.end() > 0)
+
+
 def _can_join(a: str, b: str) -> bool:
     """Whether *b* continues *a* (a line wrapped mid-sentence)."""
     sa, sb = a.strip(), b.strip()
@@ -171,42 +181,65 @@ def _can_join(a: str, b: str) -> bool:
     return True
 
 
-def _split(text: str) -> tuple[list[str], int, int, bool]:
-    """Pasted lines (head and tail when cut), the number of the first tail line, and whether cut."""
+def _lines(text: str) -> tuple[list[str], list[bool]]:
+    """*text* split into lines, and for each whether it began after a lone carriage return.
+
+    NOTE: a lone CR is a progress bar (tqdm) redrawing the terminal line, not a wrapped sentence:
+    those pieces are lines of their own and are never rejoined to the line before.
+    """
+    lines: list[str] = []
+    redrawn: list[bool] = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        for k, piece in enumerate(line.split("\r")):
+            lines.append(piece)
+            redrawn.append(k > 0)
+    return lines, redrawn
+
+
+def _split(text: str) -> tuple[list[str], list[bool], int, int, bool]:
+    """Pasted lines (head and tail when cut), which began after a lone CR, the number of the first
+    tail line, and whether cut."""
     if len(text) <= MAX_CHARS:
-        return text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 0, 0, False
+        lines, redrawn = _lines(text)
+        return lines, redrawn, 0, 0, False
     half = MAX_CHARS // 2
-    head = text[:half].replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    head, head_redrawn = _lines(text[:half])
     tail_text = text[-half:]
     # NOTE: line numbers after the gap stay true to the paste: count the lines left out.
     first_tail = text.count("\n", 0, len(text) - half) + 1
-    tail = tail_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return head + tail, len(head), first_tail, True
+    tail, tail_redrawn = _lines(tail_text)
+    return head + tail, head_redrawn + tail_redrawn, len(head), first_tail, True
 
 
 def normalise_text(text: str) -> Normalised:
     """Clean *text* (see the module docstring). Pure and total: never raises."""
-    pasted, tail_at, first_tail, cut = _split(text)
+    pasted, redrawn, tail_at, first_tail, cut = _split(text)
     lines: list[str] = []
     origin: list[int] = []
     raw: dict[int, str] = {}
+    apart = list(redrawn)
     for i, line in enumerate(pasted):
         number = i + 1 if i < tail_at or not cut else first_tail + (i - tail_at)
+        if i + 1 < len(apart) and _is_command(line):
+            # NOTE: a command typed at a prompt ends at its newline (unless it ends with a \).
+            apart[i + 1] = True
         lines.append(clean_line(line))
         origin.append(number)
         raw[number] = line[:300]
-    return Normalised(lines=lines, origin=origin, joined=join_wrapped(lines, origin), raw=raw, cut=cut)
+    return Normalised(lines=lines, origin=origin, joined=join_wrapped(lines, origin, apart), raw=raw, cut=cut)
 
 
-def join_wrapped(lines: list[str], origin: list[int]) -> list[JoinedLine]:
-    """Rejoin lines wrapped mid-sentence; blank lines and structure (tables, frames) stay apart."""
+def join_wrapped(lines: list[str], origin: list[int], redrawn: list[bool] | None = None) -> list[JoinedLine]:
+    """Rejoin lines wrapped mid-sentence; blank lines, structure (tables, frames) and the lines
+    marked in *redrawn* (a carriage return redrew them; the line before was a shell command) stay apart."""
     out: list[JoinedLine] = []
     i, n = 0, len(lines)
     while i < n:
         text = lines[i]
         pieces = [(0, origin[i])]
         j = i + 1
-        while j < n and len(pieces) < MAX_JOIN and len(text) < MAX_LINE and _can_join(lines[j - 1], lines[j]):
+        while (j < n and len(pieces) < MAX_JOIN and len(text) < MAX_LINE and not (redrawn and redrawn[j])
+               and _can_join(lines[j - 1], lines[j])):
             nxt = lines[j].strip()
             sep = "" if text.endswith(("-", "/", "_", "=")) and not text.endswith(" -") else " "
             pieces.append((len(text) + len(sep), origin[j]))

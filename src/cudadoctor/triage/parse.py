@@ -79,6 +79,8 @@ class ParsedText:
     normalised: str = ""
     #: dotted fact path -> where in the text it came from (cudadoctor.triage.provenance)
     provenance: Mapping[str, Provenance] = field(default_factory=dict)
+    #: pasted line number of each line of ``normalised`` (its first piece, when rejoined)
+    line_origin: tuple[int, ...] = ()
     #: dotted fact path -> its value as text, for every path in provenance (the `triage -v` table)
     values: Mapping[str, str] = field(default_factory=dict)
 
@@ -106,7 +108,8 @@ def parse_text(text: str, *, tables: RuleTables | None = None) -> ParsedText:
     merged = merge(parsed.facts, extract(norm, tables), norm, tables, gpus_known=gpus_known)
     placeholders = [p for p in parsed.placeholders if p not in ("driver.gpus",) or not gpus_known]
     return replace(
-        parsed, facts=merged.facts, normalised=norm.text, provenance=merged.provenance, values=merged.values,
+        parsed, facts=merged.facts, normalised=norm.text, provenance=merged.provenance,
+        line_origin=tuple(j.pieces[0][1] for j in norm.joined), values=merged.values,
         placeholders=tuple(dict.fromkeys([*placeholders, *merged.placeholders])),
     )
 

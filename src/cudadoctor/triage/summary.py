@@ -18,4 +18,10 @@ class TriageSummary:
     parsed_findings: tuple[str, ...]  #: names the checks found in the facts parsed from the text
     probed: bool  #: this machine was probed too (--probe)
     notes: tuple[str, ...]  #: how the input was read (truncation) and parsed
-    verdict: str  #: e.g. "most likely cause: driver-too-old-for-torch"
+    verdict: str  #: e.g. "most likely cause: driver-too-old-for-torch", or "unexplained: ..."
+    #: finding names in the order triage presents them (what explains the error first)
+    ranked: tuple[str, ...] = ()
+    #: the text holds an error and no finding explains it (the report's verdict is then "unexplained")
+    unexplained: bool = False
+    extracted: tuple[str, ...] = ()  #: fact paths (or areas) the text gave
+    missing: tuple[str, ...] = ()  #: what to paste for the facts the text lacks

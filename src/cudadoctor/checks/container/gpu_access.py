@@ -19,6 +19,8 @@ from cudadoctor.facts import (
 )
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 
 #: NVIDIA_VISIBLE_DEVICES values that make the NVIDIA container runtime expose no GPU.
 #: NOTE: https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/docker-specialized.html
@@ -84,6 +86,18 @@ def _gpu_intent(facts: Facts) -> list[str]:
     return why
 
 
+def _machine_has_no_gpu(facts: Facts, c: ContainerFacts) -> bool:
+    """Whether the host's PCI bus, as this container sees it, is known to hold no NVIDIA GPU.
+
+    A VM-sandboxed runtime (Kata Containers, gVisor) shows its own small PCI bus instead of the
+    host's, so there an empty list says nothing about the host.
+    """
+    h = facts.host
+    if not isinstance(h, HostFacts) or not isinstance(h.nvidia_pci_devices, tuple) or h.nvidia_pci_devices:
+        return False
+    return not any(word in e.lower() for e in c.evidence for word in ("kata", "gvisor", "runsc"))
+
+
 def _gpu_run_fix(c: ContainerFacts) -> str:
     """How to start this kind of container with GPUs."""
     docker = (
@@ -138,7 +152,9 @@ class ContainerWithoutGpus(Check):
 
     It is an error when something shows GPUs were intended (`NVIDIA_VISIBLE_DEVICES` set by a
     CUDA base image, a CUDA torch build, NVIDIA GPUs on the host's PCI bus, a CUDA toolkit or
-    libcudart in the image); otherwise a warning.
+    libcudart in the image); otherwise a warning. Information only where the host's PCI bus (which
+    a runc-based container sees) holds no NVIDIA GPU: there is nothing to pass in, and
+    `no-nvidia-driver` describes the machine.
 
     ## Example
     `docker run -it nvcr.io/nvidia/pytorch:25.01-py3` without `--gpus all`: the image sets
@@ -163,6 +179,16 @@ class ContainerWithoutGpus(Check):
     severity = Severity.ERROR
     requires = frozenset({"container"})
     fast = True
+    explains = ("docker-no-gpu-driver",)
+    rank = 10
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Install and register the NVIDIA Container Toolkit, then run with --gpus all."""
+        return Remedy(
+            "On the host, install the NVIDIA Container Toolkit and register it with Docker: "
+            "`sudo apt install nvidia-container-toolkit && sudo nvidia-ctk runtime configure --runtime=docker && "
+            "sudo systemctl restart docker`, then run `docker run --gpus all ...`."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding when this container has no usable GPU passed in."""
@@ -225,7 +251,22 @@ class ContainerWithoutGpus(Check):
             intent.insert(0, "GPU device nodes were passed in")
         evidence["gpu_intent"] = intent
         severity = None
-        if intent:
+        fix = fix_prefix + _gpu_run_fix(c)
+        if not gpu_nodes and not wsl2 and _machine_has_no_gpu(facts, c):
+            # NOTE: runc-based containers see the host's /sys/bus/pci: with no NVIDIA GPU there,
+            # nothing could have been passed in. Being a container without GPUs is then a fact,
+            # not the fault; no-nvidia-driver describes the machine.
+            severity = Severity.INFO
+            wanted = (" GPUs appear to be intended (" + "; ".join(intent) + "), but") if intent else ""
+            tail = (
+                f"{wanted} no NVIDIA GPU is on this machine's PCI bus (a container sees the host's bus), so there is "
+                "no GPU to pass in; this is information, not a fault of the container."
+            ).lstrip()
+            tail = tail[0].upper() + tail[1:]
+            run = _gpu_run_fix(c)
+            fix = ("Nothing to change here while this machine has no NVIDIA GPU. On a machine with one: "
+                   + run[0].lower() + run[1:])
+        elif intent:
             tail = "GPUs appear to be intended: " + "; ".join(intent) + "."
         else:
             severity = Severity.WARNING
@@ -238,7 +279,7 @@ class ContainerWithoutGpus(Check):
             severity=severity,
             message=f"Inside {runtime_label(c)}, no GPU is usable: {reason}. {tail}",
             evidence=evidence,
-            fix=fix_prefix + _gpu_run_fix(c),
+            fix=fix,
         )
 
 

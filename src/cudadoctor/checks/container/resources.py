@@ -11,6 +11,8 @@ from cudadoctor.checks.container.common import container_of, env_variables, requ
 from cudadoctor.facts import UNLIMITED, DriverFacts, EnvFacts, Facts, HostFacts, TorchFacts
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 
 GIB = 1024**3
 MIB = 1024**2
@@ -108,6 +110,16 @@ class ShmTooSmall(Check):
     severity = Severity.WARNING
     requires = frozenset({"container"})
     fast = True
+    explains = ("dataloader-bus-error", "torch-shm-write", "nccl-shm", "no-space-shm", "dataloader-exited")
+    rank = 40
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Give /dev/shm more room (or use fewer workers meanwhile)."""
+        return Remedy(
+            "Give /dev/shm more room: recreate the container with `--shm-size=16g` (e.g. `docker run --gpus all "
+            "--shm-size=16g ...`; compose: `shm_size: \"16g\"`) or `--ipc=host`; on Kubernetes mount an emptyDir "
+            "with `medium: Memory` at /dev/shm. Meanwhile fewer DataLoader workers (`num_workers`) lower the need."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding when /dev/shm is below 1 GiB per GPU (at least 1 GiB)."""
@@ -213,6 +225,16 @@ class ContainerMemoryLimitLow(Check):
     severity = Severity.WARNING
     requires = frozenset({"container", "driver"})
     fast = True
+    explains = ("dataloader-killed",)
+    rank = 40
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Raise the memory limit, or need less memory per worker."""
+        return Remedy(
+            "Raise the memory limit of the container/job (`docker run --memory=<size>`, Kubernetes "
+            "`resources.limits.memory`, `#SBATCH --mem=`), or lower `num_workers` / `prefetch_factor` and avoid "
+            "copying the dataset into every worker."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Yield one finding when the memory limit is below the GPUs' total memory."""

@@ -181,6 +181,20 @@ def expected_cudnn(facts: Facts, tables: RuleTables, t: TorchFacts) -> tuple[Ver
     return None
 
 
+def cudnn_incompatibility(got: Version, built: Version) -> str | None:
+    """Why torch refuses cuDNN *got* when built for *built* (its own rule), or None if it accepts it.
+
+    torch.backends.cudnn: another major is always incompatible; from cuDNN 7 on a newer minor of
+    the same major is accepted and an older one is not.
+    """
+    if got.major != built.major:
+        return f"another major ({got.major} vs {built.major}): the API and the library files differ"
+    if got.minor < built.minor:
+        return (f"an older minor ({got.major}.{got.minor} < {built.major}.{built.minor}): "
+                "cuDNN minors are only backward compatible")
+    return None
+
+
 def cudnn_pip(facts: Facts, t: TorchFacts, expected: Version | None) -> str:
     """pip line installing the cuDNN wheel torch expects."""
     pin = pin_for_family(facts, t, "libcudnn")

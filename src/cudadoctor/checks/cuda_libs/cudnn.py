@@ -12,6 +12,7 @@ from cudadoctor.checks.base import Check, SkipCheck, area, need
 from cudadoctor.checks.cuda_libs.common import (
     STATUS_FAILED,
     cuda_build,
+    cudnn_incompatibility,
     cudnn_pip,
     expected_cudnn,
     ld_path_fix,
@@ -26,6 +27,10 @@ from cudadoctor.facts import CudaLibsFacts, Facts, TorchFacts, Unavailable
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import torch_version
+from cudadoctor.causes import decode_cudnn_int
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy, reinstall_torch_command
+from cudadoctor.remedies import soname_major as major_in_soname
 
 
 class CudnnVersionMismatch(Check):
@@ -60,6 +65,26 @@ class CudnnVersionMismatch(Check):
     requires = frozenset({"torch"})
     tables = ("torch",)
     fast = True
+    explains = ("cudnn-incompat", "cudnn-mismatch-int")
+    rank = 25
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Let torch load its bundled cuDNN, or install the one it was built with."""
+        compiled, runtime = ctx.group("compiled"), ctx.group("runtime")
+        if compiled.isdigit():
+            compiled, runtime = decode_cudnn_int(compiled), decode_cudnn_int(runtime)
+        else:
+            compiled = ".".join(p.strip() for p in compiled.split(",")) if compiled else ""
+            runtime = ".".join(p.strip() for p in runtime.split(",")) if runtime else ""
+        major = compiled.split(".")[0] if compiled else ""
+        cu = ctx.torch_cuda.major if ctx.torch_cuda else 12
+        pin = f"`pip install 'nvidia-cudnn-cu{cu}=={compiled}.*'`" if compiled else "the nvidia-cudnn wheel torch pins"
+        return Remedy(
+            "Remove the cuDNN directory from LD_LIBRARY_PATH (`echo $LD_LIBRARY_PATH`; often /usr/local/cuda/lib64 "
+            f"or a conda env's lib) so torch loads its bundled cuDNN {major or ''}; or install the matching one: "
+            f"{pin}.",
+            f"torch was built with cuDNN {compiled} but cuDNN {runtime} loaded." if compiled else "",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Compare the loaded cuDNN with the one torch was built for (torch's own rule)."""
@@ -87,12 +112,8 @@ class CudnnVersionMismatch(Check):
             if got is None:
                 why = t.cudnn_version.reason if isinstance(t.cudnn_version, Unavailable) else "not mapped"
                 raise SkipCheck(f"the loaded cuDNN version is unknown: {why}")
-        if got.major != built.major:
-            why = f"another major ({got.major} vs {built.major}): the API and the library files differ"
-        elif got.minor < built.minor:
-            why = f"an older minor ({got.major}.{got.minor} < {built.major}.{built.minor}): " \
-                  "cuDNN minors are only backward compatible"
-        else:
+        why = cudnn_incompatibility(got, built)
+        if why is None:
             return
         where = f" from {loaded_path}" if loaded_path else ""
         entries = offending_entries(facts, "libcudnn", loaded_path) if loaded_path else []
@@ -142,6 +163,31 @@ class CudnnMissing(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cudnn")
     fast = True
+    explains = ("cudnn-load", "lib:libcudnn")
+    rank = 24
+    follows_from = ("libcuda-not-on-loader-path",)
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Reinstall torch with its cuDNN wheel (or install that wheel), and drop a stray cuDNN from the path."""
+        soname = ctx.group("soname") or ctx.group("candidates").split(",")[0].strip()
+        major = major_in_soname(soname)
+        cu = ctx.torch_cuda.major if ctx.torch_cuda else None
+        other = ""
+        if major and cu is None:
+            # NOTE: torch's CUDA is not known: name the wheel for each CUDA major this cuDNN ships for.
+            entry = ctx.tables.cudnn.get(int(major))
+            majors = [m for m in (entry.cuda_majors if entry else ()) if m >= 11]
+            if majors:
+                cu = 12 if 12 in majors else majors[-1]
+                rest = [f"-cu{m}" for m in majors if m != cu]
+                other = f" (use {' / '.join(rest)} for a CUDA {' / '.join(r[3:] for r in rest)} torch)" if rest else ""
+        wheel = (f"`pip install 'nvidia-cudnn-cu{cu}=={major}.*'`{other}" if major and cu
+                 else "the nvidia-cudnn-cuXX wheel torch pins")
+        return Remedy(
+            f"{reinstall_torch_command(ctx.torch_version)} (without --no-deps, so nvidia-cudnn comes with it), or "
+            f"{wheel}; if an LD_LIBRARY_PATH entry holds another cuDNN, remove it (`echo $LD_LIBRARY_PATH`).",
+            f"{soname} is cuDNN {major}." if major else "",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on a libcudnn load error, or a CUDA build with cuDNN unavailable and no copy on disk."""

@@ -16,6 +16,8 @@ from cudadoctor.checks.cuda_libs.common import (
     copy_at,
     cuda_build,
     cudart_soname,
+    cudnn_incompatibility,
+    expected_cudnn,
     ld_library_path,
     ld_path_fix,
     loaded_version,
@@ -28,10 +30,15 @@ from cudadoctor.checks.cuda_libs.common import (
     soname_major,
     torch_owns,
 )
-from cudadoctor.facts import CudaLibsFacts, Facts, LibraryCopy, TorchFacts, known
+from cudadoctor.facts import CudaLibsFacts, Facts, LibraryCopy, LoadedLibrary, TorchFacts, known
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import pin_for_family, pip, quoted, reinstall_torch, torch_version
+from cudadoctor.causes import library_family, provider_of
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy, reinstall_torch_command
+from cudadoctor.remedies import soname_major as major_in_soname
+from cudadoctor.wheels import WHEEL_OF_FAMILY
 
 
 class CudartMissing(Check):
@@ -68,6 +75,23 @@ class CudartMissing(Check):
     requires = frozenset({"torch"})
     tables = ()
     fast = True
+    explains = ("lib:libcudart",)
+    rank = 22
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Reinstall torch with its runtime wheel, or install the CUDA runtime the program needs."""
+        soname = ctx.group("soname") or "libcudart"
+        major = major_in_soname(soname)
+        wheel = (f"`pip install nvidia-cuda-runtime-cu{major}`" if major and int(major) <= 12 else
+                 f"`pip install 'cuda-toolkit[cudart]=={major}.*'`" if major else "the CUDA runtime wheel")
+        return Remedy(
+            f"For pip torch: {reinstall_torch_command(ctx.torch_version)} (without --no-deps, so the runtime wheel "
+            f"comes with it), or {wheel}. For other programs: install the CUDA {major or ''} runtime (e.g. "
+            f"`sudo apt install cuda-cudart-{major or 'X'}-<minor>`) and add its lib64 directory to the loader path "
+            f"(`echo /usr/local/cuda-{major or 'X'}.<minor>/lib64 | sudo tee /etc/ld.so.conf.d/cuda.conf && "
+            "sudo ldconfig`).",
+            f"{soname} is the CUDA {major or '?'} runtime.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on a libcudart load error, or a CUDA build with no libcudart anywhere."""
@@ -163,6 +187,28 @@ class CudaLibShadowed(Check):
     requires = frozenset({"torch"})
     tables = ()
     fast = True
+    explains = ("symbol:cuda-family",)
+    rank = 25
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Drop the directory of the other copy from LD_LIBRARY_PATH (or pin the wheel torch needs)."""
+        symbol, vlib, lib = ctx.group("symbol"), ctx.group("version_library"), ctx.group("library")
+        provider = (library_family(vlib) if vlib else provider_of(symbol)
+                    or (library_family(lib) if lib else "the library"))
+        m = re.search(r"_(\d+)_(\d+)$", symbol)
+        need_v = f" >= {m.group(1)}.{m.group(2)}" if m else ""
+        detail = (f"{lib.rsplit('/', 1)[-1] or 'a library'} needs {symbol} from {provider}{need_v}, but an "
+                  f"older/other copy of {provider} was loaded first." if symbol else "")
+        wheel = WHEEL_OF_FAMILY.get(provider)
+        cu = ctx.torch_cuda.major if ctx.torch_cuda else 12
+        pin = (f", or `pip install --force-reinstall '{wheel}-cu{cu}{'>=' + need_v.strip(' >=') if need_v else ''}'`"
+               if wheel else "")
+        return Remedy(
+            f"Remove the directory holding the other {provider} from LD_LIBRARY_PATH (typically "
+            "/usr/local/cuda*/lib64; `echo $LD_LIBRARY_PATH`, then `export LD_LIBRARY_PATH=<the other entries>` or "
+            f"`unset LD_LIBRARY_PATH`) so torch loads its own copy{pin}.",
+            detail,
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on undefined CUDA symbols at import, or on foreign, different-version CUDA libraries."""
@@ -176,14 +222,28 @@ class CudaLibShadowed(Check):
             return
         cuda_build(t)
         loaded = need(t.loaded_libraries, "libraries mapped into the torch process")
+        cudnn_refused = self._cudnn_refused(facts, tables, t, loaded)
         for lib in loaded:
             if not is_cuda_family(lib.library) or torch_owns(t, lib.path):
+                continue
+            if cudnn_refused and lib.library.startswith("libcudnn"):
+                # NOTE: one condition, one check: a cuDNN torch refuses outright (older minor or
+                # another major) is cudnn-version-mismatch, the root cause to act on, wherever it
+                # came from; its sub-libraries (libcudnn_ops, ...) follow the shim that loaded them.
                 continue
             expected = self._expected(facts, t, lib.library)
             got = loaded_version(facts.cuda_libs, lib.path)
             if expected is None or got is None or same_version(got, expected[0]):
                 continue
             yield self._shadowed(facts, t, lib.library, lib.path, got, expected)
+
+    @staticmethod
+    def _cudnn_refused(facts: Facts, tables: RuleTables, t: TorchFacts, loaded: tuple[LoadedLibrary, ...]) -> bool:
+        """Whether the mapped libcudnn is one torch refuses (cudnn-version-mismatch reports it then)."""
+        path = next((lib.path for lib in loaded if lib.library == "libcudnn"), "")
+        exp = expected_cudnn(facts, tables, t) if path else None
+        got = loaded_version(facts.cuda_libs, path) if path else None
+        return exp is not None and got is not None and cudnn_incompatibility(got, exp[0]) is not None
 
     def _expected(self, facts: Facts, t: TorchFacts, family: str) -> tuple[Version, str] | None:
         if isinstance(facts.cuda_libs, CudaLibsFacts):

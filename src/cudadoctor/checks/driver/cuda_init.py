@@ -31,6 +31,8 @@ from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import host_side
 from cudadoctor.tables import RuleTables
 from cudadoctor.visible_devices import gpu_label
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 
 
 # --------------------------------------------------------------------------------------------
@@ -41,8 +43,10 @@ class GpuAccessLost(Check):
     """The container has GPU device nodes but lost access to them ("Unknown Error").
 
     ## What it checks
-    Inside a container whose `/dev/nvidia*` nodes exist, NVML fails with "Unknown Error" or
-    `cuInit` returns 999 (`CUDA_ERROR_UNKNOWN`).
+    Inside a container whose `/dev/nvidia*` nodes exist, NVML fails with "Unknown Error" (and
+    `cuInit` usually returns 999, `CUDA_ERROR_UNKNOWN`, with it). Decided from NVML: where NVML
+    still answers normally and only `cuInit` returns 999, the container still reaches its GPUs and
+    `cuda-unknown-error` explains the failure instead.
 
     ## Why it matters
     This is the signature of a container whose device-cgroup rules were dropped: when systemd
@@ -72,9 +76,22 @@ class GpuAccessLost(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver", "container"})
     fast = True
+    explains = ("nvml-unknown",)
+    rank = 15
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Restart the container now; stop the host from revoking device access again."""
+        return Remedy(
+            "Now: restart the container (`docker restart <container>`, or delete the pod). Permanently (on the "
+            "host): use CDI (`sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml`, then `docker run "
+            "--device nvidia.com/gpu=all`), or `sudo nvidia-ctk system create-dev-char-symlinks --create-all`, or "
+            "switch Docker to cgroupfs (`\"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]` in "
+            "/etc/docker/daemon.json). See https://github.com/NVIDIA/nvidia-container-toolkit/issues/48",
+            "Typical in a container after the host ran `systemctl daemon-reload` (cgroup device rules were reset).",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
-        """Fire on NVML unknown-error / cuInit 999 inside a container with device nodes."""
+        """Fire on NVML unknown-error inside a container with device nodes (cuInit 999 then only adds to it)."""
         drv = area(facts, DriverFacts)
         c = area(facts, ContainerFacts)
         if not applies_gpu_access_lost(drv, c):
@@ -125,7 +142,8 @@ class CudaUnknownError(Check):
 
     ## What it checks
     `cuInit` returns 999 (`CUDA_ERROR_UNKNOWN`), or torch reports "Error 999: unknown error",
-    outside the container case that `gpu-access-lost` explains.
+    unless NVML fails with "Unknown Error" too inside a container with device nodes (that is
+    `gpu-access-lost`). In a container where NVML answers normally it is this check's case.
 
     ## Why it matters
     `torch.cuda.is_available()` is False with "CUDA unknown error - this may be due to an
@@ -153,6 +171,18 @@ class CudaUnknownError(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver"})
     fast = True
+    explains = ("cuda-999",)
+    rank = 45
+    follows_from = ("gpu-access-lost", "driver-library-mismatch", "gpu-fallen-off-bus")
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Make sure nvidia-uvm is loaded, reload it after suspend/resume."""
+        return Remedy(
+            "Check that /dev/nvidia-uvm exists (`sudo modprobe nvidia_uvm` or `sudo nvidia-modprobe -c 0 -u` if "
+            "not); after a suspend/resume reload it with no CUDA process running: `sudo rmmod nvidia_uvm && sudo "
+            "modprobe nvidia_uvm`; reboot if that does not help. Also make sure CUDA_VISIBLE_DEVICES is not "
+            "changed after the program started."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on cuInit 999 (or torch's Error 999) unless DRV003 explains it."""
@@ -163,9 +193,7 @@ class CudaUnknownError(Check):
         if not (code == CUDA_ERROR_UNKNOWN or (code is None and torch_says)):
             return
         c = maybe(facts, ContainerFacts)
-        if applies_gpu_access_lost(drv, c) or (
-            c and c.in_container and c.device_nodes and has_uvm(c) and code is None and torch_says
-        ):
+        if applies_gpu_access_lost(drv, c):
             return
         seen = (
             f"cuInit returns 999 ({drv.cu_init_error or 'CUDA_ERROR_UNKNOWN'})"
@@ -198,6 +226,12 @@ class CudaUnknownError(Check):
                 "the driver is loaded but CUDA cannot initialise; this typically follows a suspend/resume, after which "
                 "the nvidia_uvm module is in a bad state"
             )
+            if c is not None and c.in_container and drv.nvml_status == "ok":
+                # NOTE: lost device access (gpu-access-lost) fails NVML too; it answers, so look at the host's UVM.
+                cause += (
+                    " on the host (NVML still answers inside this container, so the container has not lost access "
+                    "to the GPUs and recreating it will not help)"
+                )
             fix = (
                 "Reload the UVM module with no CUDA process running: `sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm`; "
                 "reboot if that does not help. For suspend/resume, enable NVIDIA's suspend services "
@@ -251,6 +285,17 @@ class ForwardCompatUnsupportedGpu(Check):
     requires = frozenset({"driver"})
     tables = ("gpus", "cuda_driver")
     fast = True
+    explains = ("cuda-804",)
+    rank = 15
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Stop loading the cuda-compat libcuda."""
+        return Remedy(
+            "Stop loading the cuda-compat libcuda: remove its directory (e.g. /usr/local/cuda/compat) from "
+            "LD_LIBRARY_PATH or /etc/ld.so.conf.d, or `sudo apt remove cuda-compat-*`; then either upgrade the "
+            "host driver to one that supports the program's CUDA, or use a build for the CUDA the driver supports.",
+            "Forward compatibility (cuda-compat) only works on data-center GPUs.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when cuda-compat is in use (or error 804) on an unsupported GPU."""
@@ -365,6 +410,20 @@ class FabricManagerMissing(Check):
     requires = frozenset({"driver"})
     tables = ("gpus",)
     fast = True
+    explains = ("cuda-802",)
+    rank = 15
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Install and start Fabric Manager of exactly the driver's version."""
+        if ctx.driver is not None:
+            pkg = f"`sudo apt install nvidia-fabricmanager-{ctx.driver.major}={nv_version(ctx.driver)}-1`"
+        else:
+            pkg = "`sudo apt install nvidia-fabricmanager-<branch>=<driver version>-1`"
+        return Remedy(
+            f"Install Fabric Manager (its version must equal the driver version exactly): {pkg}, then "
+            "`sudo systemctl enable --now nvidia-fabricmanager` and check `systemctl status nvidia-fabricmanager`.",
+            "This is an NVSwitch (HGX/DGX) system whose fabric is not up.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on error 802 unless the GPUs are known non-NVSwitch models."""

@@ -28,6 +28,8 @@ from cudadoctor.facts import (
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import CONTAINER_TOOLKIT_URL, host_side, install_driver_command
 from cudadoctor.tables import RuleTables
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy, driver_needed_for, major_minor
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,6 +71,26 @@ class NoNvidiaDriver(Check):
     requires = frozenset({"driver"})
     tables = ("cuda_driver",)
     fast = True
+    explains = ("torch-no-driver", "nvml-not-found", "smi-not-found", "lib:libcuda", "lib:libnvidia-ml",
+                "refine:cuda-35-without-driver")
+    rank = 10
+    follows_from = ("container-without-gpus",)
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Install the driver branch torch's CUDA needs (on the host, for a container)."""
+        branch = None
+        if ctx.torch_cuda is not None:
+            need_driver = driver_needed_for(ctx.tables, ctx.torch_cuda)
+            branch = need_driver.major if need_driver else None
+        if branch is None:
+            need_driver = driver_needed_for(ctx.tables, ctx.tables.cuda_driver.newest)
+            branch = need_driver.major if need_driver else 580
+        why = f" (torch's CUDA {major_minor(ctx.torch_cuda)} needs branch {branch}+)" if ctx.torch_cuda else ""
+        return Remedy(
+            f"Install the NVIDIA driver{why}: {install_driver_command(branch)}. Inside a container, install it on "
+            "the host instead and start the container with `--gpus all` (NVIDIA Container Toolkit); `nvidia-smi` "
+            "must work there."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire only when NVML, the kernel module and libcuda are all absent."""
@@ -218,6 +240,21 @@ class DriverLibraryMismatch(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver"})
     fast = True
+    explains = ("nvml-mismatch", "nvrm-api-mismatch", "cuda-803")
+    rank = 10
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Reboot, or reload the kernel modules with no GPU user left."""
+        client, kernel = ctx.group("client_version"), ctx.group("kernel_version")
+        detail = (f"The driver libraries are {client} but the loaded kernel module is {kernel}: the driver was "
+                  "upgraded without reloading the module." if client and kernel else
+                  "The driver was upgraded (often by unattended-upgrades) without reloading the kernel module.")
+        return Remedy(
+            "Reboot the machine; or, with no process using the GPU (`sudo lsof /dev/nvidia*`; stop "
+            "nvidia-persistenced, dcgm and the display manager), reload the modules: "
+            "`sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia nvidia_uvm`.",
+            detail,
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Compare the kernel module with NVML's and libcuda's versions."""
@@ -305,6 +342,17 @@ class NvidiaKernelModuleNotLoaded(Check):
     requires = frozenset({"driver"})
     tables = ()
     fast = True
+    explains = ("smi-no-driver", "container-cli-driver-not-loaded")
+    rank = 10
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Load the kernel module, and the usual reasons it does not load."""
+        return Remedy(
+            "Load the kernel module: `sudo modprobe nvidia` and read `sudo dmesg | grep -i -e nvrm -e nvidia` if it "
+            "fails (common causes: Secure Boot blocks the unsigned module — enroll the MOK key or disable Secure "
+            "Boot; a kernel update without a rebuilt module — `sudo apt install --reinstall nvidia-dkms-<branch>` or "
+            "`sudo dkms autoinstall`, then reboot)."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when user-space driver pieces exist but /proc/driver/nvidia does not."""

@@ -27,6 +27,9 @@ from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import best_wheels, driver_ceiling, host_side, install_driver_command
 from cudadoctor.tables import RuleTables
 from cudadoctor.visible_devices import gpu_label
+from cudadoctor.checks.context import FixContext
+from cudadoctor.checks.driver.common import driver_too_old_remedy
+from cudadoctor.remedies import Remedy, driver_needed_for, major_minor, parse_version
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,6 +201,12 @@ class DriverTooOldForTorch(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver", "torch"})
     tables = ("cuda_driver", "torch", "gpus")
+    explains = ("torch-driver-too-old", "refine:runtime-too-old-in-torch", "driver-old-prose")
+    rank = 20
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Upgrade the driver to what torch's CUDA needs, or keep it and install a wheel that runs on it."""
+        return driver_too_old_remedy(ctx)
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when the driver cannot run torch's CUDA build even under minor-version compat."""
@@ -403,6 +412,33 @@ class DriverTooOldForCudart(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver", "cuda_libs"})
     tables = ("cuda_driver", "gpus")
+    explains = ("container-cli-requirement", "cuda-35", "ptx-toolchain")
+    rank = 20
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Upgrade the host driver to what the loaded CUDA runtime needs, or use a build for the driver's CUDA."""
+        if ctx.group("found_version"):
+            return driver_too_old_remedy(ctx)
+        required = parse_version(ctx.group("required_cuda")) if ctx.group("required_cuda") else None
+        if required is None:
+            return Remedy(
+                "Upgrade the host driver to one that supports the program's CUDA version (`nvidia-smi` shows the "
+                "driver's highest CUDA in its header; the CUDA release notes list the minimum driver per CUDA "
+                "version), or run a build/container made for a CUDA the driver supports.",
+                "The driver is older than the CUDA runtime the program loads.",
+            )
+        need_driver = driver_needed_for(ctx.tables, required)
+        detail = f"The container requires CUDA >= {major_minor(required)}" + (
+            f", which needs driver >= {nv_version(need_driver)}." if need_driver else ".")
+        parts = []
+        if need_driver:
+            parts.append(f"upgrade the host driver to >= {nv_version(need_driver)}: {install_driver_command(need_driver.major)}")
+        top = ctx.tables.cuda_driver.max_cuda_for_driver(ctx.driver) if ctx.driver is not None else None
+        if top is not None and ctx.driver is not None:
+            parts.append(f"use an image built for CUDA <= {major_minor(top)} (what driver {nv_version(ctx.driver)} supports)")
+        else:
+            parts.append("use an image built for the CUDA version the host driver supports (the `nvidia-smi` header)")
+        return Remedy("Either " + "; or ".join(parts) + ".", detail)
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per libcudart copy that will load and needs a newer driver."""
@@ -525,6 +561,11 @@ class DriverTooOldForCudart(Check):
         rel = tables.cuda_driver.min_driver_for(version) if len(version.release) >= 2 else None
         floor = tables.cuda_driver.minor_compat_floor(version.major)
         target = rel.min_driver if rel else (floor.min_driver if floor else None)
+        if rel is not None and not rel.confirmed:
+            message += (
+                f" Note: the rules' driver minimum for CUDA {cuda_text(rel.version)} ({nv_version(rel.min_driver)}) is not "
+                "confirmed in NVIDIA's release notes (rules/README.md lists what would confirm it)."
+            )
         options = []
         if target is not None:
             options.append(
@@ -558,3 +599,4 @@ class DriverTooOldForCudart(Check):
             fix="Either " + "; or ".join(options) + ".",
             severity=severity,
         )
+

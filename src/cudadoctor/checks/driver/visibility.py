@@ -19,6 +19,8 @@ from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import in_container
 from cudadoctor.tables import RuleTables
 from cudadoctor.visible_devices import gpu_label, parse_visible_devices, selected_indices
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,6 +56,22 @@ class NoGpuVisible(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver"})
     fast = True
+    explains = ("no-cuda-gpus", "cuda-100")
+    rank = 50
+    follows_from = (
+        "no-nvidia-driver", "nvidia-kernel-module-not-loaded", "driver-library-mismatch", "container-without-gpus",
+        "gpu-access-lost", "driver-too-old-for-torch", "driver-too-old-for-cudart", "mig-instance-not-selected",
+        "cuda-visible-devices-invalid", "fabric-manager-missing", "forward-compat-unsupported-gpu",
+        "libcuda-not-on-loader-path", "gpu-fallen-off-bus", "torch-cpu-only-build", "torch-not-installed",
+    )
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Make a GPU visible: the driver, the container's --gpus, CUDA_VISIBLE_DEVICES."""
+        return Remedy(
+            "Check `nvidia-smi -L` lists a GPU; in a container start it with `--gpus all` (NVIDIA Container "
+            "Toolkit); check CUDA_VISIBLE_DEVICES is unset or names existing GPUs; then run `cudadoctor check` on "
+            "that machine."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when the driver answers but reports no usable device."""
@@ -177,6 +195,20 @@ class CudaVisibleDevicesInvalid(Check):
     severity = Severity.ERROR
     requires = frozenset({"driver", "env"})
     fast = True
+    explains = ("container-cli-unknown-device", "invalid-ordinal", "refine:no-device-with-visible-devices")
+    rank = 40
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Set CUDA_VISIBLE_DEVICES to devices that exist, before the program starts."""
+        value = ctx.group("visible_devices") or ctx.text.visible_devices
+        shown = f" (the text sets CUDA_VISIBLE_DEVICES={value!r})" if value is not None else ""
+        device = ctx.group("device")
+        return Remedy(
+            f"List the GPUs with `nvidia-smi -L` and set CUDA_VISIBLE_DEVICES to indices or UUIDs that exist{shown}, "
+            "e.g. `export CUDA_VISIBLE_DEVICES=0`, or `unset CUDA_VISIBLE_DEVICES`; set it before the program "
+            "starts, and use `cuda:0`..`cuda:N-1` for the N devices it leaves visible.",
+            f"The container asked for device {device}." if device else "",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire for entries CUDA rejects (unless it is the deliberate '-1') and for repeats."""
@@ -340,6 +372,17 @@ class MigInstanceNotSelected(Check):
     # often have none); the selection part skips when the environment is unknown.
     requires = frozenset({"driver"})
     fast = True
+    explains = ("mig-multi", "mig-one-device", "refine:no-device-with-mig")
+    rank = 40
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Give each process one MIG device by its UUID (create instances when there are none)."""
+        return Remedy(
+            "List the MIG devices with `nvidia-smi -L` and give each process one: "
+            "`export CUDA_VISIBLE_DEVICES=MIG-<uuid>`; if none exist, create them "
+            "(`sudo nvidia-smi mig -lgip` for profiles, then `sudo nvidia-smi mig -cgi <profile> -C`).",
+            "CUDA enumerates exactly one MIG device per process, selected by its MIG UUID.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire for MIG GPUs without instances, and for unselected / over-selected MIG devices."""

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from cudadoctor.checks.base import Check, area, maybe
 from cudadoctor.facts import ContainerFacts, EnvFacts, Facts
 from cudadoctor.findings import Finding, Severity
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy
 from cudadoctor.tables import RuleTables
 
 
@@ -47,6 +49,15 @@ class DistributedEnvStray(Check):
     severity = Severity.WARNING
     requires = frozenset({"env"})
     tables = ()
+    explains = ("dist-env-set-prose",)
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Unset the launcher variables in the shell/job that runs a non-launcher program."""
+        return Remedy(
+            f"`unset {' '.join(DIST_VARS)}` (and remove them from ~/.bashrc or the job script) before a plain "
+            "`python train.py`; start distributed runs with `torchrun --nproc-per-node=<gpus> train.py`, which sets "
+            "them per rank."
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when rank variables exist without launcher variables."""

@@ -23,6 +23,8 @@ from cudadoctor.findings import Finding, Severity
 from cudadoctor.remedies import best_wheels, first_wheel_supporting, last_wheel_supporting, variant_name
 from cudadoctor.tables import RuleTables, TorchVariant
 from cudadoctor.wheels import pin_for_family, pip, pip_from, torch_version, variant_label
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import Remedy, newest_wheel_line, parse_version
 
 #: Where the list of compiled architectures comes from: torch's own arch list, or the tables' row.
 ArchSource = Union[tuple[str, ...], TorchVariant]
@@ -134,6 +136,75 @@ class GpuArchNotInTorchBuild(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
+    explains = ("no-kernel-image", "sm-not-compatible", "sm-supported-list", "cc-unsupported", "cublas-exec-failed",
+                "gpu-dropped-prose", "incompatible-device-warn-source")
+    rank = 30
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Install the newest build with kernels for the GPU's capability (or build for it)."""
+        cc: Version | None = None
+        if ctx.group("sm"):
+            sm = ctx.group("sm")
+            cc = Version(f"{sm[:-1]}.{sm[-1]}")
+        elif ctx.group("cc"):
+            cc = parse_version(ctx.group("cc"))
+        name = ctx.group("gpu_name").split(" with CUDA")[0].strip().strip(":").strip()
+        if cc is None and name:
+            model = ctx.tables.gpus.lookup(name)
+            cc = model.cc if model else None
+        if cc is None and ctx.gpu_ccs:
+            cc = ctx.gpu_ccs[-1]
+        details = []
+        if name or cc:
+            details.append(f"GPU {name or '?'} has compute capability {cc or '?'}.")
+        if ctx.group("supported"):
+            details.append(f"This torch was built for {ctx.group('supported')}.")
+        detail = " ".join(details)
+        if cc is None:
+            return Remedy(
+                "Install a torch build whose arch list covers your GPU (`nvidia-smi --query-gpu=name,compute_cap "
+                "--format=csv` shows its capability; `cudadoctor check` on that machine prints the exact wheel). If "
+                "the error comes from a custom extension, rebuild it with `TORCH_CUDA_ARCH_LIST=<capability>`.",
+                detail,
+            )
+        w = (newest_wheel_line(ctx.tables, driver=ctx.driver, ccs=[cc], python=ctx.python)
+             or newest_wheel_line(ctx.tables, driver=None, ccs=[cc], python=ctx.python))
+        if w is None:
+            return Remedy(
+                f"No torch wheel in the rule tables has kernels for compute capability {cc}: build torch from "
+                f"source with `TORCH_CUDA_ARCH_LIST={cc}`.",
+                detail,
+            )
+        return Remedy(
+            f"Install {w[0]}, the newest build with kernels for compute capability {cc}: `{w[1]}`"
+            + ("" if ctx.driver else " (its CUDA needs a matching driver: check `nvidia-smi`)")
+            + f". For a custom extension, rebuild it with `TORCH_CUDA_ARCH_LIST={cc}`.",
+            detail,
+        )
+
+    def contradicted(self, ctx: FixContext) -> str:
+        """Not torch's build when every build of the text's torch covers its GPUs, or the failing kernel is an extension's.
+
+        Only for the errors any CUDA code can raise (no kernel image, cuBLAS failing, prose); torch's own
+        warning naming the GPU's sm_XX stands on its own.
+        """
+        if set(ctx.signatures) - {"cublas-exec-failed", "gpu-dropped-prose", "no-kernel-image"}:
+            return ""
+        if "no-kernel-image" in ctx.signatures and ctx.text.extension_named:
+            # NOTE: TORCH_CUDA_ARCH_LIST and a package's compiled ops are an extension's build: its arch list, not
+            # torch's, decides whether it has a kernel image for the GPU.
+            return f"the text names a CUDA extension's build ({ctx.text.extension_named})"
+        if "no-kernel-image" in ctx.signatures:
+            return ""  # NOTE: CUDA's own error names the kernel image; only the guesses below yield to the facts
+        if ctx.torch_version is None or not ctx.gpu_ccs:
+            return ""
+        variants = [v for v in ctx.tables.torch.variants_of(ctx.torch_version) if v.name.startswith("cu")]
+        if ctx.torch_cuda is not None:
+            variants = [v for v in variants if v.name == variant_name(ctx.torch_cuda)] or variants
+        if variants and all(_cover(v, cc)[0] is Coverage.SASS for v in variants for cc in ctx.gpu_ccs):
+            return f"every build of torch {ctx.torch_version} has SASS for compute capability " + ", ".join(
+                map(str, ctx.gpu_ccs))
+        return ""
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per uncovered compute capability."""
@@ -144,6 +215,10 @@ class GpuArchNotInTorchBuild(Check):
         gpus = gpus_to_judge(facts)
         if not gpus:
             raise SkipCheck("no GPU compute capability known (torch saw no device, NVML listed none)")
+        below = _below_cuda_floor(tables, t, gpus)
+        if below:
+            yield from (self.finding(**kw) for kw in below)
+            return
         every = _every_variant(tables, t)
         if every is not None:
             yield from _any_variant(self, facts, tables, t, gpus, every)
@@ -267,6 +342,39 @@ def _any_variant(
 
 
 
+def _below_cuda_floor(tables: RuleTables, t: TorchFacts, gpus: list) -> list[dict]:
+    """Findings for GPUs older than anything torch's CUDA can compile for (torch releases the tables lack).
+
+    SASS runs only on its own major and PTX only on equal or higher capabilities, so a GPU below the
+    lowest capability a CUDA toolkit targets has no kernel in any build made with it, whatever the
+    release's arch list was (rules/compute_capability.toml first_cuda/last_cuda).
+    """
+    v = torch_version(t)
+    if (isinstance(t.arch_list, tuple) and t.arch_list) or not isinstance(t.cuda_version, Version):
+        return []
+    if v is not None and tables.torch.release(v) is not None:
+        return []  # NOTE: the release's own arch lists decide (below)
+    targets = tables.compute_capability.supported_by(t.cuda_version)
+    if not targets:
+        return []
+    lowest = min(e.cc for e in targets)
+    out = []
+    for cc, labels in by_capability(gpus).items():
+        if cc >= lowest:
+            continue
+        out.append({
+            "message": f"{', '.join(labels)} {has_or_have(labels)} compute capability {cc}, below sm_{lowest.major}"
+                       f"{lowest.minor}, the lowest that CUDA {t.cuda_version} compiles for: torch "
+                       f"{v or ''} built with CUDA {t.cuda_version} has no kernel for it in any build (SASS runs only "
+                       "on its own major, PTX only on equal or newer GPUs).",
+            "evidence": {"gpu.compute_capability": cc, "torch.version": v or "unknown",
+                         "torch.cuda_version": t.cuda_version, "lowest_target": lowest},
+            "fix": f"This GPU cannot run a CUDA {t.cuda_version.major} torch: use a GPU of compute capability >= "
+                   f"{lowest} (or an old torch built with a CUDA that still targets {cc}, if one exists).",
+        })
+    return out
+
+
 def _every_variant(tables: RuleTables, t: TorchFacts) -> list[TorchVariant] | None:
     """All CUDA variants of torch's release when only its version is known (no arch list, no torch CUDA)."""
     if (isinstance(t.arch_list, tuple) and t.arch_list) or isinstance(t.cuda_version, Version):
@@ -290,7 +398,10 @@ class NcclTooOldForGpu(Check):
 
     ## What it checks
     `torch.cuda.nccl.version()` against the first NCCL release that supports each visible
-    GPU's compute capability (rules/compute_capability.toml `nccl_min`).
+    GPU's compute capability (rules/compute_capability.toml `nccl_min`), or, with more than one
+    GPU visible, the first whose multi-GPU path works there (`nccl_min_multi_gpu`, consumer
+    Blackwell 12.0). A floor not read in NVIDIA's own release notes (`nccl_confirmed = false`)
+    says so in the message.
 
     ## Why it matters
     An NCCL without kernels for the architecture fails at the first collective of a multi-GPU
@@ -314,6 +425,44 @@ class NcclTooOldForGpu(Check):
     severity = Severity.WARNING
     requires = frozenset({"torch"})
     tables = ("compute_capability", "torch")
+    explains = ("nccl-min-comp-cap", "refine:nccl-failure-with-version")
+    rank = 35
+
+    def _judged(self, ctx: FixContext) -> tuple[Version | None, list[tuple[Version, Version]]]:
+        """(the text's NCCL version, [(compute capability, NCCL floor)] for the GPUs it names that floor excludes)."""
+        m = re.match(r"\d+\.\d+\.\d+", ctx.text.nccl_version)
+        nccl = Version(m.group(0)) if m else None
+        ccs = list(ctx.gpu_ccs)
+        for major in ctx.groups("min_cc"):
+            ccs.append(Version(f"{major}.0"))
+        short: list[tuple[Version, Version]] = []
+        for cc in dict.fromkeys(ccs):
+            info = ctx.tables.compute_capability.get(cc)
+            # NOTE: an NCCL job spans several GPUs: the multi-GPU floor
+            nmin = info.nccl_min_for(2) if info is not None else None
+            if nccl is not None and nmin is not None and nccl < nmin:
+                short.append((cc, nmin))
+        return nccl, short
+
+    def contradicted(self, ctx: FixContext) -> str:
+        """Only an NCCL the text states, older than the floor of a GPU the text names, is this finding."""
+        nccl, short = self._judged(ctx)
+        if nccl is None:
+            return "the text states no NCCL version"
+        return "" if short else f"NCCL {nccl} supports every GPU the text names (or it names none)"
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Upgrade NCCL past the floor of the GPU the text names (torch's pinned nvidia-nccl wheel)."""
+        nccl, short = self._judged(ctx)
+        if not short:
+            return Remedy("Install a torch whose NCCL supports your GPUs, or `pip install -U nvidia-nccl-cu12`.")
+        cc, nmin = max(short, key=lambda p: p[1])
+        return Remedy(
+            f"Install a torch whose NCCL is >= {nmin}, or upgrade the NCCL wheel in place "
+            "(`pip install -U nvidia-nccl-cu12`, or nvidia-nccl-cu11 for a CUDA 11 build; NCCL 2.x keeps its ABI); "
+            "in a container, use an image with the newer NCCL.",
+            f"NCCL {nccl} predates compute capability {cc}, which needs NCCL >= {nmin}.",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """One finding per compute capability whose NCCL minimum is not met."""
@@ -325,20 +474,41 @@ class NcclTooOldForGpu(Check):
         if not gpus:
             raise SkipCheck("no GPU compute capability known")
         groups = by_capability(gpus)
-        mins = {cc: info.nccl_min for cc in groups if (info := tables.compute_capability.get(cc)) and info.nccl_min}
-        if not mins:
+        # NOTE: a job on this host spans every visible GPU, so more than one GPU means the
+        # multi-GPU transports (P2P, shared memory) run on each of them: the multi-GPU floor.
+        count = len(gpus)
+        infos = {cc: info for cc in groups if (info := tables.compute_capability.get(cc)) and info.nccl_min_for(count)}
+        if not infos:
             raise SkipCheck("rules/compute_capability.toml has no NCCL minimum for "
                             + ", ".join(f"cc {cc}" for cc in groups))
-        for cc, nmin in mins.items():
+        for cc, info in infos.items():
+            nmin = info.nccl_min_for(count)
+            assert nmin is not None
             if nccl >= nmin:
                 continue
-            fix = self._fix(facts, tables, t, cc, nmin)
+            multi_only = info.nccl_min is not None and nccl >= info.nccl_min
+            who = f"{', '.join(groups[cc])} (compute capability {cc})"
+            if multi_only:
+                message = (
+                    f"torch {torch_version(t)} uses NCCL {nccl}, which runs on {who} but not between {count} GPUs: "
+                    f"NCCL's multi-GPU path (P2P / shared-memory transports) works there from NCCL {nmin}. "
+                    "Single-GPU work is fine; collectives across the GPUs fail or hang."
+                )
+            else:
+                message = (
+                    f"torch {torch_version(t)} uses NCCL {nccl}, but {who} {'needs' if len(groups[cc]) == 1 else 'need'} "
+                    f"NCCL >= {nmin}: multi-GPU collectives on it fail (\"named symbol not found\", \"unhandled cuda error\")."
+                )
+            if not info.nccl_confirmed:
+                message += (
+                    f" Note: the NCCL {nmin} floor for compute capability {cc} is not confirmed in NVIDIA's NCCL release "
+                    "notes (rules/README.md, unconfirmed facts); treat it as likely, not certain."
+                )
             yield self.finding(
-                message=f"torch {torch_version(t)} uses NCCL {nccl}, but {', '.join(groups[cc])} (compute capability "
-                        f"{cc}) {'needs' if len(groups[cc]) == 1 else 'need'} NCCL >= {nmin}: multi-GPU collectives on it fail "
-                        "(\"named symbol not found\", \"unhandled cuda error\").",
-                evidence={"torch.nccl_version": nccl, "gpu.compute_capability": cc, "nccl_min": nmin},
-                fix=fix,
+                message=message,
+                evidence={"torch.nccl_version": nccl, "gpu.compute_capability": cc, "nccl_min": nmin,
+                          "gpus": count, "rules.compute_capability.nccl_confirmed": info.nccl_confirmed},
+                fix=self._fix(facts, tables, t, cc, nmin),
             )
 
     def _fix(self, facts: Facts, tables: RuleTables, t: TorchFacts, cc: Version, nmin: Version) -> str:

@@ -22,6 +22,9 @@ from cudadoctor.facts import PYTHON_UNKNOWN, DriverFacts, EnvFacts, Facts, HostF
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import pin_for_family, pip, pip_from, quoted, reinstall_torch, torch_variant_index, torch_version
+from cudadoctor.checks.context import FixContext
+from cudadoctor.facts import nv_version
+from cudadoctor.remedies import Remedy, newest_wheel_line, reinstall_torch_command
 
 
 def error_tail(text: str, lines: int = 4) -> str:
@@ -59,6 +62,12 @@ class TorchNotInstalled(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
+    explains = ("torch-missing",)
+    rank = 25
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Install the newest CUDA build of torch for this driver and GPU."""
+        return torch_install_remedy(ctx, uninstall_first=False)
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when the torch probe found no torch package."""
@@ -116,6 +125,25 @@ class TorchImportFailed(Check):
     requires = frozenset({"torch"})
     tables = ()
     fast = True
+    explains = ("lib:cuda-other", "symbol:torch-own", "torch-c-missing")
+    rank = 26
+    follows_from = ("cudart-missing", "cudnn-missing", "cuda-lib-shadowed", "no-nvidia-driver")
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Reinstall torch with its CUDA dependencies; drop a system CUDA from LD_LIBRARY_PATH."""
+        if ctx.first_signature == "torch-c-missing":
+            return Remedy(
+                "Run Python from another directory: a `torch/` folder in the working directory (a PyTorch source "
+                "checkout) shadows the installed package. If it still fails, "
+                f"{reinstall_torch_command(ctx.torch_version)}.",
+                "torch._C, torch's compiled core, did not import.",
+            )
+        soname = ctx.group("soname") or ctx.group("library")
+        return Remedy(
+            f"Reinstall torch with its CUDA dependencies: {reinstall_torch_command(ctx.torch_version)} (no "
+            "--no-deps); if LD_LIBRARY_PATH points at a system CUDA, unset it and retry.",
+            f"The library is {soname}." if soname else "",
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire on a failed, crashed or hung import not explained by LIB001/LIB002/LIB004."""
@@ -218,6 +246,12 @@ class TorchCpuOnlyBuild(Check):
     requires = frozenset({"torch"})
     tables = ("torch", "cuda_driver")
     fast = True
+    explains = ("torch-cpu", "torch-cpu-stated", "torch-cpu-prose")
+    rank = 30
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Replace the CPU build with the newest CUDA build for this driver and GPU."""
+        return torch_install_remedy(ctx, uninstall_first=True)
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire for a non-CUDA build; severity follows whether an NVIDIA GPU is present."""
@@ -312,6 +346,54 @@ class PythonUnsupportedByTorch(Check):
     severity = Severity.WARNING
     requires = frozenset({"torch"})
     tables = ("torch",)
+    explains = ("pip-no-torch-wheel",)
+
+    def contradicted(self, ctx: FixContext) -> str:
+        """pip's "no matching distribution" is not the Python when the text shows the Python fits or the index lacks it."""
+        from cudadoctor.remedies import parse_version
+
+        wanted = parse_version(ctx.group("wanted")) if ctx.group("wanted") else None
+        offered = [v.strip() for v in ctx.group("offered").split(",") if v.strip()]
+        if wanted is not None and wanted.public in offered:
+            return f"the index offers torch {wanted.public}: something else rejected it"
+        if ctx.text.pip_index and offered in ([], ["none"]):
+            # NOTE: an index that holds no torch for the request (a CUDA tag it does not host) answers the same.
+            return f"pip was pointed at {ctx.text.pip_index}, which has no matching torch"
+        rel = ctx.tables.torch.release(wanted) if wanted is not None else None
+        py = ctx.python
+        if rel is not None and py is not None:
+            short = Version(f"{py.major}.{py.minor}")
+            if rel.python_min <= short <= rel.python_max:
+                return f"Python {py} is inside torch {rel.torch}'s range {rel.python_min}-{rel.python_max}"
+        return ""
+
+    def fix(self, ctx: FixContext) -> Remedy:
+        """Use a Python the requested torch release has wheels for (from rules/torch.toml)."""
+        from cudadoctor.remedies import parse_version
+
+        wanted = parse_version(ctx.group("wanted")) if ctx.group("wanted") else None
+        rel = ctx.tables.torch.release(wanted) if wanted is not None else None
+        offered = ctx.group("offered").strip()
+        detail = (
+            "pip saw no torch wheel at all for this interpreter (a Python outside every release's range, or a "
+            "32-bit Python)." if offered == "none" else ""
+        )
+        if rel is not None:
+            return Remedy(
+                f"torch {rel.torch} has wheels for Python {rel.python_min}–{rel.python_max} only: create an "
+                f"environment with one (`uv venv --python {rel.python_max}`, or `conda create -n torch "
+                f"python={rel.python_max}`) and install torch=={wanted.public} there"
+                + (" from its CUDA index (`--index-url https://download.pytorch.org/whl/"
+                   f"{wanted.local}`)" if wanted.local else "")
+                + "; or pin a torch release that supports this Python.",
+                detail,
+            )
+        return Remedy(
+            "Check `python --version` (and that it is a 64-bit Python) against the torch release's Python range "
+            "(https://github.com/pytorch/pytorch/blob/main/RELEASE.md#release-compatibility-matrix); use a Python in "
+            "that range, or a torch release that supports this one.",
+            detail,
+        )
 
     def evaluate(self, facts: Facts, tables: RuleTables) -> Iterator[Finding]:
         """Fire when python_version lies outside the release's python_min..python_max."""
@@ -345,3 +427,15 @@ class PythonUnsupportedByTorch(Check):
             fix=f"uv venv --python {rel.python_max} && uv pip install 'torch=={tv.public}'{torch_variant_index(t)}   "
                 f"(a Python {rel.python_min}–{rel.python_max} environment){alt}",
         )
+
+
+def torch_install_remedy(ctx: FixContext, *, uninstall_first: bool) -> Remedy:
+    """Install the newest CUDA build of torch for the driver and GPUs *ctx* knows (after removing a CPU build)."""
+    w = newest_wheel_line(ctx.tables, driver=ctx.driver, ccs=ctx.gpu_ccs, python=ctx.python)
+    if w is None:
+        return Remedy("Install a CUDA build of torch from https://pytorch.org/get-started/locally/ for this driver.")
+    basis = f" for driver {nv_version(ctx.driver)}" if ctx.driver else ""
+    basis += f" and compute capability {', '.join(map(str, ctx.gpu_ccs))}" if ctx.gpu_ccs else ""
+    pre = "`pip uninstall -y torch torchvision torchaudio`, then " if uninstall_first else ""
+    note = "" if ctx.driver else " (the text shows no driver version: check `nvidia-smi` supports its CUDA)"
+    return Remedy(f"Install {w[0]}, the newest CUDA build{basis}: {pre}`{w[1]}`{note}.")

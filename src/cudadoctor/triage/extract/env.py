@@ -29,6 +29,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     (re.compile(r"^\s{0,4}ENV\s{1,4}" + _NAME + r"(?:=|\s{1,4})" + _VALUE, re.MULTILINE), "set in a Dockerfile", ("ENV",)),
     (re.compile(r"(?:\s-e|\s--env)[\s=]" + _NAME + r"=" + _VALUE), "passed to a container", ("-e", "--env")),
     (re.compile(r"^\s{0,8}-\s{1,4}" + _NAME + r"=" + _VALUE + r"\s*$", re.MULTILINE), "set in a compose/Kubernetes file", ("- ",)),
+    # NOTE: a Markdown bullet holding one assignment and nothing else ("* NODE_RANK=0") lists the environment
+    (re.compile(r"^\s{0,8}[*•]\s{1,4}" + _NAME + r"=" + _VALUE + r"\s*$", re.MULTILINE), "listed in the text's environment", ("* ", "• ")),
 )
 # X=v Y=w python train.py (assignments before a command); "env X=v cmd"
 _PREFIXED = re.compile(r"^\s{0,8}(?:env\s{1,4})?((?:[A-Z_][A-Z0-9_]{1,60}=(?:\"[^\"\n]{0,300}\"|'[^'\n]{0,300}'|\S{0,300})\s{1,4}){1,12})(?=[\w./~-])", re.MULTILINE)
