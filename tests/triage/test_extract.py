@@ -267,3 +267,23 @@ def test_index_that_does_not_exist_says_nothing() -> None:
     # NOTE: there is no cu114 index: pip falls back to PyPI's build (CPU-only on Windows).
     got = found("pip3 install torch torchvision --extra-index-url https://download.pytorch.org/whl/cu114")
     assert "torch.cuda_version" not in got and "torch.build" not in got
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("NCCL version 2.4.8+cuda10.2", "2.4.8"),
+    ("node01:1297:1297 [0] NCCL INFO NCCL version 2.14.3+cuda11.8", "2.14.3"),
+    (">>> torch.cuda.nccl.version()\n2708", "2.7.8"),
+    (">>> torch.cuda.nccl.version()\n(2, 18, 1)", "2.18.1"),
+    ("print(torch.cuda.nccl.version()) 21403", "2.14.3"),
+])
+def test_nccl_version(text: str, want: str) -> None:
+    assert found(text)["torch.nccl_version"] == want
+
+
+def test_nccl_in_prose_is_not_taken() -> None:
+    # two versions in one sentence: which one failed is the reader's call, not a regex's
+    assert "torch.nccl_version" not in found("uses NCCL 2.18.5+cuda11.8 as opposed to 2.14.3 in the container")
+
+
+def test_gtx_3090_means_the_rtx_card() -> None:
+    assert gpus("two RTX 3090s ... both GeForce GTX 3090") == ["GeForce RTX 3090"]

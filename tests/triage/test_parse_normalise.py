@@ -98,3 +98,23 @@ def test_long_paste_is_cut_and_keeps_true_line_numbers() -> None:
 def test_empty_and_odd_input_never_raise() -> None:
     for text in ("", "\n\n", "\x00\x00", "`" * 5000, ">" * 100, "$ " * 3000):
         normalise_text(text)
+
+
+@pytest.mark.parametrize("text", [
+    # an error message ends at its line: the next sentence is another message
+    "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    "CUDA kernel errors might be asynchronously reported at some other API call",
+    "RuntimeError: CUDA error: an illegal memory access was encountered here now\n"
+    "terminate called after throwing an instance of 'c10::Error'",
+    # a log line that starts with a timestamp
+    "starting the training loop with the configuration given on the command line\n"
+    "2024-01-01 12:00:00 INFO epoch 1",
+    "some long line of output that does not end in punctuation at all really\n"
+    "Segmentation fault (core dumped)",
+])
+def test_separate_messages_not_joined(text: str) -> None:
+    assert len(normalise_text(text).joined) == 2
+
+
+def test_short_line_before_capital_not_joined() -> None:
+    assert len(normalise_text("I installed the driver and cuda toolkit\nThen it failed").joined) == 2

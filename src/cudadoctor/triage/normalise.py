@@ -52,9 +52,15 @@ _PROMPTS = re.compile(
 _STARTS_ANEW = re.compile(
     # NOTE: a progress bar ("  0%|###| 0/1") is a new write to the terminal, never a wrapped sentence.
     r"^(?:Traceback\b|File\s\"|During handling|The above exception|[\[|+#$>*=<{}`~-]|\d{1,4}[.)]\s|\d{1,3}%\|"
+    r"|terminate called|frame #\d|Segmentation fault|Killed\b|Aborted\b|\(core dumped\)"
     r"|[\w.]{0,80}(?:Error|Exception|Warning|Exit|Interrupt)\b|[A-Z][\w ()/-]{0,40}:\s"
     r"|(?:NVIDIA-SMI|Driver Version|CUDA Version|GPU\s\d)|" + _COMMANDS + r"|\w{1,80}\s{0,2}={1,3}\s{0,2}\d)"
 )
+_ERROR_LINE = re.compile(r"^[\w.]{0,80}(?:Error|Exception|Warning)\b")
+#: Last words after which a wrapped line goes on with a number.
+_WANTS_NUMBER = frozenset({"version", "versions", "is", "of", "to", "than", "with", "=", "at", "and", "or", "from", "v"})
+#: Shortest line a wrap can leave before a capitalised word (prose wraps near 70-120 columns).
+MIN_WRAPPED_UPPER = 60
 _STRUCTURE = ("File \"", "[pip", "[conda", "+-", "|", "#")
 _COLUMNS = re.compile(r"\S(?: {3,}|\t)\S")
 
@@ -161,7 +167,18 @@ def _can_join(a: str, b: str) -> bool:
     ib = len(b) - len(b.lstrip())
     if ib != ia and ib > 1:
         return False
-    return not _STARTS_ANEW.match(sb)
+    if _STARTS_ANEW.match(sb):
+        return False
+    first = sb[0]
+    if _ERROR_LINE.match(sa) and not (first.islower() or first.isdigit() or first == "("):
+        return False  # an error message ends there: the next sentence is the next message
+    if first.isdigit():
+        # NOTE: a number continues only a phrase that asks for one ("found version\n12040)");
+        # otherwise it starts a log line (a timestamp, a step counter).
+        return sa.count("(") > sa.count(")") or sa.rsplit(None, 1)[-1].lower() in _WANTS_NUMBER
+    if first.isupper():
+        return len(sa) >= MIN_WRAPPED_UPPER  # wrapped prose runs near the wrap width
+    return True
 
 
 def _lines(text: str) -> tuple[list[str], list[bool]]:

@@ -82,6 +82,8 @@ class _Fold:
             if isinstance(t.build, Unavailable) and (b := self.kept.get("torch.build")):
                 self.used("torch.build", b)
                 changes["build"] = b.value
+            if isinstance(t.nccl_version, Unavailable) and (nccl := self.version("torch.nccl_version")):
+                changes["nccl_version"] = nccl
             if t.python_version == PYTHON_UNKNOWN and (py := self.version("torch.python_version")):
                 changes["python_version"] = py
             if extra := self.companions(t.distributions):
@@ -92,6 +94,7 @@ class _Fold:
         b = self.kept.get("torch.build")
         if version is None and cuda is None and b is None:
             return t
+        nccl = self.version("torch.nccl_version")
         if b is not None:
             self.used("torch.build", b)
         py = self.version("torch.python_version")
@@ -100,7 +103,7 @@ class _Fold:
             python_executable="python", python_version=py or PYTHON_UNKNOWN, status="ok", import_error="",
             location=missing(), version=version or missing(), build=b.value if b else missing(),
             cuda_version=major_minor(cuda) if cuda else missing(), hip_version=missing(), cudnn_version=missing(),
-            nccl_version=missing(), debug=missing(), git_version=missing(), cuda_available=missing(),
+            nccl_version=nccl or missing(), debug=missing(), git_version=missing(), cuda_available=missing(),
             cuda_unavailable_reason="", device_count=missing(), devices=(), arch_list=missing(),
             build_config=missing(), loaded_libraries=missing(), distributions=tuple(self.companions(())),
         )

@@ -91,6 +91,8 @@ def _mentions(text: str) -> list[tuple[int, str]]:
         fam, num = m.group(1).upper(), m.group(2)
         if fam == "RTX" and not re.fullmatch(r"[2-5]0[5-9]0", num):
             continue  # RTX 4000/5000/6000/8000 are workstation parts, named below or unknown
+        if fam == "GTX" and re.fullmatch(r"[2-5]0[5-9]0", num):
+            fam = "RTX"  # "GTX 3090": there is no GTX after the 16 series, people mean the RTX card
         out.append((m.start(), _geforce(fam, num, m.group(3), m.group(4))))
     for m in (_GEFORCE_PLAIN.finditer(text) if "geforce" in low else ()):
         out.append((m.start(), f"GeForce {m.group(1)}"))
