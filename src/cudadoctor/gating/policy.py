@@ -13,7 +13,6 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +114,8 @@ class Reason:
 
 def default_policy_text() -> str:
     """The policy shipped inside the package."""
-    return resources.files("cudadoctor").joinpath("default_policy.toml").read_text(encoding="utf-8")
+    # NOTE: read next to the package, not through importlib.resources (~8 ms of imports on the healthcheck path).
+    return (Path(__file__).resolve().parents[1] / "default_policy.toml").read_text(encoding="utf-8")
 
 
 def load_policy(path: Path | None) -> Policy:
