@@ -364,7 +364,8 @@ SIGNATURES: tuple[Signature, ...] = (
             r"|\bCPU[- ]only (?:mode|version|build)\b",
             re.I,
         ),
-        "torch was installed as a CPU-only build", 30, confidence="medium",
+        # NOTE: low: "run in CPU-only mode" can be a wish, not a report; a warning, never an error
+        "torch was installed as a CPU-only build", 30, confidence="low",
         context=_re(r"torch|conda|cuda", re.I),
         needles=('cpu', 'CPU', 'Cpu'),
     ),
@@ -972,7 +973,10 @@ def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
                         f"NCCL {ctx.nccl_version} is stated beside the failure")
         out.append(Hit(added.signature, added.name, added.rank, added.line_no, added.line,
                        {"nccl_version": ctx.nccl_version}, added.note, added.key))
-    symptoms = [h for h in out if h.key in _VISIBLE_SYMPTOM_KEYS]
+    # NOTE: a list that starts with device 0 leaves GPU 0 visible: it cannot be why torch sees no GPU at all
+    # ("No CUDA GPUs are available" beside it still points at the variable: it was changed, or is the fix).
+    hides_first = ctx.visible_devices is not None and ctx.visible_devices.split(",")[0].strip() != "0"
+    symptoms = [h for h in out if h.key in _VISIBLE_SYMPTOM_KEYS and (h.key != "cuda-unavailable" or hides_first)]
     if ctx.visible_devices is not None and symptoms:
         first = symptoms[0]
         invalid = _name_of("refine:no-device-with-visible-devices")
