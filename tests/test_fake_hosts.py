@@ -71,6 +71,10 @@ def test_driver_470_with_a_cu121_wheel(driver_libs: dict[str, Path]) -> None:
     assert "--index-url https://download.pytorch.org/whl/cu11" in f["fix"]
     for wrong in ("no-nvidia-driver", "nvidia-kernel-module-not-loaded", "driver-library-mismatch"):
         assert wrong not in found
+    # the report leads with the root cause; what follows from it is listed under it (issue 12)
+    assert report["findings"][0]["name"] == "driver-too-old-for-torch", [x["name"] for x in report["findings"]]
+    assert all(x["caused_by"] in (None, "driver-too-old-for-torch") or x["caused_by"] in found
+               for x in report["findings"])
     facts = report["facts"]
     assert facts["driver"]["driver_version"] == "470.256.2" or facts["driver"]["driver_version"].startswith("470.256")
     assert facts["driver"]["gpus"][0]["name"] == "NVIDIA A100-SXM4-80GB"

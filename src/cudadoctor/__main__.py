@@ -30,7 +30,13 @@ def main() -> None:
     if fastpath.servable(args):
         # NOTE: help and explain texts are served from the cache without importing typer, the
         # commands or the checks (~0.25 s); the first run renders them through typer (fastpath.py).
-        fastpath.main(args, _typer_main)
+        try:
+            fastpath.main(args, _typer_main)
+        except output.OutputClosed:  # a cache hit printed outside the typer CLI's error boundary
+            shutdown.end(output.EXIT_PIPE_CLOSED)
+        except output.OutputFailed as e:
+            output.err(f"cudadoctor: error: {e}\n")
+            sys.exit(2)
         return
     _typer_main(args)
 

@@ -139,24 +139,18 @@ def read_proc_driver_version(path: str | None = None) -> str | None:
 
 def key_environment(area: str, environ: Mapping[str, str]) -> dict[str, str | None]:
     """The variables *area*'s answer depends on: the named ones (None when unset) and every
-    variable of its prefix families that is set, each value as a digest.
-
-    NOTE: digests, not values: the key is only compared, and a prefix family such as NVIDIA_*
-    can hold a secret (NVIDIA_API_KEY=nvapi-...) that must never reach a file on disk.
-    """
-    env: dict[str, str | None] = {name: _digest(environ.get(name)) for name in KEY_VARIABLES[area]}
+    variable of its prefix families that is set."""
+    env: dict[str, str | None] = {name: environ.get(name) for name in KEY_VARIABLES[area]}
     for prefix in KEY_PREFIXES.get(area, ()):
-        env.update({k: _digest(v) for k, v in sorted(environ.items()) if k.startswith(prefix)})
+        # NOTE: a family may hold credentials (NVIDIA_API_KEY=nvapi-...): the entry keeps a digest
+        # of each value, never the value, since entries are files on disk.
+        env.update({k: value_digest(v) for k, v in sorted(environ.items()) if k.startswith(prefix)})
     return env
 
 
-def _digest(value: str | None) -> str | None:
-    """A short SHA-256 of *value* (None stays None: unset differs from empty)."""
-    if value is None:
-        return None
-    import hashlib
-
-    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+def value_digest(value: str) -> str:
+    """A stand-in for an environment value in a stored key: equal values, equal digests; never the value."""
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def area_key(

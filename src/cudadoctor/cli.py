@@ -197,6 +197,14 @@ def error_handler() -> Iterator[None]:
         shutdown.end(code, "cudadoctor: interrupted" if code == EXIT_INTERRUPTED else "cudadoctor: terminated")
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    except OSError as e:
+        # NOTE: an OSError that reaches the boundary is the machine refusing a file the user named
+        # (-o on a full disk or in a missing directory, --save-facts into a directory): one line.
+        if _debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        output.err(f"cudadoctor: error: {one_line(where + (e.strerror or str(e)))}\n")
+        sys.exit(EXIT_TOOL_ERROR)
     except Exception as e:
         # NOTE: click (vendored inside newer typer) signals bad usage with exceptions that carry
         # format_message(); by default it prints a multi-line usage box, the contract is one line.

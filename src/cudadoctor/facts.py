@@ -14,16 +14,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from packaging.version import Version
 
 from cudadoctor.causes import ErrorCause
-from cudadoctor.facts_bench import BENCH_NOT_RUN, BenchFacts
-from cudadoctor.facts_drift import DRIFT_NOT_RUN, DriftFacts
-from cudadoctor.facts_ranks import RANKS_NOT_RUN, RanksFacts
+from cudadoctor.unavailable import BENCH_NOT_RUN, DRIFT_NOT_RUN, RANKS_NOT_RUN
 from cudadoctor.facts_session import SESSION_NOT_RECORDED, SessionFacts
 from cudadoctor.unavailable import Unavailable as Unavailable  # re-exported: every area's "unknown, because"
+
+if TYPE_CHECKING:
+    from cudadoctor.facts_bench import BenchFacts
+    from cudadoctor.facts_drift import DriftFacts
+    from cudadoctor.facts_ranks import RanksFacts
+
+# NOTE: the optional areas' modules (facts_bench, facts_ranks, facts_drift) are imported on first
+# use (optional_area_types, AREA_OF_TYPE, module __getattr__): the healthcheck never needs them.
 
 #: Bumped whenever a field is renamed or removed (adding fields is free).
 FACTS_SCHEMA_VERSION = 1
@@ -426,9 +432,24 @@ class JupyterFacts:
 
 
 Area = Union[
-    HostFacts, EnvFacts, ContainerFacts, DriverFacts, CudaLibsFacts, ToolkitFacts, TorchFacts, BenchFacts, RanksFacts,
-    DriftFacts, JupyterFacts, SessionFacts,
+    HostFacts, EnvFacts, ContainerFacts, DriverFacts, CudaLibsFacts, ToolkitFacts, TorchFacts, "BenchFacts", "RanksFacts",
+    "DriftFacts", JupyterFacts, SessionFacts,
 ]
+
+
+def optional_area_types() -> dict[str, type]:
+    """The optional areas' classes by name (imports their modules): for resolving Facts' annotations."""
+    from cudadoctor.facts_bench import BenchFacts
+    from cudadoctor.facts_drift import DriftFacts
+    from cudadoctor.facts_ranks import RanksFacts
+
+    return {"BenchFacts": BenchFacts, "RanksFacts": RanksFacts, "DriftFacts": DriftFacts}
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("BenchFacts", "RanksFacts", "DriftFacts"):
+        return optional_area_types()[name]
+    raise AttributeError(f"module 'cudadoctor.facts' has no attribute {name!r}")
 
 #: Fact areas in report order; each is a field of :class:`Facts`.
 AREAS: tuple[str, ...] = ("host", "env", "container", "driver", "cuda_libs", "toolkit", "torch")
@@ -442,12 +463,22 @@ AREAS: tuple[str, ...] = ("host", "env", "container", "driver", "cuda_libs", "to
 OPTIONAL_AREAS: tuple[str, ...] = ("bench", "ranks", "drift", "jupyter", "session")
 
 
+class _AreaOfType(dict):  # type: ignore[type-arg]
+    """Fact-area class -> field name; the optional areas' classes are added on the first miss."""
+
+    def __missing__(self, kind: type) -> str:
+        types = optional_area_types()
+        for name, area in (("BenchFacts", "bench"), ("RanksFacts", "ranks"), ("DriftFacts", "drift")):
+            self[types[name]] = area
+        return dict.__getitem__(self, kind)  # type: ignore[no-any-return]
+
+
 #: Fact-area class -> its field name on :class:`Facts` (for the checks' typed accessor).
-AREA_OF_TYPE: dict[type, str] = {
+AREA_OF_TYPE: dict[type, str] = _AreaOfType({
     HostFacts: "host", EnvFacts: "env", ContainerFacts: "container", DriverFacts: "driver",
     CudaLibsFacts: "cuda_libs", ToolkitFacts: "toolkit", TorchFacts: "torch",
-    BenchFacts: "bench", RanksFacts: "ranks", DriftFacts: "drift", JupyterFacts: "jupyter", SessionFacts: "session",
-}
+    JupyterFacts: "jupyter", SessionFacts: "session",
+})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

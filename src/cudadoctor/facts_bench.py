@@ -19,7 +19,7 @@ from cudadoctor.unavailable import Unavailable
 PROBE = "bench"
 
 #: Why ``Facts.bench`` is empty when the benchmark did not run (the bench checks' skip reason).
-BENCH_NOT_RUN = "the smoke benchmark was not run (use `cudadoctor bench` or `cudadoctor check --bench`)"
+from cudadoctor.unavailable import BENCH_NOT_RUN as BENCH_NOT_RUN  # noqa: E402 - defined there for facts.py
 
 #: Measurement status values: measured and correct; skipped (with reason); raised an error;
 #: measured but the result differs from its reference.

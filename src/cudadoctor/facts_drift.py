@@ -15,7 +15,7 @@ from dataclasses import dataclass
 PROBE = "drift"
 
 #: Why ``Facts.drift`` is empty without a baseline (the environment-drift check's skip reason).
-DRIFT_NOT_RUN = "no --baseline given (compare with a known-good snapshot: `cudadoctor check --baseline known-good.json`)"
+from cudadoctor.unavailable import DRIFT_NOT_RUN as DRIFT_NOT_RUN  # noqa: E402 - defined there for facts.py
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

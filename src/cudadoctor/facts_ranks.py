@@ -24,7 +24,7 @@ from cudadoctor.unavailable import Unavailable
 PROBE = "ranks"
 
 #: Why ``Facts.ranks`` is empty outside a distributed gate (the distributed checks' skip reason).
-RANKS_NOT_RUN = "the distributed gate was not run (`cudadoctor gate --distributed` under torchrun, srun or a PyTorchJob)"
+from cudadoctor.unavailable import RANKS_NOT_RUN as RANKS_NOT_RUN  # noqa: E402 - defined there for facts.py
 
 #: The software versions every rank reports, in the order the checks compare them.
 VERSION_FIELDS = ("torch", "cuda", "cudnn", "nccl", "driver")

@@ -29,6 +29,7 @@ from packaging.version import Version
 from cudadoctor import causes
 from cudadoctor.errors import FactsFileError, one_line
 from cudadoctor.facts import (
+    AREA_OF_TYPE,
     AREAS,
     FACTS_SCHEMA_VERSION,
     OPTIONAL_AREAS,
@@ -130,11 +131,20 @@ def decode_area(name: str, data: Any, *, origin: str = "facts") -> Any:
     """Decode and validate one fact area *name* (see facts.AREAS); raise FactsFileError naming the bad path."""
     if name not in AREAS:
         raise FactsFileError(f"{origin}: {name!r} is not a fact area")
-    hint = _hints(Facts)[name]
+    hint = Union[_area_class(name), Unavailable]  # NOTE: not Facts' annotations (see _area_class)
     try:
         return _decode(data, hint, name)
     except _DecodeError as e:
         raise FactsFileError(one_line(f"{origin}: {e.path or name}: {e.message}")) from None
+
+
+def _area_class(name: str) -> type:
+    """The facts class of area *name* (one of AREAS), from facts.AREA_OF_TYPE.
+
+    NOTE: not through Facts' annotations, whose resolution imports the optional areas' modules
+    (the benchmark's, the ranks'), which a cached healthcheck decoding one area never needs.
+    """
+    return next(cls for cls, area in dict.items(AREA_OF_TYPE) if area == name)
 
 
 def save_facts(facts: Facts, path: Path, *, identity: bool = False, report: dict[str, Any] | None = None) -> None:
@@ -147,10 +157,12 @@ def save_facts(facts: Facts, path: Path, *, identity: bool = False, report: dict
     """
     from cudadoctor.redact import redact_facts  # NOTE: local: only writing facts needs redaction
 
+    from cudadoctor.textfile import write_atomically
+
     facts = redact_facts(facts, identity=identity)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(facts_to_dict(facts, report=report), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    # NOTE: write_atomically, not a fixed "NAME.tmp" renamed over the path: two runs could share
+    # the temp name, and a rename over /dev/stdout or /dev/full replaces the device node itself.
+    write_atomically(path, json.dumps(facts_to_dict(facts, report=report), indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path: Path, what: str = "facts file") -> Any:
@@ -237,7 +249,10 @@ class _DecodeError(Exception):
 
 @cache
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    from cudadoctor.facts import optional_area_types
+
+    # NOTE: facts.py imports the optional areas' classes lazily; their names resolve here.
+    return typing.get_type_hints(cls, localns=optional_area_types() if cls is Facts else None)
 
 
 def _decode(value: Any, tp: Any, path: str) -> Any:

@@ -114,9 +114,12 @@ def _terminal(fd: int) -> list[Any]:
 
 def output_key(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO) -> dict[str, Any]:
     """Everything the text printed for *argv* depends on, as JSON data."""
+    from cudadoctor.cache import value_digest
+
     root = os.path.dirname(os.path.abspath(__file__))
     env = {k: environ.get(k) for k in RENDER_VARIABLES}
-    env.update({k: v for k, v in sorted(environ.items()) if k.startswith(RENDER_PREFIXES)})
+    # NOTE: digests, not values: a CUDADOCTOR_* or TYPER_* variable could hold anything, and entries are files.
+    env.update({k: value_digest(v) for k, v in sorted(environ.items()) if k.startswith(RENDER_PREFIXES)})
     return {
         "argv": list(argv),
         "cudadoctor": __version__,

@@ -26,6 +26,7 @@ import errno
 import io
 import os
 import sys
+import threading
 import unicodedata
 from typing import Any, TextIO
 
@@ -90,14 +91,6 @@ def encode(text: str, encoding: str) -> bytes:
         return text.encode("utf-8", _ERRORS)
 
 
-def degrade(text: str, encoding: str) -> str:
-    """*text* as it will appear in *encoding* (for code that measures or prints it itself)."""
-    try:
-        return encode(text, encoding).decode(encoding, "replace")
-    except LookupError:
-        return text
-
-
 class OutputClosed(Exception):
     """The reader of stdout went away (EPIPE): stop quietly."""
 
@@ -107,7 +100,9 @@ class OutputFailed(CudaDoctorError):
 
 
 def _describe(e: OSError) -> str:
-    return e.strerror or os.strerror(e.errno) if e.errno else str(e)
+    if e.strerror:
+        return e.strerror
+    return os.strerror(e.errno) if e.errno else str(e)
 
 
 class GuardedStream(io.TextIOBase):
@@ -166,7 +161,7 @@ class GuardedStream(io.TextIOBase):
         return len(text)
 
     def write_bytes(self, data: bytes) -> int:
-        """Write encoded *data* to the real stream and flush, under the same guard as :meth:`write`."""
+        """Write already-encoded *data* (click and cached help write bytes) with the same guards."""
         if self.broken is not None:
             return self._fail_again(len(data))
         try:
@@ -175,8 +170,8 @@ class GuardedStream(io.TextIOBase):
                 self._raw.flush()  # type: ignore[union-attr]  # text written to it before us first
                 buffer.write(data)
                 buffer.flush()
-            else:  # a text-only stream (tests): hand it the degraded text
-                self._raw.write(data.decode(self.encoding, "replace"))  # type: ignore[union-attr]
+            else:  # a text-only stream (tests): hand it the text
+                self._raw.write(bytes(data).decode(self.encoding, "replace"))  # type: ignore[union-attr]
                 self._raw.flush()  # type: ignore[union-attr]
         except (OSError, ValueError) as e:
             self._broke(e)
@@ -184,7 +179,7 @@ class GuardedStream(io.TextIOBase):
 
     @property
     def buffer(self) -> _GuardedBuffer:
-        """The binary side (click and the help fast path write bytes there), guarded the same way."""
+        """The binary side: bytes written here get the same guards."""
         return _GuardedBuffer(self)
 
     def flush(self) -> None:
@@ -206,13 +201,38 @@ class GuardedStream(io.TextIOBase):
         self._fail_again(0)
 
     def _fail_again(self, n: int) -> int:
-        """Raise the failure once (strict stdout); drop silently afterwards."""
+        """Raise the failure once, in the main thread (strict stdout); drop silently otherwise.
+
+        NOTE: an exception in another thread (the gate's watchdog printing its table) would only
+        reach threading.excepthook, which prints a traceback; the main thread's next write raises.
+        """
         if not self._strict or self._reported or self.broken is None:
+            return n
+        if threading.current_thread() is not threading.main_thread():
             return n
         self._reported = True
         if self.broken == "closed":
             raise OutputClosed(self._name)
         raise OutputFailed(f"cannot write to {self._name}: {self.broken.removeprefix('failed: ')}")
+
+
+class _GuardedBuffer:
+    """``GuardedStream.buffer``: a binary stream writing through the guarded one."""
+
+    def __init__(self, stream: GuardedStream) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        """Write *data* through the guards."""
+        return self._stream.write_bytes(data)
+
+    def flush(self) -> None:
+        """Flush through the guards."""
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        # NOTE: fileno, isatty, ...: callers see the real stream's.
+        return getattr(self._stream, name)
 
 
 def _silence(raw: Any) -> None:
@@ -253,21 +273,6 @@ def _occupy_closed_descriptors() -> None:
 _installed: dict[str, GuardedStream] = {}
 
 
-class _GuardedBuffer:
-    """Bytes written to a :class:`GuardedStream`'s ``buffer``: passed to its guarded byte writer."""
-
-    def __init__(self, stream: GuardedStream) -> None:
-        self._stream = stream
-
-    def write(self, data: bytes) -> int:
-        """Write *data* through the stream's guard."""
-        return self._stream.write_bytes(bytes(data))
-
-    def flush(self) -> None:
-        """Flush the stream."""
-        self._stream.flush()
-
-
 def install(*, strict: bool = True) -> None:
     """Route sys.stdout and sys.stderr through guarded streams (CLI entry points only; idempotent).
 
@@ -281,17 +286,6 @@ def install(*, strict: bool = True) -> None:
     _installed["stderr"] = GuardedStream(stderr, "stderr", strict=False)
     sys.stdout = _installed["stdout"]
     sys.stderr = _installed["stderr"]
-
-
-def installed() -> bool:
-    """Whether install() has replaced the streams."""
-    return bool(_installed)
-
-
-def stdout_broken() -> str | None:
-    """Why stdout stopped taking writes ("closed", "failed: ..."), or None."""
-    stream = _installed.get("stdout")
-    return stream.broken if stream is not None else None
 
 
 def out(text: str) -> None:

@@ -42,7 +42,8 @@ class Report:
     def grouped(self) -> tuple[tuple[Finding, tuple[Finding, ...]], ...]:
         """Each root finding with the findings that follow from it (``caused_by``, transitively).
 
-        Roots come in :attr:`findings` order; a finding whose root is not in the report is a root.
+        Roots come in :attr:`findings` order (for triage, in ``triage.ranked`` order: what explains the
+        error first); a finding whose root is not in the report is a root.
         """
         found = self.findings
         names = {f.name for f in found}
@@ -53,6 +54,10 @@ class Report:
                 children.setdefault(f.caused_by, []).append(f)
             else:
                 roots.append(f)
+        if self.triage is not None and self.triage.ranked:
+            # NOTE: triage leads with the finding that explains the error in the text, whatever its severity.
+            order = {name: i for i, name in enumerate(self.triage.ranked)}
+            roots.sort(key=lambda f: order.get(f.name, len(order)))
         out: list[tuple[Finding, tuple[Finding, ...]]] = []
         placed: set[int] = set()
         for root in roots:

@@ -7,6 +7,12 @@ between (typer turns a KeyboardInterrupt into a silent "return 130") can swallow
 error boundary calls :func:`end`, which leaves with the shell's convention, 128 + the signal
 number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP). The healthcheck, which already treats a
 KeyboardInterrupt as "unhealthy, interrupted", gets :class:`StoppedInterrupt`, which is both.
+
+A Python signal handler only runs when the main thread executes bytecode; one blocked in C (a
+collective of the distributed gate, a driver call) would never see it. So the signal is also
+written to a wake-up pipe (``signal.set_wakeup_fd``) that a watcher thread reads: it kills the
+children at once and, if the main thread has not left through its boundary within
+:data:`FORCE_AFTER` seconds, ends the process itself with the same exit code.
 """
 
 from __future__ import annotations
@@ -14,12 +20,17 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
 from types import FrameType
 
 #: Exit status for a run ended by a signal: 128 + its number, as a shell reports it.
 SIGNAL_BASE = 128
 #: The signals that stop a run: Ctrl-C, `kill`/`docker stop`/a scheduler's limit, a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Seconds the main thread has, after a stop signal, to leave on its own before the watcher ends it.
+FORCE_AFTER = 3.0
 
 
 class Stopped(BaseException):
@@ -38,7 +49,10 @@ _installed = False
 
 
 def install_handlers(*, as_keyboard_interrupt: bool = False) -> None:
-    """Stop the run on SIGINT/SIGTERM/SIGHUP (CLI entry points only: the main thread's handlers)."""
+    """Stop the run on SIGINT/SIGTERM/SIGHUP (CLI entry points only: the main thread's handlers).
+
+    *as_keyboard_interrupt* (healthcheck): raise StoppedInterrupt, and a forced exit is 1.
+    """
     global _installed
     kind = StoppedInterrupt if as_keyboard_interrupt else Stopped
 
@@ -48,14 +62,47 @@ def install_handlers(*, as_keyboard_interrupt: bool = False) -> None:
         kill_children(block_new=True)
         raise kind(signum)
 
+    caught: list[int] = []
     for signum in STOP_SIGNALS:
         try:
             if signal.getsignal(signum) is signal.SIG_IGN:
                 continue  # NOTE: nohup and `&` in a non-interactive shell ignore these on purpose
             signal.signal(signum, stop)
+            caught.append(signum)
         except (ValueError, OSError):  # not the main thread, or the signal cannot be caught here
             return
     _installed = True
+    _start_watcher(set(caught), (lambda signum: 1) if as_keyboard_interrupt else (lambda signum: SIGNAL_BASE + signum))
+
+
+def _start_watcher(caught: set[int], code_for: Callable[[int], int]) -> None:
+    """Read the signal wake-up pipe in a daemon thread (see the module docstring)."""
+    try:
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except (OSError, ValueError):
+        return
+
+    def watch() -> None:
+        while True:
+            try:
+                data = os.read(read, 64)
+            except OSError:
+                return
+            stops = [b for b in data if b in caught]
+            if not stops:
+                continue
+            from cudadoctor import output
+            from cudadoctor.children import kill_children
+
+            kill_children(block_new=True)
+            time.sleep(FORCE_AFTER)
+            # NOTE: still here: the main thread is stuck where no Python exception reaches it.
+            output.err("cudadoctor: stopped by a signal\n")
+            os._exit(code_for(stops[0]))
+
+    threading.Thread(target=watch, name="cudadoctor-signal-watch", daemon=True).start()
 
 
 def handlers_installed() -> bool:

@@ -11,6 +11,7 @@ commands test_faults.py does not cover; tools on PATH that hang, flood or fork; 
 signals mid-run; hostile rules and facts files; secrets in unusual variable names.
 
 The list of conditions with their expected behaviour is docs/hardening.md ("From the outside").
+One concern, hence one file past the usual 600 lines: the case tables here are that list.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import random
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -35,7 +37,7 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.hardening.faults import FAKE_TORCH, REPO, TAG, Stubs, base_env, build_stubs, kill_strays, stray_processes
 from tests.hardening.outside import (
-    FAKES, MARGIN, Run, assert_clean, closed_pipe, compile_preload, fake_tool, one_line_error, run, script,
+    FAKES, MARGIN, QUICK, Run, assert_clean, closed_pipe, compile_preload, fake_tool, one_line_error, run, script,
 )
 
 #: --timeout for every probing run (every hang under test costs this much, or half of it).
@@ -87,6 +89,7 @@ class OutCase:
     stdout: str  #: "closed-pipe" | "full" | "closed-fd" | "head"
     codes: frozenset[int]
     error: str = ""  #: the one-line error names this ("" : stderr must stay empty)
+    warm: bool = False  #: run it once first, so help/explain is served from the fast path's cache
 
 
 OUT_CASES = (
@@ -104,6 +107,10 @@ OUT_CASES = (
     OutCase("check-json-dev-full", ("check", "--facts", FACTS, "-f", "json"), "full", frozenset({2}), "No space left"),
     OutCase("explain-dev-full", ("explain", "DRV001"), "full", frozenset({2}), "No space left"),
     OutCase("healthcheck-dev-full", probing("healthcheck"), "full", frozenset(HEALTH)),
+    OutCase("cached-help-closed-pipe", ("check", "--help"), "closed-pipe", frozenset({PIPE_CLOSED}), warm=True),
+    OutCase("cached-explain-list-closed-pipe", ("explain", "--list"), "closed-pipe", frozenset({PIPE_CLOSED}),
+            warm=True),
+    OutCase("cached-explain-dev-full", ("explain", "DRV001"), "full", frozenset({2}), "No space left", warm=True),
     OutCase("check-stdout-closed-fd", ("check", "--facts", FACTS), "closed-fd", frozenset({2}), "stdout"),
     OutCase("healthcheck-stdout-closed-fd", probing("healthcheck"), "closed-fd", frozenset(HEALTH)),
 )
@@ -114,6 +121,9 @@ def test_stdout_that_cannot_be_written(case: OutCase, env: dict[str, Any], tmp_p
     """A closed pipe is a quiet 141 (healthcheck: its verdict); ENOSPC or a closed descriptor is
     one line and exit 2; never a traceback or an "Exception ignored" at shutdown."""
     kw: dict[str, Any] = {}
+    if case.warm:
+        first = run(list(case.args), env, limit=60)
+        assert_clean(first, {0}, within=QUICK)
     if case.stdout == "closed-pipe":
         fd = closed_pipe()
         kw["stdout"] = fd
@@ -156,6 +166,7 @@ ENCODINGS = (
      "ascii"),
     ("pythonioencoding-ascii-explain", {"PYTHONIOENCODING": "ascii"}, ("explain", "DRV001"), "ascii"),
     ("pythonioencoding-ascii-help", {"PYTHONIOENCODING": "ascii"}, ("check", "--help"), "ascii"),
+    ("pythonioencoding-ascii-help-twice", {"PYTHONIOENCODING": "ascii"}, ("check", "--help", "--help"), "ascii"),
     ("pythonioencoding-ascii-triage", {"PYTHONIOENCODING": "ascii"},
      ("triage", "--text", "RuntimeError: CUDA error: no kernel image is available for execution on the device"),
      "ascii"),
@@ -173,17 +184,80 @@ ENCODINGS = (
 def test_encodings_and_locales(extra: dict[str, str], args: tuple[str, ...], expect: str | None,
                                env: dict[str, Any]) -> None:
     """A stdout that cannot show the report's characters gets ASCII stand-ins, never a
-    UnicodeEncodeError; an unknown codec name or the C/POSIX locale still answers."""
-    r = run(list(args), {**env, **extra}, limit=60)
-    codes = HEALTH if args[0] == "healthcheck" else ({0} if args[0] in {"explain"} or "--help" in args else REPORT)
-    assert_clean(r, codes, within=T + MARGIN + 5)
-    assert r.stdout.strip(), r.describe()
-    if expect == "ascii":
-        assert r.stdout.isascii(), r.describe()
-    elif expect == "json":
-        report_of(r)
-    elif expect:
-        r.stdout.decode(expect)  # it is valid in that encoding
+    UnicodeEncodeError; the C/POSIX locale still answers. Help and explain run twice: the second
+    answer comes from the fast path's cache and must be the same."""
+    cached = args[0] == "explain" or "--help" in args
+    runs = [run(list(args), {**env, **extra}, limit=60) for _ in range(2 if cached else 1)]
+    codes = HEALTH if args[0] == "healthcheck" else ({0} if cached else REPORT)
+    for r in runs:
+        assert_clean(r, codes, within=T + MARGIN + 5)
+        assert r.stdout.strip(), r.describe()
+        if expect == "ascii":
+            assert r.stdout.isascii(), r.describe()
+        elif expect == "json":
+            report_of(r)
+        elif expect:
+            r.stdout.decode(expect)  # it is valid in that encoding
+    assert runs[-1].stdout == runs[0].stdout
+
+
+def _full_device(tmp: Path) -> str:
+    """A character device like /dev/full (ENOSPC on every write) under *tmp*, so a regression that
+    renames over it replaces this node, not the machine's /dev/full; /dev/full itself without root."""
+    node = tmp / "full"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+        with open(node, "wb"):
+            pass
+    except OSError:  # not root, or a nodev mount: as a non-root user /dev cannot be renamed into
+        return "/dev/full"
+    return str(node)
+
+
+FILE_CASES = (
+    ("check-o-full", ["check", "--facts", FACTS, "-o", "{full}"], {2}),
+    ("check-save-facts-full", ["check", "--facts", FACTS, "--save-facts", "{full}"], {2}),
+    ("check-prometheus-o-full", ["check", "--facts", FACTS, "-f", "prometheus", "-o", "{full}"], {2}),
+    ("snapshot-o-full", ["snapshot", "--facts", FACTS, "-o", "{full}"], {2}),
+    ("triage-o-full", ["triage", "--text", "CUDA error: out of memory", "-o", "{full}"], {2}),
+    ("healthcheck-o-full", probing("healthcheck", "-o", "{full}"), HEALTH),
+    ("check-o-directory", ["check", "--facts", FACTS, "-o", "{tmp}"], {2}),
+    ("check-save-facts-missing-dir", ["check", "--facts", FACTS, "--save-facts", "{tmp}/no/such/f.json"], {2}),
+    ("check-prometheus-o-fifo-no-reader", ["check", "--facts", FACTS, "-f", "prometheus", "-o", "{fifo}"], {2}),
+)
+
+
+@pytest.mark.parametrize(("args", "codes"), [c[1:] for c in FILE_CASES], ids=[c[0] for c in FILE_CASES])
+def test_output_files_that_cannot_be_written(args: list[str], codes: set[int], env: dict[str, Any],
+                                             tmp_path: Path) -> None:
+    """-o / --save-facts on a full device, a directory, a missing directory, a FIFO nobody reads:
+    one line naming the problem and exit 2 (healthcheck: 1), never a hang, and the device or FIFO
+    is still what it was (a rename over it would replace /dev/full itself when run as root)."""
+    full, fifo = _full_device(tmp_path), tmp_path / "fifo"
+    os.mkfifo(fifo)
+    argv = [a.replace("{full}", full).replace("{fifo}", str(fifo)).replace("{tmp}", str(tmp_path)) for a in args]
+    r = run(argv, env, limit=60)
+    assert_clean(r, codes, within=T + MARGIN)
+    if codes == {2}:
+        one_line_error(r)
+    assert stat.S_ISCHR(os.stat(full).st_mode), f"{full} is no longer a device"
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_output_to_a_fifo_with_a_reader(env: dict[str, Any], tmp_path: Path) -> None:
+    """-o naming a FIFO that a log shipper reads: the report goes into it, the FIFO stays a FIFO."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    # NOTE: the reader is open before the run starts (non-blocking, so opening needs no writer);
+    # the metrics are a few KiB, well within the pipe's buffer, and are read after the run.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        r = run(["check", "--facts", FACTS, "-f", "prometheus", "-o", str(fifo)], env, limit=60)
+        got = [os.read(reader, 1 << 20)]
+    finally:
+        os.close(reader)
+    assert_clean(r, REPORT, within=QUICK)
+    assert b"cudadoctor_" in got[0] and stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
 # ============================================================================================
@@ -256,7 +330,7 @@ def test_non_utf8_triage_input(how: str, env: dict[str, Any], tmp_path: Path) ->
             + b"Tried to allocate 2.00 GiB (GPU 0; 79.35 GiB total capacity; 1.2 GiB free)\n" * 40
             + b"caf\xe9 na\xefve r\xe9sum\xe9\n")
     r = _triage(how, data, env, tmp_path)
-    assert_clean(r, REPORT, within=MARGIN + 5)
+    assert_clean(r, REPORT, within=QUICK)
     report_of(r)
 
 
@@ -265,7 +339,7 @@ def test_binary_triage_input(how: str, env: dict[str, Any], tmp_path: Path) -> N
     """Triage input that is binary (a core file, /dev/urandom): one line, exit 2."""
     data = random.Random(5).randbytes(1 << 16)
     r = _triage(how, data, env, tmp_path)
-    assert_clean(r, {2}, within=MARGIN + 5)
+    assert_clean(r, {2}, within=QUICK)
     one_line_error(r, "binary")
 
 
@@ -501,13 +575,15 @@ def test_hostile_python(kind: str, env: dict[str, Any], tmp_path: Path) -> None:
     what happened, within the deadline, and nothing P started survives (issue 17: a forking
     ``import torch`` took 12.6 s and left a process)."""
     python = _python(tmp_path, kind)
-    r = run(["check", "--python", python, "-f", "json", "--timeout", "20"], env, limit=60)
+    # NOTE: only "sleeps" may use the deadline (a short one); every other run gets a long one it
+    # must not need: a child that is done is done, whatever holds its pipes.
+    timeout = T if kind == "sleeps" else 60
+    r = run(["check", "--python", python, "-f", "json", "--timeout", str(timeout)], env, limit=90)
     if kind in REFUSED:
-        assert_clean(r, {2}, within=MARGIN)
+        assert_clean(r, {2}, within=QUICK)
         one_line_error(r, "--python")
         return
-    # NOTE: only "sleeps" may use the deadline; a child that is done is done, whatever holds its pipes.
-    assert_clean(r, REPORT, within=(20 + MARGIN) if kind == "sleeps" else MARGIN + 2)
+    assert_clean(r, REPORT, within=T + MARGIN if kind == "sleeps" else QUICK)
     torch = report_of(r)["facts"]["torch"]
     if kind.endswith("holds-stdout"):
         assert torch.get("version") == "2.5.1+cu124", torch
@@ -710,7 +786,7 @@ def test_hostile_rules_dir(kind: str, env: dict[str, Any], tmp_path: Path) -> No
     if kind == "huge":
         assert_clean(r, REPORT | {2}, within=30)
     else:
-        assert_clean(r, {2}, within=MARGIN + 5)
+        assert_clean(r, {2}, within=QUICK)
         one_line_error(r)
 
 
@@ -758,7 +834,7 @@ def test_hostile_facts_file(kind: str, fmt: str, env: dict[str, Any], tmp_path: 
     """--facts with NaN, 1e400, 10,000-deep nesting, a 100,000-digit integer, bad bytes, wrong
     types: a report (extra keys are ignored) or one line and exit 2, never a traceback."""
     r = run(["check", "--facts", str(_facts(tmp_path, kind)), "-f", fmt], env, limit=60)
-    assert_clean(r, REPORT | {2}, within=MARGIN + 5)
+    assert_clean(r, REPORT | {2}, within=QUICK)
     if r.returncode == 2:
         one_line_error(r)
     elif fmt == "json":
@@ -829,7 +905,7 @@ def test_secrets_in_unusual_names(args: list[str], env: dict[str, Any], tmp_path
 
 def test_campaign_size() -> None:
     """The issue asks for at least 60 new conditions; count the parametrized cases."""
-    cases = (len(OUT_CASES) + len(ENCODINGS) + 2 + 2 + 2 + 1 + 1 + 3 + 2 + 3 + len(HOMES) + len(CACHE_DIRS)
+    cases = (len(OUT_CASES) + len(FILE_CASES) + 1 + len(ENCODINGS) + 2 + 2 + 2 + 1 + 1 + 3 + 2 + 3 + len(HOMES) + len(CACHE_DIRS)
              + 1 + len(ENTRY_DAMAGE) + len(PYTHONS) + 2 + 2 * len(PRELOADS) + 1 + len(NVML_COMMANDS) + len(TOOLS)
              + 1 + 2 + len(SIGNALS) + len(RULES) + 2 * len(FACTS_KINDS) + len(SECRET_RUNS))
     assert cases >= 60, cases

@@ -97,3 +97,34 @@ def test_text_only_stream() -> None:
     stream = output.GuardedStream(raw, "stdout", strict=True)  # type: ignore[arg-type]
     stream.write("a \u2014 b")
     assert raw.getvalue() == "a \u2014 b"
+
+
+def test_failure_in_another_thread_is_raised_in_the_main_thread() -> None:
+    """A write from a worker thread on a closed pipe is dropped there (no thread traceback); the
+    main thread's next write raises OutputClosed."""
+    import threading
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        stream = _stream_on(write)
+        worker = threading.Thread(target=stream.write, args=("from a thread\n",))
+        worker.start()
+        worker.join()
+        assert stream.broken == "closed"
+        with pytest.raises(output.OutputClosed):
+            stream.write("from main\n")
+    finally:
+        os.close(write)
+
+
+def test_binary_side_has_the_same_guards() -> None:
+    """Bytes written to ``.buffer`` (click, cached help text) go through the same guards."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        stream = _stream_on(write)
+        with pytest.raises(output.OutputClosed):
+            stream.buffer.write(b"cached help\n")
+    finally:
+        os.close(write)

@@ -10,7 +10,7 @@ import pytest
 
 import cudadoctor
 from tests.conftest import env_path, system_driver
-from tests.healthcheck.conftest import Result, run_healthcheck
+from tests.healthcheck.conftest import Result, clean_env, run_healthcheck
 
 #: Modules whose import would blow the start-up budget (or, for torch, break the design).
 FORBIDDEN = ("typer", "rich", "pydantic", "torch", "click")
@@ -70,3 +70,24 @@ def test_cli_lists_healthcheck_and_keeps_the_contract() -> None:
     assert r.code == 0 and r.out == "healthy: 2 GPUs, driver 570.133.20, torch 2.8.0+cu128\n"
     r = run_healthcheck(["healthcheck", "--help"], argv0=[sys.executable, "-m", "cudadoctor"])
     assert r.code == 0 and "--policy" in r.out
+
+
+#: What a warm healthcheck must not import either (issue 13): the triage and bench packages, the
+#: optional fact areas, packaging's requirement and tag machinery, and the checks that are not fast.
+NOT_WHEN_WARM = (
+    "cudadoctor.triage", "cudadoctor.bench", "cudadoctor.facts_bench", "cudadoctor.facts_ranks",
+    "cudadoctor.facts_drift", "cudadoctor.checks.bench", "cudadoctor.checks.drift", "cudadoctor.gating.checks",
+    "packaging.utils", "packaging.requirements", "packaging.tags", "cudadoctor.probes.torch_build",
+    "cudadoctor.probes.cuda_libs", "cudadoctor.probes.toolkit",
+)
+
+
+def test_a_warm_healthcheck_imports_only_what_it_runs(cache_dir: Path, python_without_torch: str) -> None:
+    args = ["--debug-modules", "--cache-dir", str(cache_dir), "--python", python_without_torch]
+    env_dir = {"CUDADOCTOR_CACHE_DIR": str(cache_dir)}  # the check index and the tables share the directory
+    run_healthcheck(args, env=clean_env(**env_dir))  # cold: probes, indexes, parses
+    r = run_healthcheck(args, env=clean_env(**env_dir))
+    modules = modules_of(r)
+    assert "cudadoctor.engine" in modules
+    assert sorted(m for m in modules if m.startswith(NOT_WHEN_WARM)) == []
+    assert heavy(modules) == []

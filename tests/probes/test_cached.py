@@ -294,3 +294,41 @@ def test_check_reports_cached_areas_and_fresh_bypasses(tmp_path: Path) -> None:
     text = subprocess.run([sys.executable, "-m", "cudadoctor", "check"], capture_output=True, text=True,
                           timeout=300, env={**env, "NO_COLOR": "1", "COLUMNS": "200"}).stdout
     assert "From cache: cuda_libs " in text and " s old" in text
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_gate_passes_fresh_to_the_probes(monkeypatch: pytest.MonkeyPatch, fresh: bool) -> None:
+    """`gate --fresh` reaches check's gather (the cache hook), like `check --fresh`."""
+    from cudadoctor.commands import check
+    from cudadoctor.gating.local import GateOptions, run_local_gate
+
+    seen: list[bool] = []
+
+    class Stop(Exception):
+        pass
+
+    def gather(opts: check.CheckOptions) -> None:
+        seen.append(opts.fresh)
+        raise Stop
+
+    monkeypatch.setattr(check, "gather", gather)
+    with pytest.raises(Stop):
+        run_local_gate(GateOptions(fresh=fresh, cpu=True, bench=False))
+    assert seen == [fresh]
+
+
+def test_cli_fresh_flags_and_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--fresh is an option of check, gate and healthcheck, and CUDADOCTOR_FRESH sets it."""
+    from cudadoctor.commands.healthcheck_options import parse
+
+    assert parse(["--fresh"]).fresh and not parse([]).fresh
+    monkeypatch.setenv("CUDADOCTOR_FRESH", "1")
+    assert parse([]).fresh
+    monkeypatch.delenv("CUDADOCTOR_FRESH")
+    for cmd in ("check", "gate"):
+        from typer.testing import CliRunner
+
+        from cudadoctor.cli import app
+
+        out = CliRunner().invoke(app, [cmd, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"}).output
+        assert "--fresh" in out and "CUDADOCTOR_FRESH" in out, cmd

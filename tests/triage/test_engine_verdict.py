@@ -57,7 +57,8 @@ def test_parsed_finding_rests_on_the_lines_the_facts_came_from(tables, monkeypat
     report = engine.triage("torch==2.3.1+cu118\nnvcc: NVIDIA (R) Cuda compiler driver\n", tables)
     f = next(f for f in report.findings if f.name == "nvcc-torch-cuda-mismatch")
     assert f.source == "parsed"
-    assert "line 3: Cuda compilation tools" in f.evidence["text.lines"] and "line 1: torch==2.3.1" in f.evidence["text.lines"]
+    assert "line 3: Cuda compilation tools" in f.evidence["text.lines"]
+    assert "line 1: torch==2.3.1" in f.evidence["text.lines"]
     assert f.evidence["text.basis"] == "inferred: torch.cuda_version (from the wheel tag +cu118)"
     assert f.evidence["text.confirm"] == f"`cudadoctor check --select {f.code}`"
 
@@ -83,7 +84,54 @@ def test_signatures_are_scanned_over_the_normalised_text(tables, monkeypatch) ->
 
 def test_the_finding_that_explains_the_error_comes_first(tables, monkeypatch) -> None:
     _parsed(monkeypatch, env_facts("a100_cu118_wheel"))
-    report = engine.triage("RuntimeError: CUDA error: no kernel image is available for execution on the device\n", tables)
+    text = "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    report = engine.triage(text, tables)
     assert report.triage.ranked[0] == "gpu-arch-not-in-torch-build"
     assert {f.name for f in report.findings} >= {"gpu-arch-not-in-torch-build", "nvcc-torch-cuda-mismatch"}
     assert next(f for f in report.findings if f.name == "gpu-arch-not-in-torch-build").severity is Severity.ERROR
+
+
+def test_every_format_leads_with_the_explaining_finding(tables, monkeypatch) -> None:
+    import json
+
+    from cudadoctor.render import json_report
+
+    # NOTE: the text's hypothesis is a warning, the parsed facts give an error: the explanation still leads
+    _parsed(monkeypatch, env_facts("no_driver"))
+    text = "RuntimeError: DataLoader worker (pid 4242) is killed by signal: Bus error.\n"
+    report = engine.triage(text, tables)
+    assert report.triage.ranked[0] == "shm-too-small"
+    assert report.ordered_findings()[0].name == "shm-too-small"
+    assert json.loads(json_report.render(report))["findings"][0]["name"] == "shm-too-small"
+
+
+def test_a_text_error_under_a_root_the_parsed_facts_show_follows_it(tables, monkeypatch) -> None:
+    from dataclasses import replace as dc_replace
+
+    from cudadoctor.findings import Finding, Outcome, Status
+
+    # NOTE: the NCCL the pasted collect_env names is too old for the GPU; the traceback shows an NCCL error
+    root = Finding(code="TRC008", name="nccl-too-old-for-gpu", severity=Severity.WARNING, title="t", message="m",
+                   evidence={}, fix="upgrade NCCL", url="u", source="parsed")
+    real_evaluate = engine_module().evaluate
+
+    def evaluate(facts, tables_, **kw):
+        report = real_evaluate(facts, tables_, **kw)
+        extra = Outcome(code="TRC008", name="nccl-too-old-for-gpu", status=Status.FOUND, findings=(root,))
+        kept = tuple(o for o in report.outcomes if o.name != "nccl-too-old-for-gpu")
+        return dc_replace(report, outcomes=(*kept, extra))
+
+    monkeypatch.setattr(engine_module(), "evaluate", evaluate)
+    _parsed(monkeypatch, engine.empty_facts())
+    report = engine.triage("torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, "
+                           "unhandled cuda error\n", tables)
+    assert report.triage.ranked[0] == "nccl-too-old-for-gpu"
+    assert report.triage.verdict == "most likely cause: nccl-too-old-for-gpu"
+    nccl = next(f for f in report.findings if f.name == "nccl-error")
+    assert nccl.caused_by == "nccl-too-old-for-gpu" and nccl.severity is Severity.INFO
+
+
+def engine_module():
+    from cudadoctor import engine as core
+
+    return core

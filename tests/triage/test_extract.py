@@ -46,6 +46,8 @@ GPU_CASES = [
     ("step A10 of the recipe", []),
     ("version 2080.1 of the tool", []),
     ("RTX 4000 Ada is fine", ["NVIDIA RTX 4000 Ada Generation"]),
+    ("a node with 8 H100s", ["NVIDIA H100"]),
+    ("two RTX 3090s in one box", ["GeForce RTX 3090"]),
     ("a Quadro RTX 4000", ["Quadro RTX 4000"]),
 ]
 
@@ -242,3 +244,26 @@ def test_companion_from_text_becomes_a_distribution() -> None:
     t = parse_text("torch 1.4.0+cu92\ntorchvision 0.5.0\n", tables=TABLES).facts.torch
     assert isinstance(t, TorchFacts)
     assert [(d.name, d.version) for d in t.distributions] == [("torchvision", "0.5.0")]
+
+
+def test_large_paste_reads_repeated_lines_once_and_keeps_facts() -> None:
+    from cudadoctor.triage.extract import DEDUP_OVER
+
+    block = "epoch 1 loss 0.5 on the RTX 3090\n$ echo $CUDA_VISIBLE_DEVICES\n7\nsome repeated progress line here\n"
+    text = block * (DEDUP_OVER // len(block) + 10) + "export CUDA_VISIBLE_DEVICES=3\n"
+    kept = extract(normalise_text(text), TABLES)
+    assert kept["gpus.0.name"].value == "GeForce RTX 3090" and kept["gpus.0.name"].line == 1
+    assert kept["env.CUDA_VISIBLE_DEVICES"].value == "7"  # the echoed output (tool output ranks above a command)
+
+
+def test_built_with_cuda_and_bare_labelled_version() -> None:
+    assert found("PyTorch built with CUDA:         False")["torch.build"] == "cpu"
+    got = found('in the "System Info" section it says "2.0.0+cpu Autocast half"')
+    assert got["torch.version"] == "2.0.0+cpu" and got["torch.build"] == "cpu"
+    assert "torch.version" not in found("torchvision 0.15.2+cu118")
+
+
+def test_index_that_does_not_exist_says_nothing() -> None:
+    # NOTE: there is no cu114 index: pip falls back to PyPI's build (CPU-only on Windows).
+    got = found("pip3 install torch torchvision --extra-index-url https://download.pytorch.org/whl/cu114")
+    assert "torch.cuda_version" not in got and "torch.build" not in got

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cudadoctor.checks import CHECKS, lookup
+from cudadoctor.checks import ALL_CHECKS, lookup
 from cudadoctor.checks.base import Check
 from cudadoctor.errors import UsageError
 
@@ -32,9 +32,10 @@ def run(key: str | None, *, as_json: bool, list_all: bool) -> int:
     """Print one check's explanation, or the list of all checks."""
     if list_all or not key:
         if as_json:
-            print(json.dumps([check_info(c) for c in CHECKS], indent=2))
+            print(json.dumps([check_info(c) for c in ALL_CHECKS], indent=2))
         else:
-            for c in CHECKS:
+            # NOTE: the event checks (TRG0xx) come last: only `triage` reports them
+            for c in ALL_CHECKS:
                 print(f"{c.code}  {c.name:<34} {c.severity.value:<8} {c.title()}")
         return 0
     cls = lookup(key)

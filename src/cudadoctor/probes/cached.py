@@ -196,9 +196,10 @@ class SlowFacts:
             return dict(sorted(self.ages.items()))
 
     def summary(self) -> dict[str, Any]:
-        """Where the cache is and why each probed area was probed (the healthcheck's "cache" key)."""
+        """Where the cache is, why each probed area was probed and how old each cached one is, in
+        seconds (the healthcheck's "cache" key)."""
         out: dict[str, Any] = {"directory": str(self.cache.directory) if self.cache.directory else None,
-                               "misses": dict(sorted(self.misses.items()))}
+                               "misses": dict(sorted(self.misses.items())), "ages": self.cached()}
         if self.cache.note:
             out["note"] = self.cache.note
         return out

@@ -97,8 +97,7 @@ def triage(
 
     parsed = parse(text, tables)
     scanned = parsed.normalised or text
-    # NOTE: hits are located in the normalised text; readers need the line numbers of the paste.
-    hits = [replace(h, line_no=parsed.pasted_line(h.line_no)) for h in sig.scan(scanned)]
+    hits = _scan(text, parsed)
     text_ctx = sig.text_context(scanned)
     base = fix_context(tables, text_ctx, parsed.facts, live, scanned, parsed.placeholders)
     hyps = [h for h in hypotheses(hits) if (selected is None or h.code in selected) and h.code not in ignored]
@@ -141,7 +140,7 @@ def triage(
         parsed_findings=tuple(f.name for o in outcomes for f in o.findings if f.source == "parsed"),
         probed=live is not None,
         notes=(*notes, *parsed.notes),
-        verdict=_verdict_line(hyps, outcomes, unexplained, extracted, missing),
+        verdict=_verdict_line(hyps, outcomes, unexplained, extracted, missing, ranked),
         ranked=ranked,
         unexplained=unexplained,
         extracted=extracted,
@@ -154,6 +153,25 @@ def triage(
         facts_source="probe" if live is not None else "triage",
         triage=summary,
     )
+
+
+def _scan(text: str, parsed: Parsed) -> list[Hit]:
+    """Signature hits over the text as pasted, plus those only its normalised form shows.
+
+    NOTE: the pasted text keeps the line numbers a reader checks; the normalised one (fences,
+    prompts and ANSI codes gone, wrapped lines rejoined) finds what a wrap or a fence hid. A name
+    both find keeps the pasted text's lines; the others are given the pasted line numbers too
+    (``Parsed.line_origin``).
+    """
+    # NOTE: a bare CR (a progress bar's redraw) ends a line, as the normaliser numbers them.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    hits = sig.scan(text)
+    normalised = parsed.normalised
+    if not normalised or normalised == text:
+        return hits
+    seen = {h.name for h in hits}
+    extra = [replace(h, line_no=parsed.pasted_line(h.line_no)) for h in sig.scan(normalised) if h.name not in seen]
+    return sorted([*hits, *extra], key=lambda h: (h.rank, h.line_no))
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,7 +331,11 @@ def _confidence(h: Hypothesis) -> str:
 
 
 def _ranked(hyps: Sequence[Hypothesis], outcomes: Sequence[Outcome]) -> tuple[str, ...]:
-    """Finding names in the order triage presents them: what explains the error first, then the rest."""
+    """Finding names in the order triage presents them: what explains the error first, then the rest.
+
+    A hypothesis some other finding in the report explains (``caused_by``) goes after the roots.
+    """
+    linked = {f.name for o in outcomes for f in o.findings if f.caused_by}
     # NOTE: a hypothesis that follows from a root the checks found in the text's facts (an NCCL failure on a
     # GPU the build has no kernels for) goes after that root, as it would after a root read from the text.
     loud = {f.name for o in outcomes for f in o.findings if f.source != "text" and f.severity is not Severity.INFO}
@@ -322,7 +344,8 @@ def _ranked(hyps: Sequence[Hypothesis], outcomes: Sequence[Outcome]) -> tuple[st
         names += [n for n in check_class(h.name).follows_from if n in loud and n not in names]
         names.append(h.name)
     rest = sorted((f for o in outcomes for f in o.findings), key=lambda f: (-f.severity.rank, f.code))
-    return tuple(dict.fromkeys([*names, *(f.name for f in rest)]))
+    roots = [n for n in names if n not in linked] + [f.name for f in rest if f.name not in linked]
+    return tuple(dict.fromkeys([*roots, *names, *(f.name for f in rest)]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,13 +425,14 @@ def _derived_evidence(h: Hypothesis, fc: FixContext) -> dict[str, str]:
 # findings the checks made of the parsed facts
 
 
-def _rests_on(evidence_key: str, paths: Iterable[str]) -> list[str]:
-    """The fact paths among *paths* an evidence key names (exactly, as a prefix, or per list item)."""
+def _rests_on(evidence_key: str, paths: Iterable[str], *, below: bool = True) -> list[str]:
+    """The fact paths among *paths* an evidence key names: exactly, one it lies inside, or (with
+    *below*) one inside it; list indices match any item ("driver.gpus[0].name" ~ "driver.gpus[].name")."""
     norm = re.sub(r"\[\d*\]", "[]", evidence_key)
     out = []
     for p in paths:
         q = re.sub(r"\[\d*\]", "[]", p)
-        if norm == q or norm.startswith(q + ".") or q.startswith(norm + "."):
+        if norm == q or norm.startswith((q + ".", q + "[")) or (below and q.startswith((norm + ".", norm + "["))):
             out.append(p)
     return out
 
@@ -421,7 +445,8 @@ def _parsed_outcome(o: Outcome, parsed: Parsed) -> Outcome:
     kept: list[Finding] = []
     for f in o.findings:
         fact_keys = [k for k in f.evidence if k.split(".", 1)[0].split("[", 1)[0] in AREAS]
-        stand_ins = [k for k in fact_keys if _rests_on(k, placeholders)]
+        # NOTE: a stand-in inside a cited value (one GPU's uuid) does not make the whole value (the GPU list) one
+        stand_ins = [k for k in fact_keys if _rests_on(k, placeholders, below=False)]
         if fact_keys and len(stand_ins) == len(fact_keys):
             continue  # NOTE: every fact it cites is a stand-in the parser made up, not a value the text gives
         if stand_ins:
@@ -438,11 +463,18 @@ def _parsed_outcome(o: Outcome, parsed: Parsed) -> Outcome:
 
 
 def _quiet_consequences(o: Outcome) -> Outcome:
-    """*o* with its linked parsed-fact findings lowered to info (their root carries the severity)."""
-    if not any(f.caused_by and f.source == "parsed" and f.severity is not Severity.INFO for f in o.findings):
+    """*o* with its linked findings lowered to info (their root carries the severity).
+
+    The text's own consequences are info already; this catches a parsed-fact finding under a root
+    the text shows, and a text finding under a root only the parsed facts show (an NCCL error under
+    the NCCL the pasted collect_env names being too old for the GPU).
+    """
+    if not any(f.caused_by and f.severity is not Severity.INFO for f in o.findings):
         return o
     return replace(o, findings=tuple(
-        replace(f, severity=Severity.INFO) if f.caused_by and f.source == "parsed" else f for f in o.findings
+        replace(f, severity=Severity.INFO, message=f.message if f.message.startswith("Probably a consequence")
+                else f"Probably a consequence of {f.caused_by} (reported above). {f.message}")
+        if f.caused_by else f for f in o.findings
     ))
 
 
@@ -485,13 +517,18 @@ def _extracted_and_missing(parsed: Parsed) -> tuple[tuple[str, ...], tuple[str, 
 
 
 def _verdict_line(hyps: Sequence[Hypothesis], outcomes: Sequence[Outcome], unexplained: bool,
-                  extracted: Sequence[str], missing: Sequence[str]) -> str:
+                  extracted: Sequence[str], missing: Sequence[str], ranked: Sequence[str]) -> str:
     if hyps:
-        return "most likely cause: " + hyps[0].name
+        return "most likely cause: " + (ranked[0] if ranked else hyps[0].name)
     if unexplained:
         got = ", ".join(extracted) if extracted else "no facts"
         need = "; paste the output of " + " and ".join(missing) if missing else ""
         return f"{UNEXPLAINED}: the text holds an error no check explains (extracted: {got}){need}"
+    loud = sorted((f for o in outcomes for f in o.findings if f.severity is not Severity.INFO),
+                  key=lambda f: (-f.severity.rank, f.code))
+    if loud:
+        # NOTE: no error line matched a signature, but the checks judged the facts the text states
+        return f"most likely cause: {loud[0].name} (from the facts the text states)"
     found = [f.name for o in outcomes for f in o.findings]
     if found:
         return "no known failure signature in the text; the checks found: " + ", ".join(dict.fromkeys(found))
@@ -562,4 +599,4 @@ def _python_in_text(text: str) -> Version | None:
     return parse_version(found.value) if found is not None else None
 
 
-__all__ = ["Hypothesis", "triage", "hypotheses", "verify", "parse", "empty_facts", "check_class", "ALL_CHECKS"]
+__all__ = ["Hypothesis", "triage", "hypotheses", "verify", "parse", "empty_facts", "check_class"]

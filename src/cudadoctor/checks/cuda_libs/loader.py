@@ -82,9 +82,9 @@ class LibcudaNotOnLoaderPath(Check):
         if ctx.first_signature == "refine:unversioned-libcuda-missing":
             return Remedy(
                 "Find the driver's copy (`ldconfig -p | grep libcuda`) and give it the unversioned name cuDNN 8 "
-                "opens: `sudo ln -s <dir>/libcuda.so.1 <dir>/libcuda.so && sudo ldconfig` (or install the driver's "
-                "-dev package, e.g. `sudo apt install libnvidia-compute-<branch>`; under WSL2 add /usr/lib/wsl/lib "
-                "to the loader path).",
+                "opens: `sudo ln -s <dir>/libcuda.so.1 <dir>/libcuda.so && sudo ldconfig`; under WSL2 add "
+                "/usr/lib/wsl/lib (which holds it) to the loader path instead. Never point it at the toolkit's "
+                "stubs/libcuda.so: that one is for linking only.",
                 "cuDNN 8's sub-libraries open the unversioned libcuda.so, which only a -dev link provides.",
             )
         return Remedy(

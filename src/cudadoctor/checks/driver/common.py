@@ -18,6 +18,16 @@ from cudadoctor.facts import (
     nv_version,
 )
 from cudadoctor.tables import RuleTables
+from cudadoctor.causes import decode_cuda_int
+from cudadoctor.checks.context import FixContext
+from cudadoctor.remedies import (
+    Remedy,
+    driver_needed_for,
+    install_driver_command,
+    major_minor,
+    newest_wheel_line,
+    parse_version,
+)
 
 #: A libcuda that lives in a CUDA forward-compatibility package directory
 #: (/usr/local/cuda-12.8/compat/, /usr/local/cuda/compat/lib/, conda's $PREFIX/cuda-compat/).
@@ -144,3 +154,54 @@ def forward_compat_unsupported(g: GpuFacts, tables: RuleTables) -> bool:
     # NOTE: forward compatibility is for data-center GPUs, select NGC-ready RTX and Jetson only
     # (https://docs.nvidia.com/deploy/cuda-compatibility/forward-compatibility.html); GeForce never.
     return bool(re.search(r"geforce|titan", g.name, re.IGNORECASE))
+
+
+# --------------------------------------------------------------------------------------------
+# the fix for a driver too old for torch's CUDA, from what a text or the facts state
+
+
+def driver_too_old_remedy(ctx: FixContext) -> Remedy:
+    """Upgrade the driver to what torch's CUDA needs, or keep it and install the newest wheel that runs on it."""
+    found = ctx.group("found_version")
+    driver_cuda_v = parse_version(decode_cuda_int(found)) if found.isdigit() else None
+    details = []
+    if found and driver_cuda_v:
+        details.append(f"found version {found} means the driver supports CUDA up to {major_minor(driver_cuda_v)}.")
+    driver = ctx.driver
+    if driver is None and driver_cuda_v is None and ctx.text.smi_driver:
+        driver = parse_version(ctx.text.smi_driver)
+    parts = []
+    if ctx.torch_cuda is not None:
+        need_driver = driver_needed_for(ctx.tables, ctx.torch_cuda)
+        floor = ctx.tables.cuda_driver.minor_compat_floor(ctx.torch_cuda.major)
+        tv = f"torch {ctx.torch_version}" if ctx.torch_version else "torch"
+        if need_driver is not None:
+            compat = (f" (>= {nv_version(floor.min_driver)} under minor-version compatibility)"
+                      if floor and floor.min_driver < need_driver else "")
+            details.append(f"{tv} is built for CUDA {major_minor(ctx.torch_cuda)}, which needs driver >= "
+                           f"{nv_version(need_driver)}{compat}.")
+            parts.append(f"(a) upgrade the driver to >= {nv_version(need_driver)} (branch {need_driver.major} or "
+                         f"newer): {install_driver_command(need_driver.major)}")
+    else:
+        newest = ctx.tables.cuda_driver.newest
+        need_driver = driver_needed_for(ctx.tables, newest)
+        parts.append(
+            "(a) upgrade the driver to the branch torch's CUDA build needs (the text does not show torch's CUDA "
+            "version; `python -c \"import torch; print(torch.version.cuda)\"` prints it"
+            + (f"; the newest, CUDA {major_minor(newest)}, needs >= {nv_version(need_driver)}: "
+               f"{install_driver_command(need_driver.major)}" if need_driver else "")
+            + ")"
+        )
+    # NOTE: with only "found version" known, the lowest driver of that CUDA stands in for the driver:
+    # any wheel that runs on it runs on the real one.
+    proxy = driver or (driver_needed_for(ctx.tables, driver_cuda_v) if driver_cuda_v else None)
+    if proxy is not None:
+        w = newest_wheel_line(ctx.tables, driver=proxy, ccs=ctx.gpu_ccs, python=ctx.python)
+        label = (f"driver {nv_version(driver)}" if driver else
+                 f"a CUDA {major_minor(driver_cuda_v)} driver" if driver_cuda_v else "this driver")
+        if w:
+            parts.append(f"(b) keep the driver and install {w[0]}, the newest torch build that runs on {label}: `{w[1]}`")
+        else:
+            parts.append(f"(b) no torch wheel in the rule tables runs on {label}, so upgrading the driver is the "
+                         "only option")
+    return Remedy("Either " + "; or ".join(parts) + ".", " ".join(details))

@@ -18,7 +18,7 @@ from cudadoctor.checks.torch_build.common import (
     suggest_wheel,
     wheel_fix,
 )
-from cudadoctor.facts import PYTHON_UNKNOWN, EnvFacts, Facts, HostFacts, TorchFacts, known
+from cudadoctor.facts import PYTHON_UNKNOWN, DriverFacts, EnvFacts, Facts, HostFacts, TorchFacts, known
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import pin_for_family, pip, pip_from, quoted, reinstall_torch, torch_variant_index, torch_version
@@ -131,6 +131,13 @@ class TorchImportFailed(Check):
 
     def fix(self, ctx: FixContext) -> Remedy:
         """Reinstall torch with its CUDA dependencies; drop a system CUDA from LD_LIBRARY_PATH."""
+        if ctx.first_signature == "torch-c-missing":
+            return Remedy(
+                "Run Python from another directory: a `torch/` folder in the working directory (a PyTorch source "
+                "checkout) shadows the installed package. If it still fails, "
+                f"{reinstall_torch_command(ctx.torch_version)}.",
+                "torch._C, torch's compiled core, did not import.",
+            )
         soname = ctx.group("soname") or ctx.group("library")
         return Remedy(
             f"Reinstall torch with its CUDA dependencies: {reinstall_torch_command(ctx.torch_version)} (no "
@@ -255,15 +262,20 @@ class TorchCpuOnlyBuild(Check):
         if build == "cuda":
             return
         gpu = nvidia_gpu_present(facts)
+        # NOTE: facts from pasted text may show no GPU list at all: absence is then unknown, not "no GPU".
+        drv = facts.driver
+        unknown = not gpu and (not isinstance(drv, DriverFacts) or not drv.gpus_listed) and not (
+            isinstance(facts.host, HostFacts) and isinstance(facts.host.nvidia_pci_devices, tuple))
         if build == "rocm" and not gpu:
             return  # a ROCm build on a machine without NVIDIA GPUs is what the user wants
         v = torch_version(t)
+        named = f"torch {v}" if v is not None else "torch"
         gpus = gpus_to_judge(facts)
         w, note = suggest_wheel(tables, facts, [g.cc for g in gpus], python=t.python_version)
         uninstall = pip(t, "uninstall -y torch torchvision torchaudio")
         fallback = pip(t, "install torch   (pick the CUDA index at https://pytorch.org/get-started/locally/)")
         fix = f"{uninstall} && {wheel_fix(t, w, note, fallback)}"
-        if not gpu:
+        if not gpu and not unknown:
             fix = f"nothing to do on this machine (no NVIDIA GPU); to use this environment on a GPU machine: {fix}"
         origin = ""
         if v is not None and v.local == "cpu":
@@ -276,11 +288,15 @@ class TorchCpuOnlyBuild(Check):
         kind = "a ROCm (AMD) build" if build == "rocm" else "a CPU-only build"
         if gpu:
             where = ", ".join(g.label for g in gpus) or "an NVIDIA GPU on the PCI bus"
-            message = (f"torch {v} in {t.python_executable} is {kind} (torch.version.cuda is None) although "
+            message = (f"{named} in {t.python_executable} is {kind} (torch.version.cuda is None) although "
                        f"this machine has {where}: torch.cuda.is_available() is False.{origin}")
             sev = None
+        elif unknown:
+            message = (f"{named} is {kind} (torch.version.cuda is None), so torch.cuda.is_available() is False; the "
+                       f"facts do not show whether this machine has an NVIDIA GPU (`nvidia-smi -L` would).{origin}")
+            sev = Severity.WARNING
         else:
-            message = (f"torch {v} is {kind} (torch.version.cuda is None); no NVIDIA GPU was found, so this is "
+            message = (f"{named} is {kind} (torch.version.cuda is None); no NVIDIA GPU was found, so this is "
                        f"fine unless this environment is meant for a GPU machine.{origin}")
             sev = Severity.WARNING
         yield self.finding(

@@ -18,10 +18,44 @@ if TYPE_CHECKING:
     from cudadoctor.triage.normalise import Normalised
 
 
+#: Above this many characters, repeated lines are read once (logs repeat: progress, retries).
+DEDUP_OVER = 256 * 1024
+#: Lines whose next line belongs to them (a value printed below its command): kept with it.
+_CARRIES = ("echo ", "printenv", "__version__", "torch.version.cuda", "Compiling cuda extensions")
+
+
+def distinct_lines(norm: Normalised) -> Normalised:
+    """*norm* with each repeated joined line kept once (its first time), for large pastes.
+
+    NOTE: identical lines state identical facts; only the pasted line cited changes (the first
+    occurrence). The line after a kept command whose output follows it stays with it.
+    """
+    from cudadoctor.triage.normalise import Normalised
+
+    seen: set[str] = set()
+    kept = []
+    carry = False
+    for j in norm.joined:
+        if j.text not in seen or carry:
+            seen.add(j.text)
+            kept.append(j)
+            carry = any(c in j.text for c in _CARRIES)
+        else:
+            carry = False
+    return Normalised(lines=[], origin=[], joined=kept, raw=norm.raw, cut=norm.cut)
+
+
 def extract_all(norm: Normalised, tables: RuleTables | None) -> list[Found]:
     """Every record every extractor finds, in extractor order (unmerged)."""
+    if len(norm.text) > DEDUP_OVER:
+        norm = distinct_lines(norm)
+    if tables is None:
+        from cudadoctor.triage.parse_common import _default_tables
+
+        tables = _default_tables()
     found: list[Found] = []
-    found += torch_version.extract(norm)
+    variants = frozenset(v.name for v in tables.torch.variants) if tables is not None else frozenset()
+    found += torch_version.extract(norm, variants)
     found += driver.extract(norm)
     found += toolkit.extract(norm)
     found += env.extract(norm)
@@ -45,4 +79,4 @@ def extract(norm: Normalised, tables: RuleTables | None) -> dict[str, Found]:
     return best(extract_all(norm, tables))
 
 
-__all__ = ["Found", "best", "extract", "extract_all"]
+__all__ = ["DEDUP_OVER", "Found", "best", "distinct_lines", "extract", "extract_all"]

@@ -26,7 +26,7 @@ _B = r"(?<![A-Za-z0-9_./-])"
 _E = r"(?![A-Za-z0-9_]|\.\d|/\w)"
 _GEFORCE = re.compile(
     r"([Rr][Tt][Xx]|[Gg][Tt][Xx]|[Gg][Tt]|[Mm][Xx])\s?-?(\d{3,4})(?:\s?(Ti|TI|ti|SUPER|Super|super|D)(?![A-Za-z]))?"
-    r"(?:\s([Ll]aptop|[Mm]obile|Max-Q))?" + _E
+    r"(?:\s([Ll]aptop|[Mm]obile|Max-Q))?s?" + _E  # NOTE: "two 3090s", "8 H100s": a plural is still the model
 )
 _GEFORCE_PLAIN = re.compile(_B + r"(?:NVIDIA\s)?GeForce\s(\d{3,4})" + _E, re.IGNORECASE)
 _TITAN = re.compile(_B + r"(?:NVIDIA\s)?(?:GeForce\s)?(?:GTX\s)?TITAN\s(Xp|X|V|RTX)" + _E, re.IGNORECASE)
@@ -39,7 +39,7 @@ _JETSON = re.compile(_B + r"Jetson\s(AGX\sXavier|Xavier(?:\sNX)?|AGX\sOrin|Orin(
 _SUFFIX = r"((?:[- ](?:SXM\d?|PCIE|PCIe|NVL|HBM3e?|\d{2,3}GB)){0,3})"
 _DC = re.compile(
     r"(K(?:10|20Xm|20X|20c|20m|20|40c|40m|40t|40|80)|M(?:4|6|10|40|60)|P(?:4|40|100|6)|V100S?|T4"
-    r"|A(?:100|10G|10|30|40|16|2|800)|H(?:100|200|800|20)|L(?:40S|40|4|20)|GH200|GB[23]00|B[123]00)" + _SUFFIX + _E
+    r"|A(?:100|10G|10|30|40|16|2|800)|H(?:100|200|800|20)|L(?:40S|40|4|20)|GH200|GB[23]00|B[123]00)" + _SUFFIX + r"s?" + _E
 )
 _VENDOR = re.compile(r"(?:NVIDIA|Tesla)[\s-]?$")
 #: Names that are unambiguous on their own (no "Tesla"/"NVIDIA" or GPU word needed).
@@ -135,7 +135,6 @@ def extract(norm: Normalised, tables: RuleTables | None) -> list[Found]:
     mentions = sorted(_mentions(text))
     seen: dict[str, None] = {}
     out: list[Found] = []
-    covered: list[tuple[int, int]] = []
     models: dict[str, object] = {}
     for offset, name in mentions:
         if name not in models:
@@ -146,7 +145,6 @@ def extract(norm: Normalised, tables: RuleTables | None) -> list[Found]:
         if key in seen:
             continue
         seen[key] = None
-        covered.append((offset, offset + len(name)))
         out.append(Found(f"gpus.{len(out)}.name", name, norm.locate(offset), RANK_PROSE, stated=True,
                          how="named in the text"))
     return out

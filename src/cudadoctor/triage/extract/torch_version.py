@@ -54,6 +54,10 @@ _CUDA_BUILD_ONLY = re.compile(
 _COMPANION = re.compile(
     r"(?<![\w./-])(torchvision|torchaudio)(?:\.__version__\)?\s{0,4}\n?\s{0,4}['\"]?|\s{0,3}===?\s{0,2}|:\s{0,2}|\s{1,30}(?:version\s{1,3})?v?)(" + _V + r")(?![\w.])"
 )
+# A script's print of torch.backends.cuda.is_built() ("PyTorch built with CUDA:         False").
+_BUILT_WITH = re.compile(r"(?:PyTorch|torch) built with CUDA:?\s{1,40}(True|False)\b")
+# A torch-style labelled version on its own ("2.0.0+cpu Autocast half" in a UI's system info).
+_LABELLED = re.compile(r"(?<![\w.+/-])([12]\.\d{1,2}\.\d{1,2}\+(?:cpu|cu\d{2,3}))(?![\w.])")
 _INDEX = re.compile(r"download\.pytorch\.org/whl/(?:nightly/)?(cu\d{2,3}|cpu|rocm\d[\d.]{0,6})(?![\w.])")
 # Prose: "pytorch 1.7", "PyTorch version 1.13.1", "torch version: 2.0", "torch v1.8", "Pytorch==1.9"
 _PROSE = re.compile(
@@ -62,10 +66,22 @@ _PROSE = re.compile(
 )
 
 
-def extract(norm: Normalised) -> list[Found]:
-    """torch.version, torch.cuda_version / torch.build and install.* requests found in *norm*."""
+def extract(norm: Normalised, variants: frozenset[str] = frozenset()) -> list[Found]:
+    """torch.version, torch.cuda_version / torch.build and install.* requests found in *norm*.
+
+    *variants*: the CUDA variant names rules/torch.toml knows ("cu118", ...); an index URL naming
+    another one (".../whl/cu114", which does not exist) says nothing about what pip installed.
+    """
     text = norm.text
     out: list[Found] = []
+    for m in (_BUILT_WITH.finditer(text) if "built with CUDA" in text else ()):
+        out.append(Found("torch.build", "cuda" if m.group(1) == "True" else "cpu", norm.locate(m.start(1)), RANK_OUTPUT,
+                         stated=True, how="torch.backends.cuda.is_built() as a script printed it"))
+    for m in (_LABELLED.finditer(text) if "+c" in text else ()):
+        before = text[max(0, m.start() - 40): m.start()].lower()
+        if "torchvision" in before or "torchaudio" in before or "==" in before[-3:]:
+            continue
+        _version(out, norm, m, RANK_PROSE, stated=True, how="")
     for m in _DUNDER_SAME.finditer(text):
         _version(out, norm, m, RANK_OUTPUT, stated=True, how="")
     for m in _DUNDER_NEXT.finditer(text):
@@ -97,6 +113,8 @@ def extract(norm: Normalised) -> list[Found]:
                 continue  # pip said it found no such distribution
             _version(out, norm, t, RANK_COMMAND, stated=False, how="pinned in a pip install command", base=start)
         for u in _INDEX.finditer(args):
+            if variants and u.group(1).startswith("cu") and u.group(1) not in variants:
+                continue  # no such index: pip fell back to PyPI's default build (CPU-only on Windows)
             _index(out, norm.locate(start + u.start()), u.group(1))
     for m in (_CONDA.finditer(text) if "conda" in text or "mamba" in text else ()):
         args, start = m.group(1), m.start(1)
