@@ -108,3 +108,7 @@ def test_launcher_variables_stated_in_the_environment(tables) -> None:
 
 def test_is_available_false_beside_device_zero_is_not_the_variable() -> None:
     assert names_in(scan("export CUDA_VISIBLE_DEVICES=0\ntorch.cuda.is_available() returns False\n")) == []
+
+
+def test_one_device_with_mig_off_is_not_mig() -> None:
+    assert names_in(scan("MIG mode is disabled and device_count() shows only one GPU\n")) == []

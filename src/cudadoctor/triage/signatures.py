@@ -383,12 +383,13 @@ SIGNATURES: tuple[Signature, ...] = (
         "gpu-dropped-prose",
         _re(
             r"\bno longer support(?:s|ing|ed)?\b|\bnicht mehr\b[^\n]{0,40}\bunterst|\bKeine Unterst\w+ mehr\b"
-            r"|不再支持|(?:graphics card|GPU|显卡)[^\n]{0,20}(?:does not|doesn'?t|不)\s*support",
+            # NOTE: not "the GPU does not support X": a GPU lacking a feature (bf16, FP8) is not a build problem
+            r"|不再支持",
             re.I,
         ),
         "the text says the torch release no longer supports the GPU", 30, confidence="low",
         context=_re(r"\b(?:GTX|RTX|Tesla|Quadro|Titan)\s?\d|\bK\d0m?\b|\b\d{4}\s*(?:graphics|GPU|card)|显卡|Grafikkarte", re.I),
-        needles=('no longer support', 'nicht mehr', 'Keine Unterst', '不再支持', 'support'),
+        needles=('no longer support', 'nicht mehr', 'Keine Unterst', '不再支持'),
     ),
     Signature(
         "no-kernel-image",
@@ -509,6 +510,7 @@ SIGNATURES: tuple[Signature, ...] = (
         _re(r"\b(?:only|just)\s+(?:one|1|a single)\s+(?:GPU|device|instance)s?\b", re.I),
         "torch enumerates only one device on a MIG-partitioned GPU", 40, confidence="medium",
         context=_re(r"\bMIG\b"),
+        exclude=_re(r"\bMIG\s*(?:mode\s*)?(?:is\s*|was\s*)?(?:disabled|off)\b", re.I),
         needles=('only', 'just', 'Only', 'Just'),
     ),
     Signature(
