@@ -123,3 +123,7 @@ def test_a_driver_said_to_be_too_old() -> None:
         "driver-too-old-for-torch"]
     # NOTE: a driver of something else, nowhere near torch or CUDA
     assert names_in(scan("The printer driver is outdated.\n")) == []
+
+
+def test_a_gpu_lacking_a_feature_is_not_a_dropped_gpu() -> None:
+    assert names_in(scan("My RTX 2080 GPU does not support bf16, so I use fp16\n")) == []

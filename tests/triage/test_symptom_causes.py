@@ -104,3 +104,11 @@ def test_launcher_variables_stated_in_the_environment(tables) -> None:
     assert _lead("init_process_group hangs if RANK or WORLD_SIZE is set in the environment\n", tables) == (
         "distributed-env-stray")
     assert names_in(scan("the RANK is set by the launcher\n")) == []
+
+
+def test_is_available_false_beside_device_zero_is_not_the_variable() -> None:
+    assert names_in(scan("export CUDA_VISIBLE_DEVICES=0\ntorch.cuda.is_available() returns False\n")) == []
+
+
+def test_one_device_with_mig_off_is_not_mig() -> None:
+    assert names_in(scan("MIG mode is disabled and device_count() shows only one GPU\n")) == []

@@ -364,7 +364,8 @@ SIGNATURES: tuple[Signature, ...] = (
             r"|\bCPU[- ]only (?:mode|version|build)\b",
             re.I,
         ),
-        "torch was installed as a CPU-only build", 30, confidence="medium",
+        # NOTE: low: "run in CPU-only mode" can be a wish, not a report; a warning, never an error
+        "torch was installed as a CPU-only build", 30, confidence="low",
         context=_re(r"torch|conda|cuda", re.I),
         needles=('cpu', 'CPU', 'Cpu'),
     ),
@@ -382,12 +383,13 @@ SIGNATURES: tuple[Signature, ...] = (
         "gpu-dropped-prose",
         _re(
             r"\bno longer support(?:s|ing|ed)?\b|\bnicht mehr\b[^\n]{0,40}\bunterst|\bKeine Unterst\w+ mehr\b"
-            r"|不再支持|(?:graphics card|GPU|显卡)[^\n]{0,20}(?:does not|doesn'?t|不)\s*support",
+            # NOTE: not "the GPU does not support X": a GPU lacking a feature (bf16, FP8) is not a build problem
+            r"|不再支持",
             re.I,
         ),
         "the text says the torch release no longer supports the GPU", 30, confidence="low",
         context=_re(r"\b(?:GTX|RTX|Tesla|Quadro|Titan)\s?\d|\bK\d0m?\b|\b\d{4}\s*(?:graphics|GPU|card)|显卡|Grafikkarte", re.I),
-        needles=('no longer support', 'nicht mehr', 'Keine Unterst', '不再支持', 'support'),
+        needles=('no longer support', 'nicht mehr', 'Keine Unterst', '不再支持'),
     ),
     Signature(
         "no-kernel-image",
@@ -508,6 +510,7 @@ SIGNATURES: tuple[Signature, ...] = (
         _re(r"\b(?:only|just)\s+(?:one|1|a single)\s+(?:GPU|device|instance)s?\b", re.I),
         "torch enumerates only one device on a MIG-partitioned GPU", 40, confidence="medium",
         context=_re(r"\bMIG\b"),
+        exclude=_re(r"\bMIG\s*(?:mode\s*)?(?:is\s*|was\s*)?(?:disabled|off)\b", re.I),
         needles=('only', 'just', 'Only', 'Just'),
     ),
     Signature(
@@ -972,7 +975,10 @@ def _refine(hits: list[Hit], ctx: TextContext) -> list[Hit]:
                         f"NCCL {ctx.nccl_version} is stated beside the failure")
         out.append(Hit(added.signature, added.name, added.rank, added.line_no, added.line,
                        {"nccl_version": ctx.nccl_version}, added.note, added.key))
-    symptoms = [h for h in out if h.key in _VISIBLE_SYMPTOM_KEYS]
+    # NOTE: a list that starts with device 0 leaves GPU 0 visible: it cannot be why torch sees no GPU at all
+    # ("No CUDA GPUs are available" beside it still points at the variable: it was changed, or is the fix).
+    hides_first = ctx.visible_devices is not None and ctx.visible_devices.split(",")[0].strip() != "0"
+    symptoms = [h for h in out if h.key in _VISIBLE_SYMPTOM_KEYS and (h.key != "cuda-unavailable" or hides_first)]
     if ctx.visible_devices is not None and symptoms:
         first = symptoms[0]
         invalid = _name_of("refine:no-device-with-visible-devices")
