@@ -86,7 +86,7 @@ class OutCase:
 
     name: str
     args: tuple[str, ...]
-    stdout: str  #: "closed-pipe" | "full" | "closed-fd" | "head"
+    stdout: str  #: "closed-pipe" | "full" | "closed-fd" | "head" | "hung-up-tty"
     codes: frozenset[int]
     error: str = ""  #: the one-line error names this ("" : stderr must stay empty)
     warm: bool = False  #: run it once first, so help/explain is served from the fast path's cache
@@ -111,6 +111,8 @@ OUT_CASES = (
     OutCase("cached-explain-list-closed-pipe", ("explain", "--list"), "closed-pipe", frozenset({PIPE_CLOSED}),
             warm=True),
     OutCase("cached-explain-dev-full", ("explain", "DRV001"), "full", frozenset({2}), "No space left", warm=True),
+    OutCase("check-hung-up-terminal", ("check", "--facts", FACTS), "hung-up-tty", frozenset({2}), "Input/output error"),
+    OutCase("healthcheck-hung-up-terminal", probing("healthcheck"), "hung-up-tty", frozenset(HEALTH)),
     OutCase("check-stdout-closed-fd", ("check", "--facts", FACTS), "closed-fd", frozenset({2}), "stdout"),
     OutCase("healthcheck-stdout-closed-fd", probing("healthcheck"), "closed-fd", frozenset(HEALTH)),
 )
@@ -129,6 +131,10 @@ def test_stdout_that_cannot_be_written(case: OutCase, env: dict[str, Any], tmp_p
         kw["stdout"] = fd
     elif case.stdout == "full":
         kw["stdout"] = open("/dev/full", "wb")  # noqa: SIM115 - closed below
+    elif case.stdout == "hung-up-tty":
+        # NOTE: the terminal's other side is gone (an SSH session dropped): writes fail with EIO.
+        master, kw["stdout"] = os.openpty()
+        os.close(master)
     if case.stdout == "head":
         r = _through_head(list(case.args), env)
     elif case.stdout == "closed-fd":
@@ -139,7 +145,7 @@ def test_stdout_that_cannot_be_written(case: OutCase, env: dict[str, Any], tmp_p
         try:
             r = run(list(case.args), env, limit=60, **kw)
         finally:
-            if case.stdout == "closed-pipe":
+            if case.stdout in ("closed-pipe", "hung-up-tty"):
                 os.close(kw["stdout"])
             elif case.stdout == "full":
                 kw["stdout"].close()
