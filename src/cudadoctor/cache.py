@@ -301,6 +301,17 @@ class Entry:
         self.live = live  #: live state the value depends on (None: none)
 
 
+def key_digest(key: Mapping[str, Any]) -> str:
+    """SHA-256 of *key*'s canonical JSON: what an entry stores to be matched against."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _masked(key: Mapping[str, Any]) -> Any:
+    from cudadoctor.redact import redact_value
+
+    return redact_value(json.loads(json.dumps(key)))
+
+
 class FactsCache:
     """A directory of cache entries; every failure to read or write is a miss, never an error."""
 
@@ -385,7 +396,7 @@ class FactsCache:
             return Entry(None, "corrupt entry (not JSON)")
         if not isinstance(entry, dict) or entry.get("kind") != CACHE_KIND or entry.get("schema") != CACHE_SCHEMA:
             return Entry(None, "foreign entry (not a cudadoctor cache entry of this schema)")
-        if entry.get("area") != area or entry.get("key") != json.loads(json.dumps(key)):
+        if entry.get("area") != area or entry.get("key_sha256") != key_digest(key):
             return Entry(None, "key changed")
         deps = entry.get("deps")
         stored_at = entry.get("stored_at")
@@ -416,7 +427,11 @@ class FactsCache:
             "kind": CACHE_KIND,
             "schema": CACHE_SCHEMA,
             "area": area,
-            "key": key,
+            # NOTE: keys hold environment values (NVIDIA_* variables, paths), and a secret among
+            # them (NVIDIA_API_KEY) must not land in the file: the key is kept masked, for people
+            # reading the file, and entries are matched by the digest of the real key.
+            "key": _masked(key),
+            "key_sha256": key_digest(key),
             "stored_at": time.time(),
             "live": None if live is None else dict(live),
             "deps": snapshot(deps),
