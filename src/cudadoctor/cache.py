@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cudadoctor._version import __version__
+from cudadoctor.keyed_entries import key_digest, replace_file
 
 if TYPE_CHECKING:
     from cudadoctor.facts import DriverFacts, Unavailable
@@ -308,6 +309,12 @@ class Entry:
         self.live = live  #: live state the value depends on (None: none)
 
 
+def _masked(key: Mapping[str, Any]) -> Any:
+    from cudadoctor.redact import redact_value
+
+    return redact_value(json.loads(json.dumps(key)))
+
+
 class FactsCache:
     """A directory of cache entries; every failure to read or write is a miss, never an error."""
 
@@ -392,7 +399,7 @@ class FactsCache:
             return Entry(None, "corrupt entry (not JSON)")
         if not isinstance(entry, dict) or entry.get("kind") != CACHE_KIND or entry.get("schema") != CACHE_SCHEMA:
             return Entry(None, "foreign entry (not a cudadoctor cache entry of this schema)")
-        if entry.get("area") != area or entry.get("key") != json.loads(json.dumps(key)):
+        if entry.get("area") != area or entry.get("key_sha256") != key_digest(key):
             return Entry(None, "key changed")
         deps = entry.get("deps")
         stored_at = entry.get("stored_at")
@@ -423,7 +430,11 @@ class FactsCache:
             "kind": CACHE_KIND,
             "schema": CACHE_SCHEMA,
             "area": area,
-            "key": key,
+            # NOTE: keys hold environment values (NVIDIA_* variables, paths), and a secret among
+            # them (NVIDIA_API_KEY) must not land in the file: the key is kept masked, for people
+            # reading the file, and entries are matched by the digest of the real key.
+            "key": _masked(key),
+            "key_sha256": key_digest(key),
             "stored_at": time.time(),
             "live": None if live is None else dict(live),
             "deps": snapshot(deps),
@@ -431,8 +442,6 @@ class FactsCache:
         }
         path = self.path_for(area, key)
         try:
-            from cudadoctor.keyed_entries import replace_file
-
             replace_file(str(path), json.dumps(entry, separators=(",", ":")), str(self.directory), f".{path.name}.")
         except (OSError, TypeError, ValueError) as e:
             self.note = f"could not write {path}: {getattr(e, 'strerror', None) or e}"

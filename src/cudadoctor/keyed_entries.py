@@ -67,9 +67,16 @@ def lookup(directory: str, prefix: str, kind: str, key: Mapping[str, Any]) -> di
         return None
     if not (isinstance(entry, dict) and entry.get("kind") == kind and isinstance(entry.get("payload"), dict)):
         return None
-    if entry.get("key") != json.loads(json.dumps(key)):
+    if entry.get("key") != key_digest(key):
         return None
     return entry["payload"]  # type: ignore[no-any-return]
+
+
+def key_digest(key: Mapping[str, Any]) -> str:
+    """SHA-256 of *key*'s canonical JSON: what an entry stores to be matched against."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def replace_file(path: str, text: str, directory: str, prefix: str) -> None:
@@ -98,7 +105,8 @@ def replace_file(path: str, text: str, directory: str, prefix: str) -> None:
 def store(directory: str, prefix: str, kind: str, key: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
     """Write the entry atomically (temp file in the directory, then rename); False on any failure."""
     try:
-        text = json.dumps({"kind": kind, "key": key, "payload": payload}, separators=(",", ":"))
+        # NOTE: the digest, not the key: keys may hold environment values, secrets among them.
+        text = json.dumps({"kind": kind, "key": key_digest(key), "payload": payload}, separators=(",", ":"))
         replace_file(str(entry_path(directory, prefix, key)), text, directory, f".{prefix}-")
         return True
     except (OSError, ValueError, TypeError):

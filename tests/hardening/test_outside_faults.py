@@ -859,9 +859,11 @@ SECRETS = {
     "DATABASE_URL": "postgres://dbuser:Pg-pass-71d2c9e4@db.internal:5432/prod",
     "HTTPS_PROXY": "http://proxyuser:Px-pass-5b8e1f3a@proxy.internal:3128",
     "PIP_INDEX_URL": "https://pipuser:Pi-pass-2a7c9d4e@pypi.internal/simple",
+    # an NVIDIA_* variable: the slow-facts cache keys on NVIDIA_* (it stored the key in clear)
+    "NVIDIA_NGC_API_KEY": "ngc-value-9f8e7d6c5b4a3f2e",
 }
 #: What must never appear: the whole values of secret-named variables, and every password.
-NEEDLES = ("ghpat-value-8c1f0e9d7b6a5c4d", "openai-value-3e2d1c0b9a8f7e6d", "Pg-pass-71d2c9e4", "Px-pass-5b8e1f3a",
+NEEDLES = ("ngc-value-9f8e7d6c5b4a3f2e", "ghpat-value-8c1f0e9d7b6a5c4d", "openai-value-3e2d1c0b9a8f7e6d", "Pg-pass-71d2c9e4", "Px-pass-5b8e1f3a",
            "Pi-pass-2a7c9d4e")
 
 
