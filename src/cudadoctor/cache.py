@@ -430,24 +430,13 @@ class FactsCache:
             "facts": encode_area(value),
         }
         path = self.path_for(area, key)
-        tmp = ""
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.directory)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f, separators=(",", ":"))
-            # NOTE: rename(2) replaces a symlink (or a planted file) at *path* itself; it never
-            # writes through it. A directory there makes it fail: the entry is then not written.
-            os.replace(tmp, path)
-            tmp = ""
+            from cudadoctor.keyed_entries import replace_file
+
+            replace_file(str(path), json.dumps(entry, separators=(",", ":")), str(self.directory), f".{path.name}.")
         except (OSError, TypeError, ValueError) as e:
             self.note = f"could not write {path}: {getattr(e, 'strerror', None) or e}"
             return False
-        finally:
-            if tmp:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         self._prune(area)
         return True
 

@@ -72,25 +72,34 @@ def lookup(directory: str, prefix: str, kind: str, key: Mapping[str, Any]) -> di
     return entry["payload"]  # type: ignore[no-any-return]
 
 
-def store(directory: str, prefix: str, kind: str, key: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
-    """Write the entry atomically (temp file in the directory, then rename); False on any failure."""
+def replace_file(path: str, text: str, directory: str, prefix: str) -> None:
+    """Replace *path* with *text* atomically: a temp file in *directory*, then rename(2).
+
+    NOTE: rename replaces a symlink (or a planted file) at *path* itself and never writes through
+    it; a directory there makes it fail. Raises OSError/ValueError; the temp file never stays.
+    """
     import tempfile
 
-    path = entry_path(directory, prefix, key)
     tmp = ""
     try:
-        text = json.dumps({"kind": kind, "key": key, "payload": payload}, separators=(",", ":"))
-        fd, tmp = tempfile.mkstemp(prefix=f".{prefix}-", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(text)
         os.replace(tmp, path)
         tmp = ""
-        return True
-    except (OSError, ValueError, TypeError):
-        return False
     finally:
         if tmp:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def store(directory: str, prefix: str, kind: str, key: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
+    """Write the entry atomically (temp file in the directory, then rename); False on any failure."""
+    try:
+        text = json.dumps({"kind": kind, "key": key, "payload": payload}, separators=(",", ":"))
+        replace_file(str(entry_path(directory, prefix, key)), text, directory, f".{prefix}-")
+        return True
+    except (OSError, ValueError, TypeError):
+        return False

@@ -131,12 +131,23 @@ def test_write_is_atomic(cache_dir: Path, torch_facts: TorchFacts, monkeypatch: 
     c.store("torch", key(), torch_facts, [])
     before = c.path_for("torch", key()).read_bytes()
 
-    def broken_dump(*args: object, **kwargs: object) -> None:
-        f = args[1]
-        f.write('{"kind": "cudadoctor-healthcheck-cache", "par')  # type: ignore[attr-defined]
-        raise OSError(28, "No space left on device")
+    import os
 
-    monkeypatch.setattr(cache_mod.json, "dump", broken_dump)
+    from cudadoctor import keyed_entries
+
+    real_fdopen = os.fdopen
+
+    def half_written(fd: int, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        f = real_fdopen(fd, *args, **kwargs)  # type: ignore[call-overload]
+
+        def write(text: str) -> int:
+            f.__class__.write(f, text[: len(text) // 2])
+            raise OSError(28, "No space left on device")
+
+        f.write = write  # type: ignore[method-assign]
+        return f
+
+    monkeypatch.setattr(keyed_entries.os, "fdopen", half_written)
     assert c.store("torch", key(), torch_facts, []) is False
     assert "No space left on device" in c.note
     assert c.path_for("torch", key()).read_bytes() == before

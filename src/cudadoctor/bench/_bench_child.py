@@ -4,6 +4,7 @@ Executed by ``cudadoctor.bench.runner`` as ``[python, "-c", <prelude + this sour
 process per GPU (or one for ``--cpu``), each under a hard timeout that kills its process group.
 It must stay standard library + torch only and never import cudadoctor: it runs in the inspected
 interpreter (``--python``), which may not have cudadoctor installed. Python 3.7 syntax.
+One file by necessity (it is sent as one ``-c`` source), and one concern: the benchmark child.
 
 Protocol: the records of the shared prelude (``cudadoctor/childprelude.py``, prepended by the
 parent; it defines ``marker``, ``claim_stdout`` and ``emit``), as the torch probe's child: every

@@ -3,6 +3,9 @@
 A signature names no finding: each check class declares, in ``explains``, the keys of the
 signatures it explains (a matched library or symbol becomes a key such as ``lib:libcudart``, and
 the text-wide refinements produce ``refine:...`` keys), and :func:`explainer` asks the classes.
+
+One concern despite its length: most of the file is the pattern table itself (one entry per
+wording, each with the upstream source of the string it matches); splitting it would scatter it.
 """
 
 from __future__ import annotations
