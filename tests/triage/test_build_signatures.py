@@ -107,10 +107,10 @@ def _parsed_names(text: str, tables) -> set[str]:
 
 
 def test_a_gpu_below_what_torchs_cuda_targets_has_no_kernel_in_any_build(tables) -> None:
-    env = "PyTorch version: 1.2.0\nIs debug build: No\nCUDA used to build PyTorch: 10.0\nGPU models and configuration: GPU 0: {gpu}\n"
-    # cc 1.2: no CUDA 10 toolkit targets it, whatever torch 1.2's arch list was (no table row for 1.2)
-    assert "gpu-arch-not-in-torch-build" in _parsed_names(env.format(gpu="GeForce 210"), tables)
-    # cc 6.1 is targeted by CUDA 10.0: without torch 1.2's arch list nothing is certain
+    env = "PyTorch version: 1.7.1\nIs debug build: No\nCUDA used to build PyTorch: 11.0\nGPU models and configuration: GPU 0: {gpu}\n"
+    # cc 3.0 (Kepler GK10x): CUDA 11 targets 3.5 and up, whatever torch 1.7's arch list was (no table row for 1.7)
+    assert "gpu-arch-not-in-torch-build" in _parsed_names(env.format(gpu="GeForce GTX 680"), tables)
+    # cc 6.1 is targeted by CUDA 11.0: without torch 1.7's arch list nothing is certain
     assert "gpu-arch-not-in-torch-build" not in _parsed_names(env.format(gpu="GeForce GTX 1080"), tables)
 
 
