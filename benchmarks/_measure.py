@@ -19,6 +19,20 @@ from typing import Any, Union
 Spec = Union[tuple[list[str], dict[str, str]], Callable[[], tuple[list[str], dict[str, str]]]]
 
 
+def child_env(work: str, *, no_bytecode: bool) -> dict[str, str]:
+    """The environment every timed command runs in: no CUDADOCTOR_* settings, no colour, and either
+    no bytecode at all or a bytecode cache of its own under *work* (so runs do not share .pyc files
+    with the checkout)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUDADOCTOR_")}
+    env["NO_COLOR"] = "1"
+    if no_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(work, "pycache")
+    return env
+
+
 def measure(argv: list[str], env: dict[str, str], timeout: float = 300) -> tuple[float, float, int]:
     """Run *argv* once; return (wall seconds, peak RSS MiB, exit code).
 

@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 
-from _measure import alternate, load_note, print_table, summarise  # noqa: E402 - benchmarks/ is on sys.path
+from _measure import alternate, child_env, load_note, print_table, summarise  # noqa: E402 - benchmarks/ is on sys.path
 
 COLLECT_ENV = "python -m torch.utils.collect_env"
 
@@ -34,13 +34,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="cudadoctor-check-bench-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUDADOCTOR_")}
-    env["NO_COLOR"] = "1"
-    if args.no_bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = os.path.join(work, "pycache")
+    env = child_env(work, no_bytecode=args.no_bytecode)
     py = args.python
     check = [py, "-m", "cudadoctor", "check", "--format", "json"]
     warm = {"CUDADOCTOR_CACHE_DIR": os.path.join(work, "warm")}

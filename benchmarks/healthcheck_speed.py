@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 
-from _measure import alternate, load_note, print_table, summarise  # noqa: E402 - benchmarks/ is on sys.path
+from _measure import alternate, child_env, load_note, print_table, summarise  # noqa: E402 - benchmarks/ is on sys.path
 
 #: The targets from DESIGN.md / issue 13 (checked by eye in the output, never asserted).
 TARGETS = {"healthcheck, warm cache": 0.2, "cudadoctor --help": 0.15, "cudadoctor explain DRV001": 0.15}
@@ -41,13 +41,7 @@ def main() -> int:
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="cudadoctor-hc-bench-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUDADOCTOR_")}
-    env["NO_COLOR"] = "1"
-    if args.no_bytecode:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = os.path.join(work, "pycache")
+    env = child_env(work, no_bytecode=args.no_bytecode)
     py = args.python
     hc = [py, "-m", "cudadoctor", "healthcheck"]
     warm = {"CUDADOCTOR_CACHE_DIR": os.path.join(work, "warm")}
