@@ -53,13 +53,9 @@ def check(
     rule_tables = load_tables(rules_dir)
     facts = collect_facts(python=python, timeout=timeout)
     if kernels:
-        from dataclasses import replace
+        from cudadoctor.probes.jupyter import with_kernel_torch
 
-        from cudadoctor.facts import JupyterFacts
-        from cudadoctor.probes.jupyter import probe_kernel_torch
-
-        if isinstance(facts.jupyter, JupyterFacts):
-            facts = replace(facts, jupyter=probe_kernel_torch(facts.jupyter, timeout=min(60.0, timeout)))
+        facts = with_kernel_torch(facts, timeout=min(60.0, timeout))
     return evaluate(facts, rule_tables, select=select, ignore=ignore)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from cudadoctor.checks.base import Check, run_check
 from cudadoctor.findings import Finding, Outcome, Severity, Status
@@ -89,15 +90,16 @@ def link_consequences(outcomes: Sequence[Outcome], checks: Sequence[type[Check]]
             if r in present and r != o.name and o.name not in getattr(by_name.get(r), "follows_from", ())
         ]
         if o.findings and roots and any(f.caused_by is None for f in o.findings):
-            from dataclasses import replace
-
-            def root_for(f: Finding) -> str | None:
-                usable = [r for r in roots if f.severity is Severity.INFO or r not in info_only]
-                return usable[0] if usable else None
-
-            o = replace(o, findings=tuple(f if f.caused_by else replace(f, caused_by=root_for(f)) for f in o.findings))
+            o = replace(o, findings=tuple(
+                f if f.caused_by else replace(f, caused_by=_root_for(f, roots, info_only)) for f in o.findings))
         out.append(o)
     return tuple(out)
+
+
+def _root_for(f: Finding, roots: Sequence[str], info_only: set[str]) -> str | None:
+    """The first of *roots* that can be *f*'s cause: an information-only root explains only information."""
+    usable = [r for r in roots if f.severity is Severity.INFO or r not in info_only]
+    return usable[0] if usable else None
 
 
 def ungathered(facts: Facts, checks: Sequence[type[Check]] | None = None, *, keep: Iterable[str] = ()) -> tuple[str, ...]:

@@ -288,11 +288,6 @@ def install(*, strict: bool = True) -> None:
     sys.stderr = _installed["stderr"]
 
 
-def out(text: str) -> None:
-    """Write *text* to stdout through the sink."""
-    sys.stdout.write(text)
-
-
 def err(text: str) -> None:
     """Write *text* to stderr through the sink; never raises."""
     try:

@@ -183,12 +183,6 @@ def parse_version(text: str) -> Version | None:
         return None
 
 
-def soname_major(soname: str) -> str:
-    """'12' for 'libcudart.so.12' ("" when the soname has no version)."""
-    m = re.search(r"\.so\.(\d+)", soname)
-    return m.group(1) if m else ""
-
-
 def reinstall_torch_command(torch_version: Version | None) -> str:
     """The pip line that reinstalls this torch with its CUDA dependencies (same version and index)."""
     if torch_version is not None:

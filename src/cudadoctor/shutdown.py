@@ -105,11 +105,6 @@ def _start_watcher(caught: set[int], code_for: Callable[[int], int]) -> None:
     threading.Thread(target=watch, name="cudadoctor-signal-watch", daemon=True).start()
 
 
-def handlers_installed() -> bool:
-    """Whether install_handlers() ran (this process is the CLI, so it may leave with os._exit)."""
-    return _installed
-
-
 def exit_code_for(exc: BaseException) -> int:
     """128 + the signal behind *exc*: a Stopped (or one that caused it), else SIGINT's 130."""
     seen: set[int] = set()

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from cudadoctor.tables import canonicalize_name  # NOTE: not packaging.utils (~8 ms of imports on the healthcheck path)
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from cudadoctor.facts import Distribution, Facts, HostFacts, TorchFacts
-from cudadoctor.remedies import variant_name
+from cudadoctor.remedies import parse_version, variant_name
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -48,20 +48,12 @@ def find_distribution(t: TorchFacts, name: str) -> Distribution | None:
     return next((d for d in t.distributions if canonicalize_name(d.name) == key), None)
 
 
-def version_or_none(text: str) -> Version | None:
-    """*text* as a Version, or None for text that is not one (package metadata may hold anything)."""
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
 def torch_version(t: TorchFacts) -> Version | None:
     """torch.__version__, or the installed distribution's version when import failed."""
     if isinstance(t.version, Version):
         return t.version
     dist = find_distribution(t, "torch")
-    return version_or_none(dist.version) if dist else None
+    return parse_version(dist.version) if dist else None
 
 
 def _marker_env(facts: Facts, t: TorchFacts) -> dict[str, str]:
@@ -119,7 +111,7 @@ def pinned_version(req: Requirement) -> Version | None:
     """The exact version of an ``==`` pin (None for ranges)."""
     specs = list(req.specifier)
     if len(specs) == 1 and specs[0].operator in ("==", "==="):
-        return version_or_none(specs[0].version.rstrip(".*"))
+        return parse_version(specs[0].version.rstrip(".*"))
     return None
 
 

@@ -151,19 +151,11 @@ def probe(opts: CheckOptions) -> Facts:
         raise UsageError(f"--python {opts.python}: not an executable file")
     ctx = ProbeContext.within(python, opts.timeout)
     facts = _collect(opts, python, ctx)
-    return _with_kernel_torch(facts, ctx) if opts.kernels else facts
-
-
-def _with_kernel_torch(facts: Facts, ctx: ProbeContext) -> Facts:
-    """--kernels: inspect each Jupyter kernel's torch (another interpreter each) like --python does."""
-    from dataclasses import replace
-
-    from cudadoctor.facts import JupyterFacts
-    from cudadoctor.probes.jupyter import probe_kernel_torch
-
-    if not isinstance(facts.jupyter, JupyterFacts):
+    if not opts.kernels:
         return facts
-    return replace(facts, jupyter=probe_kernel_torch(facts.jupyter, timeout=ctx.torch_timeout))
+    from cudadoctor.probes.jupyter import with_kernel_torch
+
+    return with_kernel_torch(facts, timeout=ctx.torch_timeout)
 
 
 def _collect(opts: CheckOptions, python: str, ctx: ProbeContext) -> Facts:

@@ -17,19 +17,13 @@ import typer
 from packaging.version import InvalidVersion, Version
 
 from cudadoctor.errors import UsageError
+from cudadoctor.facts import nv_version
 from cudadoctor.report import EXIT_OK
 
 if TYPE_CHECKING:
     from cudadoctor.recommend import Gpu, ImageChoice, Recommendation
     from cudadoctor.remedies import WheelChoice
     from cudadoctor.tables import RuleTables
-
-
-def nv_version(v: Version) -> str:
-    """NVIDIA's spelling of a driver version (imported on use: the CLI's start-up stays light)."""
-    from cudadoctor.facts import nv_version as spell
-
-    return spell(v)
 
 
 def parse_driver(text: str) -> Version:

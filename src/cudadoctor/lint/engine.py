@@ -12,8 +12,9 @@ from cudadoctor.errors import UsageError
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.lint import facts_from
 from cudadoctor.lint.model import ComposeModel, ComposeService, DockerfileModel, RequirementsModel, Where
-from cudadoctor.lint.pins import image_info, index_variant, resolve_torch, variant_cuda
+from cudadoctor.lint.pins import image_info, index_variant, resolve_torch
 from cudadoctor.lint.rules import RULES, LintInput
+from cudadoctor.remedies import variant_name
 from cudadoctor.report import EXIT_FINDINGS, EXIT_OK
 from cudadoctor.tables import RuleTables
 
@@ -149,8 +150,8 @@ def _torch_checks(data: LintInput) -> Iterator[LintFinding]:
                 continue
             info = image_info(data.tables, d.base.ref, d.env.get("CUDA_VERSION", (None, None))[0])
             if info.torch is not None and info.cuda is not None:
-                variant = f"cu{info.cuda.major}{info.cuda.minor}"
-                scenarios.append((info.torch, variant, variant_cuda(variant), d.base.where))
+                cuda = Version(f"{info.cuda.major}.{info.cuda.minor}")
+                scenarios.append((info.torch, variant_name(cuda), cuda, d.base.where))
     for version, variant, cuda, where in scenarios:
         torch = facts_from.torch_facts(version, variant, cuda, {n: v for n, (v, _) in companions.items()})
         facts = facts_from.image_facts(torch=torch, driver=drv)

@@ -67,7 +67,6 @@ class LintInput:
 class LintRule(Check):
     """Base of the lint rules: a Check's identity and docs, judged on files instead of facts."""
 
-    lint_anchor: ClassVar[str] = ""
 
     @classmethod
     def url(cls) -> str:

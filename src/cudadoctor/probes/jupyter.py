@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from cudadoctor.facts import JupyterFacts, KernelSpec, Unavailable
+from cudadoctor.facts import Facts, JupyterFacts, KernelSpec, Unavailable
 from cudadoctor.probes.base import ProbeContext
 
 PROBE = "jupyter"
@@ -142,6 +142,13 @@ def probe_jupyter(ctx: ProbeContext) -> JupyterFacts:
         inspected_python=ctx.python, inspected_dir=env_dir(ctx.python),
         in_kernel=in_ipython_kernel(), problems=problems,
     )
+
+
+def with_kernel_torch(facts: Facts, *, timeout: float) -> Facts:
+    """*facts* with each other Jupyter kernel's torch inspected (``check --kernels``, ``check(kernels=True)``)."""
+    if not isinstance(facts.jupyter, JupyterFacts):
+        return facts
+    return replace(facts, jupyter=probe_kernel_torch(facts.jupyter, timeout=timeout))
 
 
 def probe_kernel_torch(j: JupyterFacts, *, timeout: float) -> JupyterFacts:

@@ -13,9 +13,9 @@ from packaging.version import Version
 from cudadoctor.causes import ErrorCause, ErrorKind, is_cuda_family, library_family, of_kind
 from cudadoctor.checks.base import SkipCheck, maybe, need
 from cudadoctor.facts import CudaLibsFacts, EnvFacts, Facts, LibraryCopy, TorchFacts, Unavailable
-from cudadoctor.remedies import variant_name
+from cudadoctor.remedies import parse_version, variant_name
 from cudadoctor.tables import RuleTables
-from cudadoctor.wheels import pin_for_family, pip, quoted, reinstall_torch, torch_version, version_or_none
+from cudadoctor.wheels import pin_for_family, pip, quoted, reinstall_torch, torch_version
 
 #: torch statuses for an import that did not complete.
 STATUS_FAILED = ("import-failed", "import-crashed", "import-timeout")
@@ -93,7 +93,7 @@ def copy_at(libs: CudaLibsFacts | Unavailable, path: str) -> LibraryCopy | None:
 def version_from_filename(path: str) -> Version | None:
     """'libcudart.so.12.1.105' -> 12.1.105 (None for a bare 'libcudart.so.12')."""
     m = re.search(r"\.so\.(\d+(?:\.\d+)+)$", path)
-    return version_or_none(m.group(1)) if m else None
+    return parse_version(m.group(1)) if m else None
 
 
 def loaded_version(libs: CudaLibsFacts | Unavailable, path: str) -> Version | None:

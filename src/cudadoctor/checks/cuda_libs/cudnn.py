@@ -30,7 +30,6 @@ from cudadoctor.wheels import torch_version
 from cudadoctor.causes import decode_cudnn_int
 from cudadoctor.checks.context import FixContext
 from cudadoctor.remedies import Remedy, reinstall_torch_command
-from cudadoctor.remedies import soname_major as major_in_soname
 
 
 class CudnnVersionMismatch(Check):
@@ -170,7 +169,7 @@ class CudnnMissing(Check):
     def fix(self, ctx: FixContext) -> Remedy:
         """Reinstall torch with its cuDNN wheel (or install that wheel), and drop a stray cuDNN from the path."""
         soname = ctx.group("soname") or ctx.group("candidates").split(",")[0].strip()
-        major = major_in_soname(soname)
+        major = major_of(soname)
         cu = ctx.torch_cuda.major if ctx.torch_cuda else None
         other = ""
         if major and cu is None:

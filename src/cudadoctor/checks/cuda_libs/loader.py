@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from cudadoctor.checks.base import Check, SkipCheck, area, maybe
-from cudadoctor.checks.cuda_libs.common import ld_library_path
+from cudadoctor.checks.cuda_libs.common import ld_library_path, major_of
 from cudadoctor.facts import CudaLibsFacts, DriverFacts, Facts, HostFacts, TorchFacts, Unavailable
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
@@ -188,7 +188,7 @@ def _torch_cudnn_major(facts: Facts) -> int | None:
         return t.cudnn_version.major
     if isinstance(t.loaded_libraries, tuple):
         for lib in t.loaded_libraries:
-            m = re.search(r"libcudnn\.so\.(\d+)", lib.path) if lib.library == "libcudnn" else None
-            if m:
-                return int(m.group(1))
+            major = major_of(lib.path) if lib.library == "libcudnn" else None
+            if major:
+                return int(major)
     return None

@@ -8,7 +8,8 @@ from cudadoctor.checks.base import Check, SkipCheck, area
 from cudadoctor.facts import Facts, TorchFacts
 from cudadoctor.findings import Finding, Severity
 from cudadoctor.tables import RuleTables
-from cudadoctor.wheels import cuda_pins, find_distribution, pip, quoted, requirement_text, version_or_none
+from cudadoctor.remedies import parse_version
+from cudadoctor.wheels import cuda_pins, find_distribution, pip, quoted, requirement_text
 
 
 class NvidiaWheelsMismatch(Check):
@@ -59,7 +60,7 @@ class NvidiaWheelsMismatch(Check):
             if have is None:
                 problems.append(f"{req.name} missing (torch pins {req.specifier})")
             else:
-                v = version_or_none(have.version)
+                v = parse_version(have.version)
                 if v is not None and req.specifier.contains(v, prereleases=True):
                     continue
                 problems.append(f"{req.name} {have.version} installed, torch pins {req.specifier}")

@@ -37,7 +37,6 @@ from cudadoctor.wheels import pin_for_family, pip, quoted, reinstall_torch, torc
 from cudadoctor.causes import library_family, provider_of
 from cudadoctor.checks.context import FixContext
 from cudadoctor.remedies import Remedy, reinstall_torch_command
-from cudadoctor.remedies import soname_major as major_in_soname
 from cudadoctor.wheels import WHEEL_OF_FAMILY
 
 
@@ -81,7 +80,7 @@ class CudartMissing(Check):
     def fix(self, ctx: FixContext) -> Remedy:
         """Reinstall torch with its runtime wheel, or install the CUDA runtime the program needs."""
         soname = ctx.group("soname") or "libcudart"
-        major = major_in_soname(soname)
+        major = major_of(soname)
         wheel = (f"`pip install nvidia-cuda-runtime-cu{major}`" if major and int(major) <= 12 else
                  f"`pip install 'cuda-toolkit[cudart]=={major}.*'`" if major else "the CUDA runtime wheel")
         return Remedy(

@@ -44,11 +44,6 @@ def driver_version_evidence(value: object) -> object:
     return nv_version(value) if isinstance(value, Version) else value
 
 
-def cuda_text(v: Version) -> str:
-    """'12.4' for a CUDA version (drops patch levels)."""
-    return ".".join(str(p) for p in v.release[:2])
-
-
 def env_vars(facts: Facts) -> dict[str, str]:
     """The allow-listed environment variables, or {} when the env probe failed."""
     env = maybe(facts, EnvFacts)

@@ -16,7 +16,6 @@ from cudadoctor.checks.base import Check, area, maybe
 from cudadoctor.checks.driver.common import (
     applies_gpu_access_lost,
     cu_init,
-    cuda_text,
     driver_version,
     driver_version_evidence,
     forward_compat_unsupported,
@@ -28,7 +27,7 @@ from cudadoctor.checks.driver.common import (
 )
 from cudadoctor.facts import ContainerFacts, CudaLibsFacts, DriverFacts, Facts, TorchFacts, nv_version
 from cudadoctor.findings import Finding, Severity
-from cudadoctor.remedies import host_side
+from cudadoctor.remedies import host_side, major_minor
 from cudadoctor.tables import RuleTables
 from cudadoctor.visible_devices import gpu_label
 from cudadoctor.checks.context import FixContext
@@ -340,7 +339,7 @@ class ForwardCompatUnsupportedGpu(Check):
         if t and isinstance(t.cuda_version, Version):
             rel = tables.cuda_driver.min_driver_for(t.cuda_version)
             if rel is not None:
-                host_fix = f" (>= {nv_version(rel.min_driver)} for torch's CUDA {cuda_text(t.cuda_version)})"
+                host_fix = f" (>= {nv_version(rel.min_driver)} for torch's CUDA {major_minor(t.cuda_version)})"
         yield self.finding(
             message=message,
             evidence={

@@ -10,7 +10,6 @@ from cudadoctor.causes import CUDA_SUCCESS
 from cudadoctor.checks.base import Check, area, maybe
 from cudadoctor.checks.driver.common import (
     applies_gpu_access_lost,
-    cuda_text,
     driver_version_evidence,
     is_compat_path,
 )
@@ -191,7 +190,7 @@ class NoNvidiaDriver(Check):
             rel = tables.cuda_driver.min_driver_for(t.cuda_version)
             if rel is not None:
                 return rel.min_driver.major, (
-                    f"torch {t.version} is built for CUDA {cuda_text(t.cuda_version)}, which needs driver >= "
+                    f"torch {t.version} is built for CUDA {major_minor(t.cuda_version)}, which needs driver >= "
                     f"{nv_version(rel.min_driver)}"
                 )
         newest = tables.cuda_driver.newest
@@ -202,7 +201,7 @@ class NoNvidiaDriver(Check):
                 f"runs every CUDA {newest.major}.x build: driver >= {nv_version(floor.min_driver)}",
             )
         rel = tables.cuda_driver.releases[-1]
-        return rel.min_driver.major, f"runs CUDA {cuda_text(rel.version)}: driver >= {nv_version(rel.min_driver)}"
+        return rel.min_driver.major, f"runs CUDA {major_minor(rel.version)}: driver >= {nv_version(rel.min_driver)}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from cudadoctor.causes import ErrorKind
 from cudadoctor.checks.base import Check, SkipCheck, area, maybe, need
 from cudadoctor.checks.driver.common import (
     cu_init,
-    cuda_text,
     driver_cuda,
     driver_version,
     driver_version_evidence,
@@ -72,7 +71,7 @@ def _verdict_from_driver_cuda(d_cuda: Version, cuda: Version, tables: RuleTables
         return _TorchDriverVerdict(level, lowest, src, d_cuda, cuda, full_min, floor_v, why, driver_known=False)
 
     if cuda.major > d_cuda.major:
-        return verdict("too-old", f"CUDA {cuda.major} is a newer major than the driver's CUDA {cuda_text(d_cuda)}; "
+        return verdict("too-old", f"CUDA {cuda.major} is a newer major than the driver's CUDA {major_minor(d_cuda)}; "
                                   "minor-version compatibility only works within one major")
     if d_cuda.release[:2] >= cuda.release[:2]:
         return verdict("full")
@@ -82,7 +81,7 @@ def _verdict_from_driver_cuda(d_cuda: Version, cuda: Version, tables: RuleTables
     if rel_d is not None and lowest >= floor_v:
         return verdict("minor-compat")
     raise SkipCheck(
-        f"the driver's version is unknown and its CUDA {cuda_text(d_cuda)} does not tell whether it reaches "
+        f"the driver's version is unknown and its CUDA {major_minor(d_cuda)} does not tell whether it reaches "
         f"{nv_version(floor_v)}, the CUDA {cuda.major}.x minor-version compatibility floor"
     )
 
@@ -127,7 +126,7 @@ def _torch_driver_verdict(facts: Facts, tables: RuleTables) -> _TorchDriverVerdi
 
     if d_cuda is not None and cuda.major > d_cuda.major:
         why = (
-            f"CUDA {cuda.major} is a newer major than the driver's CUDA {cuda_text(d_cuda)}; minor-version "
+            f"CUDA {cuda.major} is a newer major than the driver's CUDA {major_minor(d_cuda)}; minor-version "
             "compatibility only works within one major"
         )
         return _TorchDriverVerdict("too-old", driver, source, d_cuda, cuda, full_min, floor_v, why, compat)
@@ -140,7 +139,7 @@ def _torch_driver_verdict(facts: Facts, tables: RuleTables) -> _TorchDriverVerdi
         full = d_cuda.release[:2] >= cuda.release[:2]
     else:
         raise SkipCheck(
-            f"the rule tables do not know CUDA {cuda_text(cuda)} and the driver's CUDA version is unknown "
+            f"the rule tables do not know CUDA {major_minor(cuda)} and the driver's CUDA version is unknown "
             "(rules-outdated covers out-of-date tables)"
         )
     if full:
@@ -154,8 +153,8 @@ def _torch_driver_verdict(facts: Facts, tables: RuleTables) -> _TorchDriverVerdi
 
 def _driver_desc(v: _TorchDriverVerdict) -> str:
     if not v.driver_known:
-        return f"The NVIDIA driver (version unknown; it supports CUDA up to {cuda_text(v.driver_cuda or v.cuda)})"
-    supports = f" (supports CUDA up to {cuda_text(v.driver_cuda)})" if v.driver_cuda else ""
+        return f"The NVIDIA driver (version unknown; it supports CUDA up to {major_minor(v.driver_cuda or v.cuda)})"
+    supports = f" (supports CUDA up to {major_minor(v.driver_cuda)})" if v.driver_cuda else ""
     compat = " (a cuda-compat forward-compatibility libcuda)" if v.compat else ""
     return f"NVIDIA driver {nv_version(v.driver)}{compat}{supports}"
 
@@ -220,7 +219,7 @@ class DriverTooOldForTorch(Check):
             # about this combination; saying "cannot run" would contradict the machine.
             raise SkipCheck(
                 f"torch reports CUDA available with driver {nv_version(v.driver)}, contradicting the rule tables "
-                f"(CUDA {cuda_text(v.cuda)}); see rules-outdated"
+                f"(CUDA {major_minor(v.cuda)}); see rules-outdated"
             )
         needs = []
         if v.floor is not None:
@@ -228,15 +227,15 @@ class DriverTooOldForTorch(Check):
         if v.full_min is not None and v.full_min != v.floor:
             needs.append(f"{nv_version(v.full_min)} for full support")
         message = (
-            f"{_driver_desc(v)} cannot run torch {t.version}, built for CUDA {cuda_text(v.cuda)}: {v.why}. "
-            + (f"CUDA {cuda_text(v.cuda)} needs driver " + " and ".join(needs) + ". " if needs else "")
+            f"{_driver_desc(v)} cannot run torch {t.version}, built for CUDA {major_minor(v.cuda)}: {v.why}. "
+            + (f"CUDA {major_minor(v.cuda)} needs driver " + " and ".join(needs) + ". " if needs else "")
             + "torch.cuda.is_available() is False on this machine."
             + _found_version_note(t)
         )
         yield self.finding(
             message=message,
             evidence={
-                v.driver_source: nv_version(v.driver) if v.driver_known else cuda_text(v.driver_cuda or v.cuda),
+                v.driver_source: nv_version(v.driver) if v.driver_known else major_minor(v.driver_cuda or v.cuda),
                 "driver.cuda_driver_version": area(facts, DriverFacts).cuda_driver_version,
                 "torch.version": t.version,
                 "torch.cuda_version": t.cuda_version,
@@ -256,7 +255,7 @@ def _upgrade_or_wheel_fix(facts: Facts, tables: RuleTables, v: _TorchDriverVerdi
     if target is not None and ceiling is not None and target.major > ceiling:
         parts.append(
             f"(a) no driver upgrade can help: compute capability {', '.join(str(c) for c in ccs)} is supported "
-            f"only up to driver branch R{ceiling}, and CUDA {cuda_text(v.cuda)} needs >= {nv_version(target)}"
+            f"only up to driver branch R{ceiling}, and CUDA {major_minor(v.cuda)} needs >= {nv_version(target)}"
         )
     elif target is not None:
         parts.append(
@@ -269,7 +268,7 @@ def _upgrade_or_wheel_fix(facts: Facts, tables: RuleTables, v: _TorchDriverVerdi
         wheels = best_wheels(tables, driver=v.driver, gpu_ccs=ccs, python=t.python_version, full_driver_support=False)
         note = " (runs under minor-version compatibility)"
     # NOTE: with only the driver's CUDA version known, v.driver is the lowest driver of that CUDA.
-    shown = nv_version(v.driver) if v.driver_known else f"(CUDA {cuda_text(v.driver_cuda or v.cuda)})"
+    shown = nv_version(v.driver) if v.driver_known else f"(CUDA {major_minor(v.driver_cuda or v.cuda)})"
     if wheels:
         w = wheels[0]
         parts.append(
@@ -329,7 +328,7 @@ class DriverMinorCompatOnly(Check):
         ptx_only = self._ptx_only_gpus(t, drv, tables)
         message = (
             f"{_driver_desc(v)} is below {nv_version(v.full_min) if v.full_min else '?'}, the full-support minimum for "
-            f"CUDA {cuda_text(v.cuda)} (torch {t.version}), but at or above the CUDA {v.cuda.major}.x minor-version "
+            f"CUDA {major_minor(v.cuda)} (torch {t.version}), but at or above the CUDA {v.cuda.major}.x minor-version "
             f"compatibility floor {nv_version(v.floor) if v.floor else '?'}. torch runs with a limited feature set: "
             "calls that need a newer driver fail (cudaErrorCallRequiresNewerDriver) and PTX from the newer toolkit "
             "cannot be JIT-compiled by this driver (cudaErrorUnsupportedPtxVersion)."
@@ -345,7 +344,7 @@ class DriverMinorCompatOnly(Check):
         yield self.finding(
             message=message,
             evidence={
-                v.driver_source: nv_version(v.driver) if v.driver_known else cuda_text(v.driver_cuda or v.cuda),
+                v.driver_source: nv_version(v.driver) if v.driver_known else major_minor(v.driver_cuda or v.cuda),
                 "driver.cuda_driver_version": drv.cuda_driver_version,
                 "torch.version": t.version,
                 "torch.cuda_version": t.cuda_version,
@@ -542,11 +541,11 @@ class DriverTooOldForCudart(Check):
         drv = area(facts, DriverFacts)
         libs = area(facts, CudaLibsFacts)
         who = "torch loads" if origin == "torch" else "the dynamic loader resolves"
-        vtext = cuda_text(version) if len(version.release) >= 2 else f"{version.major}.x"
+        vtext = major_minor(version) if len(version.release) >= 2 else f"{version.major}.x"
         driver_text = nv_version(driver) if driver else "unknown"
         message = (
             f"{who.capitalize()} {path} (CUDA runtime {vtext}), but NVIDIA driver {driver_text} supports CUDA up to "
-            f"{cuda_text(d_cuda)}: a CUDA {version.major} runtime cannot run on it (minor-version compatibility only "
+            f"{major_minor(d_cuda)}: a CUDA {version.major} runtime cannot run on it (minor-version compatibility only "
             'works within one CUDA major). Programs using it fail with "CUDA driver version is insufficient for CUDA '
             'runtime version".'
         )
@@ -554,7 +553,7 @@ class DriverTooOldForCudart(Check):
         if severity is Severity.WARNING and t is not None and isinstance(t.cuda_version, Version):
             # NOTE: a warning is only given when torch is a CUDA build of known version (_severity).
             message += (
-                f" torch {t.version} uses its own CUDA {cuda_text(t.cuda_version)} runtime and never loads this one, "
+                f" torch {t.version} uses its own CUDA {major_minor(t.cuda_version)} runtime and never loads this one, "
                 f"so only programs linked against CUDA {version.major} (for example ones built with this toolkit's "
                 "nvcc) are affected: a warning, not an error."
             )
@@ -563,7 +562,7 @@ class DriverTooOldForCudart(Check):
         target = rel.min_driver if rel else (floor.min_driver if floor else None)
         if rel is not None and not rel.confirmed:
             message += (
-                f" Note: the rules' driver minimum for CUDA {cuda_text(rel.version)} ({nv_version(rel.min_driver)}) is not "
+                f" Note: the rules' driver minimum for CUDA {major_minor(rel.version)} ({nv_version(rel.min_driver)}) is not "
                 "confirmed in NVIDIA's release notes (rules/README.md lists what would confirm it)."
             )
         options = []
@@ -578,7 +577,7 @@ class DriverTooOldForCudart(Check):
             options.append(f"remove {in_ldpath[0]} from LD_LIBRARY_PATH so this runtime is not picked up")
         else:
             options.append(
-                f"use a CUDA {d_cuda.major}.x build/base image (CUDA <= {cuda_text(d_cuda)}) instead of this CUDA "
+                f"use a CUDA {d_cuda.major}.x build/base image (CUDA <= {major_minor(d_cuda)}) instead of this CUDA "
                 f"{version.major} runtime"
             )
         models = [tables.gpus.lookup(g.name) for g in drv.gpus]

@@ -11,9 +11,9 @@ from packaging.version import Version
 from cudadoctor.checks.base import Check, SkipCheck, area
 from cudadoctor.facts import Facts, TorchFacts, known
 from cudadoctor.findings import Finding, Severity
-from cudadoctor.remedies import variant_name
+from cudadoctor.remedies import parse_version, variant_name
 from cudadoctor.tables import RuleTables, TorchRelease
-from cudadoctor.wheels import find_distribution, pip, torch_version, variant_label, version_or_none
+from cudadoctor.wheels import find_distribution, pip, torch_version, variant_label
 from cudadoctor.checks.context import FixContext
 from cudadoctor.remedies import Remedy
 
@@ -97,7 +97,7 @@ class TorchCompanionMismatch(Check):
         if not companions:
             raise SkipCheck("neither torchvision nor torchaudio is installed")
         for dist in companions:
-            cv = version_or_none(dist.version)
+            cv = parse_version(dist.version)
             if cv is None:
                 continue
             problems: list[str] = []

@@ -24,7 +24,7 @@ from cudadoctor.tables import RuleTables
 from cudadoctor.wheels import pin_for_family, pip, pip_from, quoted, reinstall_torch, torch_variant_index, torch_version
 from cudadoctor.checks.context import FixContext
 from cudadoctor.facts import nv_version
-from cudadoctor.remedies import Remedy, newest_wheel_line, reinstall_torch_command
+from cudadoctor.remedies import Remedy, newest_wheel_line, parse_version, reinstall_torch_command
 
 
 def error_tail(text: str, lines: int = 4) -> str:
@@ -350,7 +350,6 @@ class PythonUnsupportedByTorch(Check):
 
     def contradicted(self, ctx: FixContext) -> str:
         """pip's "no matching distribution" is not the Python when the text shows the Python fits or the index lacks it."""
-        from cudadoctor.remedies import parse_version
 
         wanted = parse_version(ctx.group("wanted")) if ctx.group("wanted") else None
         offered = [v.strip() for v in ctx.group("offered").split(",") if v.strip()]
@@ -369,7 +368,6 @@ class PythonUnsupportedByTorch(Check):
 
     def fix(self, ctx: FixContext) -> Remedy:
         """Use a Python the requested torch release has wheels for (from rules/torch.toml)."""
-        from cudadoctor.remedies import parse_version
 
         wanted = parse_version(ctx.group("wanted")) if ctx.group("wanted") else None
         rel = ctx.tables.torch.release(wanted) if wanted is not None else None
