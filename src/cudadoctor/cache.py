@@ -41,8 +41,6 @@ if TYPE_CHECKING:
 CACHE_KIND = "cudadoctor-healthcheck-cache"
 #: Bumped whenever the entry layout or the meaning of a key changes (2: stored_at, live, RECORDs).
 CACHE_SCHEMA = 2
-#: Fact areas the healthcheck caches (everything else is read live on every run).
-SLOW_AREAS: tuple[str, ...] = ("cuda_libs", "toolkit", "torch")
 #: Entries kept per area: a few interpreters or environments may alternate on one machine.
 KEEP_PER_AREA = 8
 #: Seconds after which a temporary file in the cache directory is a killed writer's leftover.
@@ -348,8 +346,7 @@ class FactsCache:
     def path_for(self, area: str, key: Mapping[str, Any]) -> Path:
         """The entry file for *area* and *key*."""
         assert self.directory is not None
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:24]
-        return self.directory / f"{area}-{digest}.json"
+        return self.directory / f"{area}-{key_digest(key)[:24]}.json"
 
     def load(self, area: str, key: Mapping[str, Any]) -> tuple[Any | None, str]:
         """(facts, "") on a hit; (None, why) on a miss. An entry with live state is a miss here

@@ -37,10 +37,7 @@ def cache_directory(environ: Mapping[str, str]) -> str | None:
 
 def entry_path(directory: str, prefix: str, key: Mapping[str, Any]) -> str:
     """The file of the entry for *key*."""
-    import hashlib
-
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:24]
-    return os.path.join(directory, f"{prefix}-{digest}.json")
+    return os.path.join(directory, f"{prefix}-{key_digest(key)[:24]}.json")
 
 
 def lookup(directory: str, prefix: str, kind: str, key: Mapping[str, Any]) -> dict[str, Any] | None:

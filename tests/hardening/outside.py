@@ -59,6 +59,10 @@ class Run:
         return self.stdout.decode("utf-8", errors="replace")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(
     args: Sequence[str | bytes],
     env: Env,
@@ -83,6 +87,10 @@ def run(
     start = time.monotonic()
     proc = subprocess.Popen(
         argv, env=full, cwd=cwd if cwd is not None else str(REPO), start_new_session=True,
+        # NOTE: a suite started in the background by a non-interactive shell inherits SIGINT
+        # ignored, and the CLI rightly keeps an inherited SIG_IGN (as nohup would have it); the
+        # CLI under test starts with the default disposition, as at a terminal.
+        preexec_fn=_default_sigint,
         stdin=subprocess.PIPE if isinstance(stdin, bytes) else (stdin if stdin is not None else subprocess.DEVNULL),
         stdout=subprocess.PIPE if stdout is None else stdout,
         stderr=subprocess.PIPE if stderr is None else stderr,

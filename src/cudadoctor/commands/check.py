@@ -51,8 +51,6 @@ class CheckOptions:
     baseline: Path | None = None
     #: probe the slow facts again instead of re-using cached ones (--fresh, CUDADOCTOR_FRESH=1)
     fresh: bool = False
-    #: re-use and store slow facts at all (False: neither read nor write the cache)
-    use_cache: bool = True
     #: also inspect the torch of every Jupyter kernel that runs another interpreter
     kernels: bool = False
     notes: list[str] = field(default_factory=list)
@@ -182,7 +180,7 @@ def _slow_facts(opts: CheckOptions, python: str, ctx: ProbeContext) -> SlowFacts
     from cudadoctor.probes.cached import SlowFacts, cwd_or_empty, fresh_from_environment, open_cache
 
     environ = dict(os.environ)
-    cache = open_cache(environ, disabled="" if opts.use_cache else "cache disabled")
+    cache = open_cache(environ)
     return SlowFacts(cache, python=python, environ=environ, cwd=cwd_or_empty(),
                      fresh=opts.fresh or fresh_from_environment(environ), timeout=ctx.timeout)
 
