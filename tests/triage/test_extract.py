@@ -6,7 +6,7 @@ import pytest
 
 from cudadoctor.tables import load_tables
 from cudadoctor.triage.extract import extract
-from cudadoctor.triage.extract.driver import decode_cuda_version
+from cudadoctor.causes import decode_cuda_int
 from cudadoctor.triage.normalise import normalise_text
 
 TABLES = load_tables()
@@ -111,7 +111,7 @@ def test_last_install_command_wins() -> None:
 
 @pytest.mark.parametrize(("code", "cuda"), [(12040, "12.4"), (6050, "6.5"), (9010, "9.1"), (11040, "11.4"), (10020, "10.2")])
 def test_decode_cuda_version(code: int, cuda: str) -> None:
-    assert decode_cuda_version(code) == cuda
+    assert decode_cuda_int(str(code)) == cuda
 
 
 DRIVER_CASES = [

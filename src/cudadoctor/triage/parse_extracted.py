@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from cudadoctor.facts import PYTHON_UNKNOWN, Distribution, DriverFacts, EnvFacts, Facts, NvmlStatus, ToolkitFacts, TorchFacts, Unavailable
+from cudadoctor.remedies import parse_version
 from cudadoctor.triage.parse_common import major_minor, missing
 from cudadoctor.triage.parse_nvidia_smi import make_gpu
 from cudadoctor.triage.provenance import Provenance
@@ -40,13 +41,6 @@ class Merged:
     placeholders: list[str] = field(default_factory=list)
 
 
-def _v(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
 class _Fold:
     """One merge (see :func:`merge`)."""
 
@@ -62,7 +56,7 @@ class _Fold:
 
     def version(self, path: str) -> Version | None:
         f = self.kept.get(path)
-        v = _v(f.value) if f is not None else None
+        v = parse_version(f.value) if f is not None else None
         if v is not None and f is not None:
             self.used(path, f)
         return v
@@ -114,7 +108,7 @@ class _Fold:
         out = []
         for name in ("torchvision", "torchaudio"):
             f = self.kept.get(f"dist.{name}")
-            if f is not None and name not in names and _v(f.value) is not None:
+            if f is not None and name not in names and parse_version(f.value) is not None:
                 self.used(f"dist.{name}", f)
                 out.append(Distribution(name=name, version=f.value, requires=()))
         return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from cudadoctor.causes import decode_cuda_int
 from cudadoctor.triage.extract.record import RANK_FILE, RANK_OUTPUT, RANK_PROSE, Found
 
 if TYPE_CHECKING:
@@ -25,22 +26,17 @@ _PROSE = re.compile(
 )
 
 
-def decode_cuda_version(code: int) -> str:
-    """12040 -> "12.4", 6050 -> "6.5", 9010 -> "9.1" (CUDA's 1000 * major + 10 * minor)."""
-    return f"{code // 1000}.{(code % 1000) // 10}"
-
-
 def extract(norm: Normalised) -> list[Found]:
     """driver.version and driver.cuda_version found in *norm*."""
     text = norm.text
     out: list[Found] = []
     for m in _FOUND.finditer(text):
         code = int(m.group(1))
-        out.append(Found("driver.cuda_version", decode_cuda_version(code), norm.locate(m.start(1)), RANK_OUTPUT,
+        out.append(Found("driver.cuda_version", decode_cuda_int(str(code)), norm.locate(m.start(1)), RANK_OUTPUT,
                          stated=False, how=f"decoded from CUDA's driver version number {code} (1000 x major + 10 x minor)"))
     for m in _DRIVER_API.finditer(text):
         raw = m.group(1)
-        value = decode_cuda_version(int(raw)) if raw.isdigit() else raw
+        value = decode_cuda_int(raw) if raw.isdigit() else raw
         out.append(Found("driver.cuda_version", value, norm.locate(m.start(1)), RANK_FILE,
                          stated=not raw.isdigit(), how="" if not raw.isdigit() else f"decoded from {raw}"))
     for m in _SMI_DRIVER.finditer(text):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from cudadoctor.causes import decode_cudnn_int
 from cudadoctor.triage.extract.record import RANK_OUTPUT, Found
 
 if TYPE_CHECKING:
@@ -32,14 +33,6 @@ _NCCL_LOG = re.compile(r"(?:^|NCCL INFO )NCCL version (\d{1,2}\.\d{1,2}\.\d{1,2}
 _NCCL_TORCH = re.compile(r"torch\.cuda\.nccl\.version\(\)\)?\s{0,4}(?:\n\s{0,4})?(?:\((\d{1,2}), ?(\d{1,2}), ?(\d{1,2})\)|(\d{4,5})\b)")
 # conda list row: "cudatoolkit               11.3.1               h2bc3f7f_2"
 _CONDA_ROW = re.compile(r"^cudatoolkit\s{1,80}(\d{1,2}\.\d{1,2}(?:\.\d{1,5})?)\s{1,80}\S", re.MULTILINE)
-
-
-def decode_nccl_version(code: int) -> str:
-    """NCCL_VERSION_CODE as text: 2708 -> "2.7.8" (before 2.9: 1000 x major + 100 x minor + patch),
-    21403 -> "2.14.3" (from 2.9: 10000 x major + 100 x minor + patch)."""
-    if code >= 10000:
-        return f"{code // 10000}.{(code % 10000) // 100}.{code % 100}"
-    return f"{code // 1000}.{(code % 1000) // 100}.{code % 100}"
 
 
 def extract(norm: Normalised) -> list[Found]:
@@ -72,7 +65,7 @@ def extract(norm: Normalised) -> list[Found]:
     for m in (_NCCL_TORCH.finditer(text) if "nccl.version" in text else ()):
         if m.group(4):
             code = int(m.group(4))
-            v = decode_nccl_version(code)
+            v = decode_cudnn_int(str(code))  # NOTE: NCCL_VERSION_CODE uses the same two encodings as cuDNN
             out.append(Found("torch.nccl_version", v, norm.locate(m.start(4)), RANK_OUTPUT, stated=False,
                              how=f"decoded from torch.cuda.nccl.version() {code}"))
         else:
