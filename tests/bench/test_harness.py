@@ -37,10 +37,15 @@ def _outcomes(results, tables):
     return {o.code: o for o in bench_report(results, env_facts("no_driver"), tables).outcomes}
 
 
+#: The full CPU run's budget. NOTE: it counts the child's torch import; at 6 s a machine loaded by a
+#: parallel job overran it by half before the copies started (and the rest were skipped).
+CPU_BUDGET_S = 10.0
+
+
 @pytest.fixture(scope="module")
 def cpu_results():
     """One full (not quick) CPU run, shared by the assertions below."""
-    return run_bench(sys.executable, cpu=True, budget_s=6.0, timeout_s=90.0, env=child_env(drop=[INJECT_ENV]))
+    return run_bench(sys.executable, cpu=True, budget_s=CPU_BUDGET_S, timeout_s=90.0, env=child_env(drop=[INJECT_ENV]))
 
 
 @needs_torch
@@ -69,8 +74,8 @@ def test_full_cpu_run_measures_and_checks_every_workload(cpu_results) -> None:
     assert gemm.shape[0] == gemm.shape[1] == gemm.shape[2]
     assert gemm.work == pytest.approx(2.0 * gemm.shape[0] ** 3)
     assert gemm.correctness.spot_points == 4 and gemm.correctness.nonfinite == 0
-    # sized to the budget: a 6 s budget plus a little for the minimum slices
-    assert dev.wall_s < 6.0 + 6.0
+    # sized to the budget: the budget plus a little for the minimum slices
+    assert dev.wall_s < CPU_BUDGET_S + 6.0
 
 
 @needs_torch
